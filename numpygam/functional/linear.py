@@ -1,0 +1,46 @@
+"""The affine map y = x W^T + b (PyTorch's nn.Linear layout: W is (Dout, Din))."""
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from ._checks import dim_equal, float_array, same_dtype
+
+
+class LinearCache(NamedTuple):
+    x: np.ndarray
+    W: np.ndarray
+    has_bias: bool
+
+
+def linear_forward(x, W, b=None):
+    """y = x W^T + b.
+
+    x: (..., Din)   W: (Dout, Din)   b: (Dout,) or None   ->   y: (..., Dout)
+
+    Backward, with every leading axis of x treated as a batch axis:
+        dx = dy W                       (..., Din)
+        dW = sum over batch of dy^T x   (Dout, Din)
+        db = sum over batch of dy       (Dout,)
+    """
+    op = "linear_forward"
+    float_array(op, "x", x, min_ndim=1)
+    float_array(op, "W", W, ndim=2)
+    dim_equal(op, "x.shape[-1] must equal W.shape[1] (Din)", x.shape[-1], W.shape[1])
+    if b is not None:
+        float_array(op, "b", b, ndim=1)
+        dim_equal(op, "b.shape[0] must equal W.shape[0] (Dout)", b.shape[0], W.shape[0])
+    same_dtype(op, x=x, W=W, b=b)
+    y = x @ W.T
+    if b is not None:
+        y = y + b
+    return y, LinearCache(x, W, b is not None)
+
+
+def linear_backward(dy, cache):
+    """Returns (dx, dW, db); db is None when the forward had no bias."""
+    x, W = cache.x, cache.W
+    dx = dy @ W
+    dy2 = dy.reshape(-1, W.shape[0])
+    dW = dy2.T @ x.reshape(-1, W.shape[1])
+    db: Optional[np.ndarray] = dy2.sum(axis=0) if cache.has_bias else None
+    return dx, dW, db

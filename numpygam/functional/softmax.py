@@ -1,0 +1,83 @@
+"""Softmax and log-softmax over the last axis, with an optional mask.
+
+These turn alignment scores e_ij into attention weights
+    a_ij = exp(e_ij) / sum_k exp(e_ik)
+and logits into log-probabilities for the cross-entropy loss.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import bool_mask, float_array
+
+
+class SoftmaxCache(NamedTuple):
+    weights: np.ndarray  # a, the softmax output
+
+
+class LogSoftmaxCache(NamedTuple):
+    probs: np.ndarray  # softmax(x) = exp(log_softmax(x))
+
+
+def softmax_forward(scores, mask=None):
+    """a_ij = exp(e_ij - m_i) [mask_ij] / sum_k exp(e_ik - m_i) [mask_ik].
+
+    scores e: (..., Tk)   mask: bool, broadcastable to e, True = may attend
+    -> weights a: same shape as e.
+
+    m_i is the row maximum over allowed entries: subtracting it changes
+    nothing mathematically (softmax is shift-invariant) and keeps exp <= 1, so
+    large scores never overflow.  A row whose mask is all False gets weights 0
+    (not NaN), and so gradient 0.
+
+    Backward (Jacobian-vector product of softmax):
+        de_ij = a_ij (da_ij - sum_k a_ik da_ik)
+    Masked entries have a_ij = 0 and so get de_ij = 0.
+    """
+    op = "softmax_forward"
+    float_array(op, "scores", scores, min_ndim=1)
+    mask = bool_mask(op, "mask", mask, scores.shape)
+    if mask is None:
+        shifted = scores - scores.max(axis=-1, keepdims=True)
+        with np.errstate(under="ignore"):  # exp of very negative scores -> 0 exactly
+            e = np.exp(shifted)
+    else:
+        row_max = np.max(scores, axis=-1, keepdims=True, where=mask, initial=-np.inf)
+        row_max = np.where(np.isfinite(row_max), row_max, 0)  # all-masked rows
+        shifted = np.where(mask, scores - row_max, 0)
+        with np.errstate(under="ignore"):
+            e = np.where(mask, np.exp(shifted), 0).astype(scores.dtype, copy=False)
+    total = e.sum(axis=-1, keepdims=True)
+    weights = e / np.where(total > 0, total, 1)
+    return weights, SoftmaxCache(weights)
+
+
+def softmax_backward(dweights, cache):
+    """de = a * (da - sum_k(a * da)) over the last axis."""
+    a = cache.weights
+    return a * (dweights - np.sum(a * dweights, axis=-1, keepdims=True))
+
+
+def logsumexp(x):
+    """log sum_k exp(x_k) over the last axis, keepdims, computed as m + log sum exp(x - m)."""
+    m = x.max(axis=-1, keepdims=True)
+    with np.errstate(under="ignore"):
+        return m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+
+
+def log_softmax_forward(x):
+    """y_i = x_i - log sum_k exp(x_k) over the last axis (stable).
+
+    x: (..., C) -> y: (..., C)
+    Backward: dx_i = dy_i - softmax(x)_i * sum_k dy_k.
+    """
+    float_array("log_softmax_forward", "x", x, min_ndim=1)
+    y = x - logsumexp(x)
+    with np.errstate(under="ignore"):  # exp(-1e4) is 0, correctly rounded
+        probs = np.exp(y)
+    return y, LogSoftmaxCache(probs)
+
+
+def log_softmax_backward(dy, cache):
+    """dx = dy - p * sum_k dy_k, with p = softmax(x)."""
+    return dy - cache.probs * dy.sum(axis=-1, keepdims=True)

@@ -1,0 +1,316 @@
+"""Module and Parameter: the state that numpygam.functional leaves out.
+
+A Module holds Parameters (arrays with a .grad), buffers (arrays that are state
+but not trained, e.g. batch-norm running statistics) and child Modules, all as
+plain attributes.  They are found by looking at the attributes in the order
+they were set, which is also how PyTorch orders its state_dict keys.
+
+    y = m(x)              # forward; caches what backward needs
+    dx = m.backward(dy)   # adds into every p.grad, returns the input gradient(s)
+"""
+import numpy as np
+
+
+class Parameter:
+    """A trainable array: .data (the value) and .grad (dL/d data, same shape)."""
+
+    def __init__(self, data):
+        self.data = np.asarray(data)
+        self.grad = np.zeros_like(self.data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class: parameter discovery, state_dict, train/eval, zero_grad, dtype."""
+
+    training = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def backward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    # -- what the module holds -------------------------------------------------
+    def register_buffer(self, name, value):
+        """A named array that is state (saved, loaded) but not a parameter."""
+        if "_buffer_names" not in self.__dict__:
+            self._buffer_names = []
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        setattr(self, name, value)
+
+    def named_children(self):
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)) and value and all(
+                    isinstance(v, Module) for v in value):
+                for i, v in enumerate(value):
+                    yield f"{name}.{i}", v
+
+    def named_parameters(self, prefix=""):
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(f"{prefix}{name}.")
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        for name in self.__dict__.get("_buffer_names", []):
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    # -- modes and gradients ---------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = np.zeros_like(p.data)
+
+    def to(self, dtype):
+        """Cast every parameter and floating buffer to dtype (e.g. np.float64), in place."""
+        for m in self.modules():
+            for name in m.__dict__.get("_buffer_names", []):
+                value = getattr(m, name)
+                if value.dtype.kind == "f":
+                    setattr(m, name, value.astype(dtype))
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = p.grad.astype(dtype)
+        return self
+
+    # -- saving and loading ----------------------------------------------------
+    def state_dict(self):
+        """{dotted name: copy of the array}, with PyTorch's key names and order."""
+        out = {}
+        self._collect_state("", out)
+        return out
+
+    def _collect_state(self, prefix, out):
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                out[prefix + name] = value.data.copy()
+        for name in self.__dict__.get("_buffer_names", []):
+            out[prefix + name] = np.array(getattr(self, name), copy=True)
+        for name, child in self.named_children():
+            child._collect_state(f"{prefix}{name}.", out)
+
+    def load_state_dict(self, state_dict):
+        """Copy arrays in; strict: a missing, unexpected or misshaped key is an error.
+
+        Values may be NumPy arrays or anything np.asarray accepts (e.g. CPU torch
+        tensors); each is cast to the dtype of the array it replaces.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if missing or unexpected:
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys "
+                           f"{missing}, unexpected keys {unexpected}")
+        for key, value in state_dict.items():
+            value = np.asarray(value)
+            if value.shape != own[key].shape:
+                raise ValueError(f"load_state_dict for {type(self).__name__}: key '{key}' has "
+                                 f"shape {value.shape}, expected {own[key].shape}")
+        params = dict(self.named_parameters())
+        for key, value in state_dict.items():
+            value = np.array(value, dtype=own[key].dtype, copy=True)
+            if key in params:
+                params[key].data = value
+            else:
+                self._set_buffer(key, value)
+        return self
+
+    def set_buffers(self, buffers):
+        """Replace buffers by copies of the given {dotted name: array}."""
+        for key, value in buffers.items():
+            self._set_buffer(key, np.array(value, copy=True))
+
+    def _set_buffer(self, key, value):
+        prefix, _, name = key.rpartition(".")
+        setattr(dict(self.named_modules())[prefix], name, value)
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class: parameter discovery, state_dict, train/eval, zero_grad, dtype."""
+
+    training = True
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def backward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    # -- what the module holds -------------------------------------------------
+    def register_buffer(self, name, value):
+        """A named array that is state (saved, loaded) but not a parameter."""
+        if "_buffer_names" not in self.__dict__:
+            self._buffer_names = []
+        if name not in self._buffer_names:
+            self._buffer_names.append(name)
+        setattr(self, name, value)
+
+    def named_children(self):
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)) and value and all(
+                    isinstance(v, Module) for v in value):
+                for i, v in enumerate(value):
+                    yield f"{name}.{i}", v
+
+    def named_parameters(self, prefix=""):
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(f"{prefix}{name}.")
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        for name in self.__dict__.get("_buffer_names", []):
+            yield prefix + name, getattr(self, name)
+        for name, child in self.named_children():
+            yield from child.named_buffers(f"{prefix}{name}.")
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    # -- modes and gradients ---------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad = np.zeros_like(p.data)
+
+    def to(self, dtype):
+        """Cast every parameter and floating buffer to dtype (e.g. np.float64), in place."""
+        for m in self.modules():
+            for name in m.__dict__.get("_buffer_names", []):
+                value = getattr(m, name)
+                if value.dtype.kind == "f":
+                    setattr(m, name, value.astype(dtype))
+        for p in self.parameters():
+            p.data = p.data.astype(dtype)
+            p.grad = p.grad.astype(dtype)
+        return self
+
+    # -- saving and loading ----------------------------------------------------
+    def state_dict(self):
+        """{dotted name: copy of the array}, with PyTorch's key names and order."""
+        out = {}
+        self._collect_state("", out)
+        return out
+
+    def _collect_state(self, prefix, out):
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                out[prefix + name] = value.data.copy()
+        for name in self.__dict__.get("_buffer_names", []):
+            out[prefix + name] = np.array(getattr(self, name), copy=True)
+        for name, child in self.named_children():
+            child._collect_state(f"{prefix}{name}.", out)
+
+    def load_state_dict(self, state_dict):
+        """Copy arrays in; strict: a missing, unexpected or misshaped key is an error.
+
+        Values may be NumPy arrays or anything np.asarray accepts (e.g. CPU torch
+        tensors); each is cast to the dtype of the array it replaces.
+        """
+        own = self.state_dict()
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if missing or unexpected:
+            raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys "
+                           f"{missing}, unexpected keys {unexpected}")
+        for key, value in state_dict.items():
+            value = np.asarray(value)
+            if value.shape != own[key].shape:
+                raise ValueError(f"load_state_dict for {type(self).__name__}: key '{key}' has "
+                                 f"shape {value.shape}, expected {own[key].shape}")
+        params = dict(self.named_parameters())
+        for key, value in state_dict.items():
+            value = np.array(value, dtype=own[key].dtype, copy=True)
+            if key in params:
+                params[key].data = value
+            else:
+                self._set_buffer(key, value)
+        return self
+
+    def set_buffers(self, buffers):
+        """Replace buffers by copies of the given {dotted name: array}."""
+        for key, value in buffers.items():
+            self._set_buffer(key, np.array(value, copy=True))
+
+    def _set_buffer(self, key, value):
+        owner = self
+        *path, name = key.split(".")
+        children = None
+        for part in path:
+            children = dict(owner.named_children()) if children is None else children
+            owner = dict(owner.named_children()).get(part) or getattr(owner, part)[int(part)] \
+                if False else self._child(owner, part)
+        setattr(owner, name, value)
+
+    @staticmethod
+    def _child(owner, part):
+        value = getattr(owner, part, None)
+        if isinstance(value, Module):
+            return value
+        raise KeyError(f"no submodule '{part}' in {type(owner).__name__}")
+
+    def __repr__(self):
+        children = "".join(f"\n  ({n}): " + repr(c).replace("\n", "\n  ")
+                           for n, c in self.named_children())
+        return f"{type(self).__name__}({self.extra_repr()}{children}{chr(10) if children else ''})"
+
+    def extra_repr(self):
+        return ""

@@ -1,0 +1,4 @@
+"""numpygam.optim: optimisers that update Parameter.data from Parameter.grad."""
+from .adam import Adam
+from .clip import clip_grad_norm_
+from .sgd import SGD

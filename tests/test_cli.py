@@ -1,0 +1,27 @@
+"""`python -m numpygam check` checks every op and fails loudly on a wrong one."""
+import subprocess
+import sys
+
+import numpygam.functional as F
+from numpygam import checks
+from numpygam.__main__ import main
+
+
+def test_check_command_passes_and_prints_a_table(capsys):
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    for op in ["linear", "softmax", "cross_entropy", "embedding", "nn.Linear"]:
+        assert op in out
+    assert " 0 failed" in out
+
+
+def test_check_command_exits_non_zero_when_a_backward_is_wrong(monkeypatch, capsys):
+    monkeypatch.setattr(F, "tanh_backward", lambda dy, cache: dy)
+    assert main(["check", "--only", "tanh"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_check_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "numpygam", "check", "--only", "relu"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "relu" in result.stdout and checks is not None
