@@ -19,6 +19,8 @@ def _cases(rng):
         return x + np.sign(x) * 0.1
 
     nn.manual_seed(0)
+    # local-p's window edges are steps in p_t, which finite differences would see as
+    # jumps; here D >= Tk so every key is inside (tests check the edges separately).
     return [
         ("linear", lambda: gradcheck(F.linear_forward, F.linear_backward,
                                      {"x": r(2, 3, 4), "W": r(5, 4), "b": r(5)})),
@@ -34,11 +36,55 @@ def _cases(rng):
             {"targets": np.array([[1, 5, -100, 0], [2, 2, 3, -100]])})),
         ("embedding", lambda: gradcheck(F.embedding_forward, F.embedding_backward, {"W": r(6, 3)},
                                         {"indices": np.array([[0, 2, 2], [5, 1, 0]])})),
+        ("dot_score", lambda: gradcheck(F.dot_score_forward, F.dot_score_backward,
+                                        {"q": r(2, 3, 4), "k": r(2, 5, 4)}, {"scale": 0.5})),
+        ("general_score", lambda: gradcheck(F.general_score_forward, F.general_score_backward,
+                                            {"q": r(2, 3, 4), "k": r(2, 5, 6), "W": r(4, 6)})),
+        ("concat_score", lambda: gradcheck(F.concat_score_forward, F.concat_score_backward,
+                                           {"q": r(2, 3, 4), "k": r(2, 5, 6), "W": r(7, 10),
+                                            "v": r(7)})),
+        ("additive_score", lambda: gradcheck(
+            F.additive_score_forward, F.additive_score_backward,
+            {"q": r(2, 3, 4), "k": r(2, 5, 6), "Wq": r(7, 4), "Wk": r(7, 6), "v": r(7),
+             "b": r(7)})),
+        ("location_score", lambda: gradcheck(F.location_score_forward, F.location_score_backward,
+                                             {"q": r(2, 3, 4), "W": r(5, 4)})),
+        ("context", lambda: gradcheck(F.context_forward, F.context_backward,
+                                      {"weights": r(2, 3, 5), "values": r(2, 5, 4)})),
+        ("attention", lambda: gradcheck(
+            F.attention_forward, F.attention_backward,
+            {"q": r(2, 3, 4), "k": r(2, 5, 4), "values": r(2, 5, 3), "W": r(4, 4)},
+            {"score": "general", "mask": rng.random((2, 1, 5)) < 0.7})),
+        ("attentional_hidden", lambda: gradcheck(
+            F.attentional_hidden_forward, F.attentional_hidden_backward,
+            {"c": r(2, 3, 4), "h": r(2, 3, 5), "W": r(6, 9), "b": None})),
+        ("local_p_attention", lambda: gradcheck(
+            F.local_p_attention_forward, F.local_p_attention_backward,
+            {"q": r(2, 3, 4), "k": r(2, 7, 4), "values": r(2, 7, 3), "Wp": r(5, 4), "vp": r(5),
+             "W": r(4, 4)}, {"D": 7, "lengths": np.array([7, 5])})),
+        ("multi_head_attention", lambda: gradcheck(
+            F.multi_head_attention_forward, F.multi_head_attention_backward,
+            {"query": r(2, 3, 4), "key": r(2, 5, 4), "value": r(2, 5, 4),
+             "in_proj_weight": r(12, 4), "in_proj_bias": r(12), "out_proj_weight": r(4, 4),
+             "out_proj_bias": r(4)}, {"num_heads": 2, "mask": rng.random((2, 1, 1, 5)) < 0.8})),
         ("nn.Linear", lambda: gradcheck_module(nn.Linear(4, 3), [r(2, 4)])),
         ("nn.Sequential", lambda: gradcheck_module(
             nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3), nn.Sigmoid()), [r(2, 4)])),
         ("nn.Embedding", lambda: gradcheck_module(nn.Embedding(6, 3, padding_idx=0),
                                                   [np.array([[1, 2], [5, 2]])])),
+        *[(f"nn.Attention({score})", lambda score=score: gradcheck_module(
+            nn.Attention(score, 4, 6, attn_dim=5, num_keys=5), [r(2, 3, 4), r(2, 5, 6), r(2, 5, 3)]))
+          for score in ("general", "concat", "additive", "location")],
+        ("nn.Attention(scaled_dot)", lambda: gradcheck_module(nn.Attention("scaled_dot", 4),
+                                                              [r(2, 3, 4), r(2, 5, 4)])),
+        ("nn.AttentionalHidden", lambda: gradcheck_module(nn.AttentionalHidden(3, 4),
+                                                          [r(2, 3), r(2, 4)])),
+        ("nn.LocalAttention(m)", lambda: gradcheck_module(nn.LocalAttention("m", 1, "dot", 4),
+                                                          [r(2, 3, 4), r(2, 5, 4)])),
+        ("nn.LocalAttention(p)", lambda: gradcheck_module(
+            nn.LocalAttention("p", 6, "general", 4), [r(2, 3, 4), r(2, 6, 4)])),
+        ("nn.MultiheadAttention", lambda: gradcheck_module(nn.MultiheadAttention(4, 2),
+                                                           [r(2, 3, 4), r(2, 5, 4), r(2, 5, 4)])),
     ]
 
 

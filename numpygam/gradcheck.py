@@ -192,7 +192,7 @@ def gradcheck(forward: Callable, backward: Callable, inputs: dict, options: Opti
 def _module_grads(module, args, douts):
     out = module(*args)
     module.zero_grad()
-    grads = _as_tuple(module.backward(douts if isinstance(out, tuple) else douts[0]))
+    grads = _as_tuple(module.backward(*douts))  # one gradient per output of forward
     return grads, {n: p.grad.copy() for n, p in module.named_parameters()}
 
 
@@ -204,8 +204,8 @@ def gradcheck_module(module, inputs: Sequence[np.ndarray], name=None, h=1e-3, ti
     inputs: the positional arguments of module(...). Float arrays are
             differentiated unless check_inputs (a list of booleans) says otherwise;
             integer arrays (token ids, lengths) and None are passed through.
-    module.backward(dout) must return one gradient per differentiated input
-    (a tuple when there are several).
+    module.backward(*douts), given one gradient per output of forward, must return
+    one gradient per differentiated input (a tuple when there are several).
     Buffers such as batch-norm running statistics are restored before every
     forward, so that the numerical loss is a function of the inputs alone.
     """

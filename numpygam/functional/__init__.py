@@ -13,3 +13,13 @@ from .linear import linear_backward, linear_forward
 from .loss import cross_entropy_backward, cross_entropy_forward
 from .softmax import (log_softmax_backward, log_softmax_forward, logsumexp,
                       softmax_backward, softmax_forward)
+from .attention import (SCORES, attention_backward, attention_forward, context_backward,
+                        context_forward)
+from .luong import (attentional_hidden_backward, attentional_hidden_forward,
+                    local_p_attention_backward, local_p_attention_forward, local_p_positions,
+                    local_window_mask)
+from .multihead import multi_head_attention_backward, multi_head_attention_forward
+from .scores import (additive_score_backward, additive_score_forward, concat_score_backward,
+                     concat_score_forward, dot_score_backward, dot_score_forward,
+                     general_score_backward, general_score_forward, location_score_backward,
+                     location_score_forward)

@@ -57,3 +57,4 @@ def bool_mask(op, name, mask, target_shape):
     except ValueError:
         raise ValueError(f"{op}: {name} of shape {mask.shape} does not broadcast to "
                          f"the scores' shape {target_shape}") from None
+

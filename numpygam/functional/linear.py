@@ -4,6 +4,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ._checks import dim_equal, float_array, same_dtype
+from ._matmul import matmul_last
 
 
 class LinearCache(NamedTuple):
@@ -30,7 +31,7 @@ def linear_forward(x, W, b=None):
         float_array(op, "b", b, ndim=1)
         dim_equal(op, "b.shape[0] must equal W.shape[0] (Dout)", b.shape[0], W.shape[0])
     same_dtype(op, x=x, W=W, b=b)
-    y = x @ W.T
+    y = matmul_last(x, W.T)
     if b is not None:
         y = y + b
     return y, LinearCache(x, W, b is not None)
@@ -39,8 +40,8 @@ def linear_forward(x, W, b=None):
 def linear_backward(dy, cache):
     """Returns (dx, dW, db); db is None when the forward had no bias."""
     x, W = cache.x, cache.W
-    dx = dy @ W
+    dx = matmul_last(dy, W)
     dy2 = dy.reshape(-1, W.shape[0])
     dW = dy2.T @ x.reshape(-1, W.shape[1])
-    db: Optional[np.ndarray] = dy2.sum(axis=0) if cache.has_bias else None
+    db: Optional[np.ndarray] = np.ones(len(dy2), dy.dtype) @ dy2 if cache.has_bias else None
     return dx, dW, db

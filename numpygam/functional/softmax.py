@@ -37,25 +37,32 @@ def softmax_forward(scores, mask=None):
     op = "softmax_forward"
     float_array(op, "scores", scores, min_ndim=1)
     mask = bool_mask(op, "mask", mask, scores.shape)
+    # One new array, then in-place steps: at attention sizes, fresh temporaries
+    # (each page-faulted in) cost as much as the arithmetic.
     if mask is None:
-        shifted = scores - scores.max(axis=-1, keepdims=True)
+        weights = scores - scores.max(axis=-1, keepdims=True)
         with np.errstate(under="ignore"):  # exp of very negative scores -> 0 exactly
-            e = np.exp(shifted)
+            np.exp(weights, out=weights)
     else:
         row_max = np.max(scores, axis=-1, keepdims=True, where=mask, initial=-np.inf)
-        row_max = np.where(np.isfinite(row_max), row_max, 0)  # all-masked rows
-        shifted = np.where(mask, scores - row_max, 0)
+        row_max[~np.isfinite(row_max)] = 0  # all-masked rows
+        weights = np.where(mask, scores - row_max, -np.inf).astype(scores.dtype, copy=False)
         with np.errstate(under="ignore"):
-            e = np.where(mask, np.exp(shifted), 0).astype(scores.dtype, copy=False)
-    total = e.sum(axis=-1, keepdims=True)
-    weights = e / np.where(total > 0, total, 1)
+            np.exp(weights, out=weights)      # exp(-inf) = 0 at masked entries
+    total = weights.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1                     # all-masked rows stay all zero
+    weights /= total
     return weights, SoftmaxCache(weights)
 
 
 def softmax_backward(dweights, cache):
     """de = a * (da - sum_k(a * da)) over the last axis."""
     a = cache.weights
-    return a * (dweights - np.sum(a * dweights, axis=-1, keepdims=True))
+    de = a * dweights
+    row = de.sum(axis=-1, keepdims=True)
+    np.subtract(dweights, row, out=de)
+    de *= a
+    return de
 
 
 def logsumexp(x):

@@ -5,3 +5,5 @@ from .embedding import Embedding
 from .init import manual_seed
 from .linear import Linear
 from .module import Module, Parameter
+from .attention import Attention, AttentionalHidden, LocalAttention
+from .multihead import MultiheadAttention

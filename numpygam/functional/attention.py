@@ -1,0 +1,123 @@
+"""The context vector c_i = sum_j a_ij h_j, and global attention end to end:
+
+    e = score(q, k)          alignment scores      (B, Tq, Tk)
+    a = softmax(e, mask)     attention weights     (B, Tq, Tk)
+    c = a values             context vectors       (B, Tq, Dv)
+"""
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._checks import dim_equal, float_array, same_dtype
+from ._matmul import matmul_t
+from .scores import (additive_score_backward, additive_score_forward, concat_score_backward,
+                     concat_score_forward, dot_score_backward, dot_score_forward,
+                     general_score_backward, general_score_forward, location_score_backward,
+                     location_score_forward)
+from .softmax import softmax_backward, softmax_forward
+
+
+class ContextCache(NamedTuple):
+    weights: np.ndarray
+    values: np.ndarray
+
+
+def context_forward(weights, values):
+    """c_i = sum_j a_ij h_j, for every query i at once: c = a values.
+
+    weights a: (B, Tq, Tk)   values h: (B, Tk, Dv)   ->   c: (B, Tq, Dv)
+    Backward: da = dc values^T   (da_ij = dc_i . h_j),
+              dvalues = a^T dc   (dh_j = sum_i a_ij dc_i).
+    """
+    op = "context_forward"
+    float_array(op, "weights", weights, ndim=3)
+    float_array(op, "values", values, ndim=3)
+    dim_equal(op, "weights.shape[0] and values.shape[0] (batch B)", weights.shape[0],
+              values.shape[0])
+    dim_equal(op, "weights.shape[2] (keys Tk) must equal values.shape[1]", weights.shape[2],
+              values.shape[1])
+    same_dtype(op, weights=weights, values=values)
+    return weights @ values, ContextCache(weights, values)
+
+
+def context_backward(dc, cache):
+    """Returns (dweights, dvalues)."""
+    return matmul_t(dc, cache.values), cache.weights.transpose(0, 2, 1) @ dc
+
+
+# Each score: its pair and the names of its parameters, in the backward's order.
+SCORES = {
+    "dot": (dot_score_forward, dot_score_backward, ()),
+    "general": (general_score_forward, general_score_backward, ("W",)),
+    "concat": (concat_score_forward, concat_score_backward, ("W", "v")),
+    "additive": (additive_score_forward, additive_score_backward, ("Wq", "Wk", "v", "b")),
+    "location": (location_score_forward, location_score_backward, ("W",)),
+}
+
+
+def score_forward(score, q, k, params):
+    """Run the score function named `score` with its parameters {name: array}."""
+    if score not in SCORES:
+        raise ValueError(f"unknown score {score!r}; choose one of {sorted(SCORES)}")
+    forward, _, names = SCORES[score]
+    allowed = set(names) | ({"scale"} if score == "dot" else set())
+    extra = set(params) - allowed
+    if extra:
+        raise TypeError(f"score {score!r} takes parameters {sorted(allowed)}, got also "
+                        f"{sorted(extra)}")
+    if score == "location":
+        return forward(q, **params)
+    return forward(q, k, **params)
+
+
+def score_backward(score, de, cache, k):
+    """Returns (dq, dk, *parameter gradients in SCORES order)."""
+    grads = SCORES[score][1](de, cache)
+    if score == "location":  # the location score never looks at the keys
+        return (grads[0], np.zeros_like(k)) + grads[1:]
+    return grads
+
+
+class AttentionCache(NamedTuple):
+    score: str
+    score_cache: Any
+    softmax_cache: Any
+    context_cache: ContextCache
+    k: np.ndarray
+
+
+def attention_forward(q, k, values, score="dot", mask=None, **params):
+    """Global attention: context and weights for every query.
+
+    q: (B, Tq, Dq)   k: (B, Tk, Dk)   values: (B, Tk, Dv)
+    score: "dot" (option scale), "general" (W), "concat" (W, v),
+           "additive" (Wq, Wk, v, b), "location" (W); see numpygam.functional.scores
+    mask: bool broadcastable to (B, Tq, Tk), True = may attend; e.g. a key
+          padding mask of shape (B, 1, Tk).
+    -> (context (B, Tq, Dv), weights (B, Tq, Tk)), cache
+
+    Backward, given dcontext and (optionally) dweights:
+        da = dc values^T + dweights,  dvalues = a^T dc,
+        de = a * (da - sum_j a da),   then the score's backward gives dq, dk, dparams.
+    """
+    op = "attention_forward"
+    float_array(op, "values", values, ndim=3)
+    float_array(op, "k", k, ndim=3)
+    dim_equal(op, "values.shape[:2] must equal k.shape[:2] (B, Tk): one value per key",
+              values.shape[:2], k.shape[:2])
+    same_dtype(op, q=q, k=k, values=values)
+    e, score_cache = score_forward(score, q, k, params)
+    a, softmax_cache = softmax_forward(e, mask)
+    c, context_cache = context_forward(a, values)
+    return (c, a), AttentionCache(score, score_cache, softmax_cache, context_cache, k)
+
+
+def attention_backward(dout, cache):
+    """dout = (dcontext, dweights or None).  Returns (dq, dk, dvalues, *dparams)."""
+    dc, dweights = dout
+    da, dvalues = context_backward(dc, cache.context_cache)
+    if dweights is not None:
+        da = da + dweights
+    de = softmax_backward(da, cache.softmax_cache)
+    dq, dk, *dparams = score_backward(cache.score, de, cache.score_cache, cache.k)
+    return (dq, dk, dvalues, *dparams)

@@ -1,0 +1,215 @@
+"""Alignment score functions e_ij = score(q_i, k_j): how well query i matches key j.
+
+Notation (the lessons'): q (B, Tq, Dq) are the decoder states that ask
+(s_{i-1} in Bahdanau, h_t in Luong), k (B, Tk, Dk) the encoder states h_j
+(h_bar_s in Luong) that answer; every score returns e (B, Tq, Tk).
+
+Luong, Pham, Manning 2015, section 3.1:
+    dot       e = h_t^T h_bar_s
+    general   e = h_t^T W_a h_bar_s
+    concat    e = v_a^T tanh(W_a [h_t; h_bar_s])
+    location  a_t = softmax(W_a h_t)            (ignores the keys)
+Bahdanau, Cho, Bengio 2014, appendix A.1.2:
+    additive  e = v_a^T tanh(W_a s_{i-1} + U_a h_j)
+Vaswani et al. 2017 add the scale 1/sqrt(D) to dot (scaled dot-product).
+
+concat and additive are the same function: writing W_a = [Wq | Wk] (split
+by columns), W_a [q; k] = Wq q + Wk k.  additive also allows a bias b.  So
+concat is computed by additive's code, with W split in two.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from ._checks import dim_equal, float_array, same_dtype
+from ._matmul import matmul_last, matmul_t
+
+
+def _check_qk(op, q, k):
+    float_array(op, "q", q, ndim=3)
+    float_array(op, "k", k, ndim=3)
+    dim_equal(op, "q and k must have the same batch size B (q.shape[0] vs k.shape[0])",
+              q.shape[0], k.shape[0])
+
+
+# -- dot ---------------------------------------------------------------------------
+
+class DotCache(NamedTuple):
+    q_scaled: np.ndarray  # scale * q
+    k: np.ndarray
+    scale: float
+
+
+def dot_score_forward(q, k, scale=None):
+    """e_ij = scale * q_i . k_j   (Luong's dot; scale = 1/sqrt(D) gives scaled dot-product).
+
+    q: (B, Tq, D)   k: (B, Tk, D)   scale: float or None (= 1)   ->   e: (B, Tq, Tk)
+    Computed as (scale q) k^T: scaling q (Tq x D) is cheaper than scaling e (Tq x Tk).
+    Backward: dq = scale * de k,  dk = de^T (scale q).
+    """
+    op = "dot_score_forward"
+    _check_qk(op, q, k)
+    dim_equal(op, "q and k must have the same feature size D for a dot product "
+                  "(q.shape[-1] vs k.shape[-1])", q.shape[-1], k.shape[-1])
+    same_dtype(op, q=q, k=k)
+    scale = 1.0 if scale is None else float(scale)
+    q_scaled = q * q.dtype.type(scale) if scale != 1.0 else q
+    return matmul_t(q_scaled, k), DotCache(q_scaled, k, scale)
+
+
+def dot_score_backward(de, cache):
+    """Returns (dq, dk)."""
+    dq = de @ cache.k
+    if cache.scale != 1.0:
+        dq *= dq.dtype.type(cache.scale)
+    return dq, de.transpose(0, 2, 1) @ cache.q_scaled
+
+
+# -- general -----------------------------------------------------------------------
+
+class GeneralCache(NamedTuple):
+    q: np.ndarray
+    k: np.ndarray
+    W: np.ndarray
+    qW: np.ndarray  # q W, (B, Tq, Dk)
+
+
+def general_score_forward(q, k, W):
+    """Luong's "general" score: e_ij = q_i^T W k_j.
+
+    q: (B, Tq, Dq)   k: (B, Tk, Dk)   W: (Dq, Dk)   ->   e: (B, Tq, Tk)
+    Computed as (q W) k^T.
+    Backward: dq = de k W^T,  dk = de^T (q W),  dW = sum_b q^T de k.
+    """
+    op = "general_score_forward"
+    _check_qk(op, q, k)
+    float_array(op, "W", W, ndim=2)
+    dim_equal(op, "W.shape[0] must equal the query size Dq = q.shape[-1]", W.shape[0], q.shape[-1])
+    dim_equal(op, "W.shape[1] must equal the key size Dk = k.shape[-1]", W.shape[1], k.shape[-1])
+    same_dtype(op, q=q, k=k, W=W)
+    qW = matmul_last(q, W)
+    return matmul_t(qW, k), GeneralCache(q, k, W, qW)
+
+
+def general_score_backward(de, cache):
+    """Returns (dq, dk, dW)."""
+    dqW = de @ cache.k                                   # (B, Tq, Dk)
+    dq = matmul_last(dqW, cache.W.T)
+    dk = de.transpose(0, 2, 1) @ cache.qW
+    Dq, Dk = cache.W.shape
+    dW = cache.q.reshape(-1, Dq).T @ dqW.reshape(-1, Dk)
+    return dq, dk, dW
+
+
+# -- additive (Bahdanau) and concat (Luong) ----------------------------------------
+
+class AdditiveCache(NamedTuple):
+    q: np.ndarray
+    k: np.ndarray
+    Wq: np.ndarray
+    Wk: np.ndarray
+    v: np.ndarray
+    hidden: np.ndarray  # tanh(Wq q_i + Wk k_j + b), (B, Tq, Tk, A)
+    has_bias: bool
+
+
+def additive_score_forward(q, k, Wq, Wk, v, b=None):
+    """Bahdanau's additive score: e_ij = v^T tanh(Wq q_i + Wk k_j + b).
+
+    q: (B, Tq, Dq)   k: (B, Tk, Dk)   Wq: (A, Dq)   Wk: (A, Dk)   v: (A,)   b: (A,) or None
+    -> e: (B, Tq, Tk).   (Bahdanau's W_a, U_a, v_a are Wq, Wk, v.)
+
+    The projections Wq q (B, Tq, A) and Wk k (B, Tk, A) are computed once and
+    broadcast against each other; only the tanh is (B, Tq, Tk, A).
+    Backward, with z = tanh(.) and g_ija = de_ij v_a (1 - z_ija^2):
+        dv = sum_bij de_ij z_ij      db = sum_bij g_ij
+        dq_i = sum_j g_ij Wq         dWq = sum_bi (sum_j g_ij) q_i^T
+        dk_j = sum_i g_ij Wk         dWk = sum_bj (sum_i g_ij) k_j^T
+    """
+    op = "additive_score_forward"
+    _check_qk(op, q, k)
+    for name, W, x, what in (("Wq", Wq, q, "q"), ("Wk", Wk, k, "k")):
+        float_array(op, name, W, ndim=2)
+        dim_equal(op, f"{name}.shape[1] must equal {what}.shape[-1]", W.shape[1], x.shape[-1])
+    float_array(op, "v", v, ndim=1)
+    dim_equal(op, "Wk.shape[0] must equal Wq.shape[0] (the attention size A)",
+              Wk.shape[0], Wq.shape[0])
+    dim_equal(op, "v.shape[0] must equal the attention size A = Wq.shape[0]", v.shape[0], Wq.shape[0])
+    if b is not None:
+        float_array(op, "b", b, ndim=1)
+        dim_equal(op, "b.shape[0] must equal the attention size A = Wq.shape[0]",
+                  b.shape[0], Wq.shape[0])
+    same_dtype(op, q=q, k=k, Wq=Wq, Wk=Wk, v=v, b=b)
+    Q = matmul_last(q, Wq.T)                                          # (B, Tq, A)
+    if b is not None:
+        Q = Q + b
+    K = matmul_last(k, Wk.T)                                          # (B, Tk, A)
+    hidden = np.tanh(Q[:, :, None, :] + K[:, None, :, :])  # (B, Tq, Tk, A)
+    return hidden @ v, AdditiveCache(q, k, Wq, Wk, v, hidden, b is not None)
+
+
+def additive_score_backward(de, cache):
+    """Returns (dq, dk, dWq, dWk, dv, db); db is None without a bias."""
+    z, v = cache.hidden, cache.v
+    A = v.shape[0]
+    dv = de.reshape(-1) @ z.reshape(-1, A)
+    g = (de[..., None] * v) * (1 - z * z)                 # (B, Tq, Tk, A)
+    dQ = g.sum(axis=2)                                    # (B, Tq, A)
+    dK = g.sum(axis=1)                                    # (B, Tk, A)
+    dq = matmul_last(dQ, cache.Wq)
+    dk = matmul_last(dK, cache.Wk)
+    dWq = dQ.reshape(-1, A).T @ cache.q.reshape(-1, cache.q.shape[-1])
+    dWk = dK.reshape(-1, A).T @ cache.k.reshape(-1, cache.k.shape[-1])
+    db = dQ.reshape(-1, A).sum(axis=0) if cache.has_bias else None
+    return dq, dk, dWq, dWk, dv, db
+
+
+def concat_score_forward(q, k, W, v):
+    """Luong's "concat" score: e_ij = v^T tanh(W [q_i; k_j]).
+
+    q: (B, Tq, Dq)   k: (B, Tk, Dk)   W: (A, Dq + Dk)   v: (A,)   ->   e: (B, Tq, Tk)
+    Equal to additive_score with Wq = W[:, :Dq], Wk = W[:, Dq:] and no bias,
+    which is how it is computed (never materialising the (Tq*Tk, Dq+Dk) concatenation).
+    Backward: as additive_score; dW = [dWq | dWk].
+    """
+    op = "concat_score_forward"
+    _check_qk(op, q, k)
+    float_array(op, "W", W, ndim=2)
+    Dq, Dk = q.shape[-1], k.shape[-1]
+    dim_equal(op, f"W.shape[1] must equal Dq + Dk = {Dq} + {Dk}", W.shape[1], Dq + Dk)
+    return additive_score_forward(q, k, W[:, :Dq], W[:, Dq:], v)
+
+
+def concat_score_backward(de, cache):
+    """Returns (dq, dk, dW, dv)."""
+    dq, dk, dWq, dWk, dv, _ = additive_score_backward(de, cache)
+    return dq, dk, np.concatenate([dWq, dWk], axis=1), dv
+
+
+# -- location (Luong) --------------------------------------------------------------
+
+class LocationCache(NamedTuple):
+    q: np.ndarray
+    W: np.ndarray
+
+
+def location_score_forward(q, W):
+    """Luong's location-based score: e_t = W_a h_t, so that a_t = softmax(W_a h_t).
+
+    q: (B, Tq, Dq)   W: (Tk, Dq)   ->   e: (B, Tq, Tk)
+    The score depends on the query alone: each row of W scores one source
+    position, so Tk is fixed by W (pad or crop the keys to it).
+    Backward: dq = de W,  dW = sum_bi de_i^T q_i.
+    """
+    op = "location_score_forward"
+    float_array(op, "q", q, ndim=3)
+    float_array(op, "W", W, ndim=2)
+    dim_equal(op, "W.shape[1] must equal the query size Dq = q.shape[-1]", W.shape[1], q.shape[-1])
+    same_dtype(op, q=q, W=W)
+    return matmul_last(q, W.T), LocationCache(q, W)
+
+
+def location_score_backward(de, cache):
+    """Returns (dq, dW)."""
+    Tk, Dq = cache.W.shape
+    return matmul_last(de, cache.W), de.reshape(-1, Tk).T @ cache.q.reshape(-1, Dq)

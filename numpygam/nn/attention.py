@@ -1,0 +1,209 @@
+"""Attention modules: global attention with any score, Luong's attentional
+hidden state, and Luong's local attention (local-m and local-p).
+
+Parameters carry the papers' names: W_a, U_a, v_a, b_a (the score), W_c
+(attentional hidden state), W_p, v_p (local-p's position predictor).
+"""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from . import init
+from .module import Module, Parameter
+
+# score -> [(functional argument name, module attribute name)]
+SCORE_PARAMS = {
+    "dot": [], "scaled_dot": [],
+    "general": [("W", "W_a")],
+    "concat": [("W", "W_a"), ("v", "v_a")],
+    "additive": [("Wq", "W_a"), ("Wk", "U_a"), ("v", "v_a"), ("b", "b_a")],
+    "location": [("W", "W_a")],
+}
+
+
+def _input_grads(dq, dk, dv, values_are_keys):
+    """When the keys also served as the values, their gradient is the sum of both uses."""
+    return (dq, dk + dv) if values_are_keys else (dq, dk, dv)
+
+
+class _ScoreParams(Module):
+    """Owns the parameters of one score function and maps them to its arguments."""
+
+    def _init_score(self, score, query_dim, key_dim, attn_dim, num_keys, bias, dtype, rng):
+        if score not in SCORE_PARAMS:
+            raise ValueError(f"{type(self).__name__}: unknown score {score!r}; choose one of "
+                             f"{sorted(SCORE_PARAMS)}")
+        if score in ("dot", "scaled_dot") and query_dim != key_dim:
+            raise ValueError(f"{type(self).__name__}: the {score} score needs query_dim == "
+                             f"key_dim, got query_dim={query_dim} and key_dim={key_dim}; use "
+                             "'general' to compare states of different sizes")
+        if score == "location" and not num_keys:
+            raise ValueError(f"{type(self).__name__}: the location score needs num_keys "
+                             "(its W_a has one row per source position)")
+        self.score, self.query_dim, self.key_dim = score, query_dim, key_dim
+        A = attn_dim or query_dim
+
+        def u(shape, fan_in):
+            return Parameter(init.uniform(shape, 1 / math.sqrt(fan_in), rng, dtype))
+
+        if score == "general":
+            self.W_a = u((query_dim, key_dim), key_dim)
+        elif score == "concat":
+            self.W_a = u((A, query_dim + key_dim), query_dim + key_dim)
+            self.v_a = u((A,), A)
+        elif score == "additive":
+            self.W_a = u((A, query_dim), query_dim)
+            self.U_a = u((A, key_dim), key_dim)
+            self.v_a = u((A,), A)
+            self.b_a = Parameter(np.zeros(A, dtype)) if bias else None
+        elif score == "location":
+            self.W_a = u((num_keys, query_dim), query_dim)
+
+    def _score_kwargs(self):
+        if self.score == "dot":
+            return "dot", {}
+        if self.score == "scaled_dot":
+            return "dot", {"scale": 1 / math.sqrt(self.query_dim)}
+        kwargs = {}
+        for arg, attr in SCORE_PARAMS[self.score]:
+            p = getattr(self, attr)
+            kwargs[arg] = None if p is None else p.data
+        return self.score, kwargs
+
+    def _add_score_grads(self, dparams):
+        attrs = [attr for _, attr in SCORE_PARAMS[self.score]]
+        for attr, g in zip(attrs, dparams):
+            p = getattr(self, attr)
+            if p is not None:
+                p.grad += g
+
+
+class Attention(_ScoreParams):
+    """Global attention: (context, weights) = attention(query, keys, values).
+
+    score: "dot", "scaled_dot", "general", "concat", "additive" (Bahdanau) or
+           "location"; attn_dim A is the hidden size of concat/additive
+           (default query_dim); num_keys is the source length of "location".
+    forward(query (B, Tq, Dq), keys (B, Tk, Dk), values (B, Tk, Dv) = keys,
+            mask bool broadcastable to (B, Tq, Tk), True = may attend)
+        -> context (B, Tq, Dv), weights (B, Tq, Tk)
+    backward(dcontext, dweights=None) -> (dquery, dkeys, dvalues), or
+        (dquery, dkeys) with the keys' total gradient when values were not given.
+    """
+
+    def __init__(self, score="general", query_dim=None, key_dim=None, attn_dim=None,
+                 num_keys=None, bias=True, dtype=np.float32, rng=None):
+        if query_dim is None:
+            raise ValueError("Attention: query_dim is required")
+        self._init_score(score, query_dim, key_dim or query_dim, attn_dim, num_keys, bias,
+                         dtype, rng)
+
+    def forward(self, query, keys, values=None, mask=None):
+        score, params = self._score_kwargs()
+        self._values_are_keys = values is None
+        (c, a), self._cache = F.attention_forward(query, keys, keys if values is None else values,
+                                                  score, mask, **params)
+        return c, a
+
+    def backward(self, dcontext, dweights=None):
+        dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), self._cache)
+        self._add_score_grads(dparams)
+        return _input_grads(dq, dk, dv, self._values_are_keys)
+
+    def extra_repr(self):
+        return f"score={self.score!r}, query_dim={self.query_dim}, key_dim={self.key_dim}"
+
+
+class AttentionalHidden(Module):
+    """Luong's attentional hidden state h~_t = tanh(W_c [c_t; h_t]).
+
+    forward(context (..., Dc), hidden (..., Dh)) -> (..., out_dim)
+    backward(dout) -> (dcontext, dhidden)
+    """
+
+    def __init__(self, context_dim, hidden_dim, out_dim=None, bias=False, dtype=np.float32,
+                 rng=None):
+        out_dim = out_dim or hidden_dim
+        fan_in = context_dim + hidden_dim
+        bound = 1 / math.sqrt(fan_in)
+        self.W_c = Parameter(init.uniform((out_dim, fan_in), bound, rng, dtype))
+        self.b_c = Parameter(init.uniform((out_dim,), bound, rng, dtype)) if bias else None
+
+    def forward(self, context, hidden):
+        out, self._cache = F.attentional_hidden_forward(
+            context, hidden, self.W_c.data, None if self.b_c is None else self.b_c.data)
+        return out
+
+    def backward(self, dout):
+        dc, dh, dW, db = F.attentional_hidden_backward(dout, self._cache)
+        self.W_c.grad += dW
+        if self.b_c is not None:
+            self.b_c.grad += db
+        return dc, dh
+
+
+class LocalAttention(_ScoreParams):
+    """Luong's local attention, a window of 2D + 1 source positions per query.
+
+    mode "m" (monotonic): p_t = t, the query's index (or `positions` given to forward).
+    mode "p" (predictive): p_t = S sigmoid(v_p^T tanh(W_p h_t)), learned, and the
+        weights are multiplied by a Gaussian exp(-(s - p_t)^2 / (2 (D/2)^2)).
+    forward(query (B, Tq, Dq), keys (B, Tk, Dk), values = keys, lengths (B,) = None,
+            positions = None) -> context (B, Tq, Dv), weights (B, Tq, Tk)
+    backward(dcontext, dweights=None) -> (dquery, dkeys, dvalues), or (dquery, dkeys)
+        when values were not given
+    After a local-p forward, self.positions holds p_t (B, Tq).
+    """
+
+    def __init__(self, mode="p", D=2, score="general", query_dim=None, key_dim=None,
+                 attn_dim=None, bias=True, dtype=np.float32, rng=None):
+        if mode not in ("m", "p"):
+            raise ValueError(f"LocalAttention: mode must be 'm' (monotonic) or 'p' "
+                             f"(predictive), got {mode!r}")
+        if D < 1:
+            raise ValueError(f"LocalAttention: D (the window half-width) must be >= 1, got {D}")
+        if query_dim is None:
+            raise ValueError("LocalAttention: query_dim is required")
+        if score == "location":
+            raise ValueError("LocalAttention: the location score has no keys to window; "
+                             "use another score")
+        self.mode, self.D = mode, D
+        self._init_score(score, query_dim, key_dim or query_dim, attn_dim, None, bias, dtype, rng)
+        if mode == "p":
+            A = attn_dim or query_dim
+            self.W_p = Parameter(init.uniform((A, query_dim), 1 / math.sqrt(query_dim), rng, dtype))
+            self.v_p = Parameter(init.uniform((A,), 1 / math.sqrt(A), rng, dtype))
+        self.positions = None
+
+    def forward(self, query, keys, values=None, lengths=None, positions=None):
+        self._values_are_keys = values is None
+        values = keys if values is None else values
+        score, params = self._score_kwargs()
+        if self.mode == "m":
+            B, Tq = query.shape[:2]
+            p = np.arange(Tq) if positions is None else np.asarray(positions)
+            mask = F.local_window_mask(np.broadcast_to(p, (B, Tq)), keys.shape[1], self.D,
+                                       lengths)
+            (c, a), self._cache = F.attention_forward(query, keys, values, score, mask, **params)
+            self.positions = np.broadcast_to(p, (B, Tq))
+        else:
+            (c, a), self._cache = F.local_p_attention_forward(
+                query, keys, values, self.W_p.data, self.v_p.data, self.D, score, lengths,
+                **params)
+            self.positions = F.local_p_positions(self._cache)
+        return c, a
+
+    def backward(self, dcontext, dweights=None):
+        if self.mode == "m":
+            dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), self._cache)
+        else:
+            dq, dk, dv, dWp, dvp, *dparams = F.local_p_attention_backward((dcontext, dweights),
+                                                                          self._cache)
+            self.W_p.grad += dWp
+            self.v_p.grad += dvp
+        self._add_score_grads(dparams)
+        return _input_grads(dq, dk, dv, self._values_are_keys)
+
+    def extra_repr(self):
+        return f"mode={self.mode!r}, D={self.D}, score={self.score!r}"

@@ -1,0 +1,96 @@
+"""nn.MultiheadAttention, a drop-in for torch.nn.MultiheadAttention(batch_first=True)."""
+import math
+
+import numpy as np
+
+from .. import functional as F
+from . import init
+from .linear import Linear
+from .module import Module, Parameter
+
+
+class MultiheadAttention(Module):
+    """Multi-head attention with torch's parameters, names and mask semantics.
+
+    Parameters: in_proj_weight (3E, E), in_proj_bias (3E,), out_proj.weight (E, E),
+    out_proj.bias (E,), initialised as torch does (Xavier-uniform in_proj, zero biases).
+
+    forward(query (B, Tq, E), key (B, Tk, E), value (B, Tk, E), key_padding_mask=None,
+            need_weights=True, attn_mask=None, average_attn_weights=True)
+        -> (out (B, Tq, E), weights (B, Tq, Tk) averaged over heads, or (B, H, Tq, Tk),
+            or None when need_weights is False)
+    The masks follow torch, where True means "may NOT attend" (the opposite of
+    numpygam.functional's masks):
+        key_padding_mask: bool (B, Tk), True = padding
+        attn_mask: bool (Tq, Tk) or (B*H, Tq, Tk), True = not allowed
+    A query with no allowed key gets a zero output row where torch gives NaN.
+    backward(dout, dweights=None) -> (dquery, dkey, dvalue); for self-attention
+    (query is key is value) the input's gradient is their sum.
+    """
+
+    def __init__(self, embed_dim, num_heads, bias=True, dtype=np.float32, rng=None):
+        if embed_dim % num_heads:
+            raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible "
+                             f"by num_heads ({num_heads})")
+        self.embed_dim, self.num_heads = embed_dim, num_heads
+        bound = math.sqrt(6 / (embed_dim + 3 * embed_dim))  # xavier_uniform on (3E, E)
+        self.in_proj_weight = Parameter(init.uniform((3 * embed_dim, embed_dim), bound, rng, dtype))
+        self.in_proj_bias = Parameter(np.zeros(3 * embed_dim, dtype)) if bias else None
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype, rng=rng)
+        if bias:
+            self.out_proj.bias.data[:] = 0
+
+    def _allowed(self, key_padding_mask, attn_mask, B, Tq, Tk):
+        H = self.num_heads
+        allowed = None
+        if key_padding_mask is not None:
+            kpm = np.asarray(key_padding_mask)
+            if kpm.dtype != np.bool_ or kpm.shape != (B, Tk):
+                raise ValueError(f"MultiheadAttention: key_padding_mask must be bool of shape "
+                                 f"(B, Tk) = {(B, Tk)}, got {kpm.dtype} {kpm.shape}")
+            allowed = ~kpm[:, None, None, :]
+        if attn_mask is not None:
+            am = np.asarray(attn_mask)
+            if am.dtype != np.bool_:
+                raise TypeError("MultiheadAttention: attn_mask must be boolean (True = not "
+                                f"allowed, as in torch), got {am.dtype}")
+            if am.shape == (Tq, Tk):
+                am = am[None, None]
+            elif am.shape == (B * H, Tq, Tk):
+                am = am.reshape(B, H, Tq, Tk)
+            else:
+                raise ValueError(f"MultiheadAttention: attn_mask must have shape (Tq, Tk) = "
+                                 f"{(Tq, Tk)} or (B*H, Tq, Tk) = {(B * H, Tq, Tk)}, got {am.shape}")
+            allowed = ~am if allowed is None else allowed & ~am
+        return allowed
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True):
+        B, Tq = query.shape[:2]
+        mask = self._allowed(key_padding_mask, attn_mask, B, Tq, key.shape[1])
+        (out, weights), self._cache = F.multi_head_attention_forward(
+            query, key, value, self.in_proj_weight.data,
+            None if self.in_proj_bias is None else self.in_proj_bias.data,
+            self.out_proj.weight.data,
+            None if self.out_proj.bias is None else self.out_proj.bias.data,
+            self.num_heads, mask)
+        self._averaged = average_attn_weights
+        if not need_weights:
+            return out, None
+        return out, (weights.mean(axis=1) if average_attn_weights else weights)
+
+    def backward(self, dout, dweights=None):
+        if dweights is not None and self._averaged:
+            H = self.num_heads
+            dweights = np.repeat(dweights[:, None] / H, H, axis=1)
+        dq, dk, dv, dW_in, db_in, dW_out, db_out = F.multi_head_attention_backward(
+            (dout, dweights), self._cache)
+        self.in_proj_weight.grad += dW_in
+        self.out_proj.weight.grad += dW_out
+        if self.in_proj_bias is not None:
+            self.in_proj_bias.grad += db_in
+            self.out_proj.bias.grad += db_out
+        return dq, dk, dv
+
+    def extra_repr(self):
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
