@@ -18,6 +18,9 @@ def _cases(rng):
         x = r(*shape)
         return x + np.sign(x) * 0.1
 
+    def distinct(*shape):  # values 0.1 apart: no ties within a max-pooling window
+        return rng.permutation(np.prod(shape)).reshape(shape) * 0.1
+
     nn.manual_seed(0)
     # local-p's window edges are steps in p_t, which finite differences would see as
     # jumps; here D >= Tk so every key is inside (tests check the edges separately).
@@ -67,6 +70,32 @@ def _cases(rng):
             {"query": r(2, 3, 4), "key": r(2, 5, 4), "value": r(2, 5, 4),
              "in_proj_weight": r(12, 4), "in_proj_bias": r(12), "out_proj_weight": r(4, 4),
              "out_proj_bias": r(4)}, {"num_heads": 2, "mask": rng.random((2, 1, 1, 5)) < 0.8})),
+        ("conv2d", lambda: gradcheck(
+            F.conv2d_forward, F.conv2d_backward, {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},
+            {"stride": 2, "padding": 1, "padding_mode": "replicate", "groups": 2})),
+        ("conv2d_reference", lambda: gradcheck(
+            F.conv2d_reference_forward, F.conv2d_reference_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},
+            {"stride": 2, "padding": 1, "padding_mode": "replicate", "groups": 2})),
+        ("batch_norm2d", lambda: gradcheck(
+            F.batch_norm2d_forward, F.batch_norm2d_backward,
+            {"x": r(2, 3, 2, 2), "gamma": r(3), "beta": r(3)},
+            {"running_mean": r(3), "running_var": np.ones(3), "training": True})),
+        ("channel_shuffle", lambda: gradcheck(F.channel_shuffle_forward,
+                                              F.channel_shuffle_backward, {"x": r(2, 6, 2, 2)},
+                                              {"groups": 3})),
+        ("max_pool2d", lambda: gradcheck(F.max_pool2d_forward, F.max_pool2d_backward,
+                                         {"x": distinct(2, 2, 5, 5)}, {"kernel_size": 3, "stride": 2})),
+        ("avg_pool2d", lambda: gradcheck(F.avg_pool2d_forward, F.avg_pool2d_backward,
+                                         {"x": r(2, 2, 5, 5)}, {"kernel_size": 2})),
+        ("channel_gate", lambda: gradcheck(
+            F.channel_gate_forward, F.channel_gate_backward,
+            {"x": r(2, 4, 3, 2), "W1": r(2, 4), "b1": r(2) + 3, "W2": r(4, 2), "b2": r(4)})),
+        ("spatial_gate", lambda: gradcheck(
+            F.spatial_gate_forward, F.spatial_gate_backward,
+            {"x": r(2, 4, 3, 3), "W1": r(2, 2, 3, 3), "b1": r(2), "gamma1": r(2), "beta1": r(2),
+             "W2": r(4, 1, 3, 3), "b2": r(4), "gamma2": r(4), "beta2": r(4)},
+            {"running_stats": (r(2), np.ones(2), r(4), np.ones(4)), "groups": 2}, h=1e-5)),
         ("nn.Linear", lambda: gradcheck_module(nn.Linear(4, 3), [r(2, 4)])),
         ("nn.Sequential", lambda: gradcheck_module(
             nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3), nn.Sigmoid()), [r(2, 4)])),
@@ -85,6 +114,19 @@ def _cases(rng):
             nn.LocalAttention("p", 6, "general", 4), [r(2, 3, 4), r(2, 6, 4)])),
         ("nn.MultiheadAttention", lambda: gradcheck_module(nn.MultiheadAttention(4, 2),
                                                            [r(2, 3, 4), r(2, 5, 4), r(2, 5, 4)])),
+        # ReLUs inside these blocks: h = 1e-5 keeps the stencil off their kinks
+        *[(f"nn.GAM({variant}, groups={g})", lambda variant=variant, g=g: gradcheck_module(
+            nn.GAM(8, variant=variant, groups=g), [r(2, 8, 4, 5)], h=1e-5))
+          for variant, g in (("paper", 1), ("blog", 1), ("paper", 2))],
+        ("nn.GAM(eval)", lambda: gradcheck_module(nn.GAM(8).eval(), [r(1, 8, 1, 3)], h=1e-5)),
+        ("nn.SEBlock", lambda: gradcheck_module(nn.SEBlock(8, 4), [r(2, 8, 3, 4)], h=1e-5)),
+        ("nn.CBAM", lambda: gradcheck_module(nn.CBAM(8, 4), [distinct(2, 8, 3, 4)], h=1e-5)),
+        ("nn.BasicBlock", lambda: gradcheck_module(
+            nn.BasicBlock(4, 6, stride=2, attention=nn.GAM(6, rate=2)), [r(2, 4, 5, 5)], h=1e-5)),
+        ("nn.Conv2d", lambda: gradcheck_module(nn.Conv2d(3, 4, 2, stride=2, padding=1),
+                                               [r(2, 3, 5, 4)])),
+        ("nn.BatchNorm2d", lambda: gradcheck_module(nn.BatchNorm2d(3), [r(2, 3, 2, 2)])),
+        ("nn.MaxPool2d", lambda: gradcheck_module(nn.MaxPool2d(2), [distinct(2, 3, 4, 4)])),
     ]
 
 

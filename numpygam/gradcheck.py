@@ -16,9 +16,17 @@ float64 rounding stay near 1e-12.  Each element is scored by the relative error
 
     rel_k = |a_k - n_k| / max(|a_k| + |n_k|, tiny)
 
-(tiny keeps gradients that are zero in truth from dividing noise by noise).
-A correct backward in float64 scores below 1e-7; a wrong one scores near 1.
-Everything runs in float64, whatever the dtype of the inputs given.
+tiny keeps gradients that are zero in truth from dividing noise by noise.
+It is at least the rounding error of the stencil itself, about
+1.5 eps sum|out * dout| / h (eps = 2.2e-16), divided by tolerance / 10, so
+that float64 rounding alone can never fail a check; a real bug changes the
+gradient by far more than that.  A correct backward in float64 scores below
+1e-7; a wrong one scores near 1.  Everything runs in float64, whatever the
+dtype of the inputs given.
+
+Non-smooth points: ReLU at 0 or a max with a tie has no derivative, and a
+stencil that straddles one sees a jump.  Keep inputs 2h away from such points,
+or pass a smaller h.
 """
 import copy
 from dataclasses import dataclass, field
@@ -142,6 +150,12 @@ def _dot(outs, douts):
     return sum(float(np.sum(o * d)) for o, d in zip(outs, douts))
 
 
+def _noise_floor(outs, douts, h, tiny, tolerance):
+    """max(tiny, 10 / tolerance * the stencil's rounding error)."""
+    magnitude = sum(float(np.sum(np.abs(o * d))) for o, d in zip(outs, douts))
+    return max(tiny, 10 / tolerance * 1.5 * np.finfo(np.float64).eps * magnitude / h)
+
+
 def gradcheck(forward: Callable, backward: Callable, inputs: dict, options: Optional[dict] = None,
               name: Optional[str] = None, h=1e-3, tiny=1e-4, tolerance=TOLERANCE, seed=0):
     """Check backward(dout, cache) against finite differences of forward.
@@ -167,6 +181,7 @@ def gradcheck(forward: Callable, backward: Callable, inputs: dict, options: Opti
     outs = _as_tuple(out)
     douts = _random_like(outs, rng)
     grads = _as_tuple(backward(douts if isinstance(out, tuple) else douts[0], cache))
+    tiny = _noise_floor(outs, douts, h, tiny, tolerance)
     report = GradcheckReport(name or getattr(forward, "__name__", "op").replace("_forward", ""))
     if len(grads) != len(args):
         raise ValueError(f"gradcheck: backward returned {len(grads)} gradient(s) for the "
@@ -220,7 +235,9 @@ def gradcheck_module(module, inputs: Sequence[np.ndarray], name=None, h=1e-3, ti
         module.set_buffers(buffers)
         return _as_tuple(module(*args))
 
-    douts = _random_like(run(), rng)
+    outs = run()
+    douts = _random_like(outs, rng)
+    tiny = _noise_floor(outs, douts, h, tiny, tolerance)
     module.set_buffers(buffers)
     grads, param_grads = _module_grads(module, args, douts)
     diff_positions = [i for i, c in enumerate(check_inputs) if c]

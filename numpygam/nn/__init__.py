@@ -7,3 +7,8 @@ from .linear import Linear
 from .module import Module, Parameter
 from .attention import Attention, AttentionalHidden, LocalAttention
 from .multihead import MultiheadAttention
+from .conv import BatchNorm2d, Conv2d
+from .gam import GAM, ChannelGate, SpatialGate
+from .pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .baselines import CBAM, SEBlock
+from .resnet import BasicBlock

@@ -1,0 +1,123 @@
+"""Forward + backward of GAM, numpygam vs PyTorch CPU: time and peak memory.
+
+    python benchmarks/bench_gam.py
+
+nn.GAM (paper variant, rate 4, train mode, float32) at (B, C, H, W) =
+(8, 64, 32, 32) and (8, 256, 14, 14), against the same PyTorch module with the
+same weights, in the same process.  Also against numpygam's GAM with the plain
+im2col convolution (conv2d_reference_*, the textbook approach) swapped in.
+Targets: time and peak memory at most 3x PyTorch's; at least 2x faster than im2col.
+
+Peak memory: each library runs one forward+backward in a fresh subprocess; the
+kernel's peak-RSS mark is reset (/proc/self/clear_refs) just before, and the
+peak (VmHWM) minus the resident size before the run is reported.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests")]
+import numpygam.functional as F  # noqa: E402
+import numpygam.functional.gam as gam_ops  # noqa: E402
+from numpygam import nn  # noqa: E402
+from timing import median_seconds  # noqa: E402
+from torch_models import BlogGAM  # noqa: E402
+
+SIZES = [(8, 64, 32, 32), (8, 256, 14, 14)]
+
+
+def build(size):
+    B, C, H, W = size
+    torch.manual_seed(0)
+    theirs = BlogGAM(C, C, 4, paper=True).float()
+    ours = nn.GAM(C, rate=4, variant="paper")
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal(size).astype(np.float32)
+    return ours, theirs, x
+
+
+def step_ours(ours, x, dy):
+    ours.zero_grad()
+    ours(x)
+    ours.backward(dy)
+
+
+def step_theirs(theirs, xt, dyt):
+    theirs.zero_grad()
+    xt.grad = None
+    theirs(xt).backward(dyt)
+
+
+class im2col_convolution:
+    """Within this block, numpygam's GAM convolves with the textbook im2col."""
+
+    def __enter__(self):
+        self.saved = gam_ops.conv2d_forward, gam_ops.conv2d_backward
+        gam_ops.conv2d_forward = F.conv2d_reference_forward
+        gam_ops.conv2d_backward = F.conv2d_reference_backward
+
+    def __exit__(self, *exc):
+        gam_ops.conv2d_forward, gam_ops.conv2d_backward = self.saved
+
+
+def _status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    raise RuntimeError(field)
+
+
+def measure_memory(which, size):
+    """In a subprocess: MiB of peak resident memory that one forward+backward adds."""
+    ours, theirs, x = build(size)
+    dy = np.ones_like(x)
+    xt, dyt = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak-RSS mark (VmHWM) to the current size
+    before = _status_kb("VmRSS")
+    if which == "numpygam":
+        step_ours(ours, x, dy)
+    else:
+        step_theirs(theirs, xt, dyt)
+    return (_status_kb("VmHWM") - before) / 1024
+
+
+def peak_mib(which, size):
+    out = subprocess.run([sys.executable, __file__, "--memory", which, json.dumps(size)],
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def main():
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}")
+    print("nn.GAM forward+backward, paper variant, rate 4, train mode, float32\n")
+    header = (f"{'(B, C, H, W)':<18}{'numpygam':>10}{'torch':>9}{'ratio':>7}{'im2col':>9}"
+              f"{'speed-up':>9}   {'peak MiB ours':>13}{'torch':>7}{'ratio':>7}")
+    print(header)
+    for size in SIZES:
+        ours, theirs, x = build(size)
+        dy = np.random.default_rng(1).standard_normal(size).astype(np.float32)
+        xt, dyt = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+        t_ours = median_seconds(lambda: step_ours(ours, x, dy), repeats=7)
+        t_theirs = median_seconds(lambda: step_theirs(theirs, xt, dyt), repeats=7)
+        with im2col_convolution():
+            t_im2col = median_seconds(lambda: step_ours(ours, x, dy), repeats=5)
+        m_ours, m_theirs = peak_mib("numpygam", size), peak_mib("torch", size)
+        print(f"{str(size):<18}{t_ours * 1e3:>8.1f}ms{t_theirs * 1e3:>7.1f}ms"
+              f"{t_ours / t_theirs:>6.2f}x{t_im2col * 1e3:>7.1f}ms{t_im2col / t_ours:>8.2f}x"
+              f"   {m_ours:>13.1f}{m_theirs:>7.1f}{m_ours / m_theirs:>6.2f}x")
+    print("\nratio = numpygam / torch (target <= 3x, time and memory); "
+          "speed-up = im2col / numpygam (target >= 2x)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--memory":
+        print(measure_memory(sys.argv[2], tuple(json.loads(sys.argv[3]))))
+    else:
+        main()

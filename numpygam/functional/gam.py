@@ -1,0 +1,130 @@
+"""GAM's two gates (Liu, Shao, Hoffmann 2021), applied in series:
+
+    F2 = Mc(F1) * F1        channel gate
+    F3 = Ms(F2) * F2        spatial gate          (* is element-wise)
+
+Channel gate Mc: permute (B, C, H, W) -> (B, H, W, C), so that every pixel's
+C-vector goes through a two-layer MLP  C -> C/r -> C  (ReLU between), then
+permute back; the paper ends with a sigmoid, the blog's code does not.
+Spatial gate Ms: conv K x K (C -> C/r), batch norm, ReLU, conv K x K (C/r -> C),
+batch norm, sigmoid; with groups > 1 both convolutions are grouped and the
+gate's channels are shuffled (the paper's ResNet50 variant).
+"""
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from ._checks import dim_equal, float_array
+from .activations import relu_backward, relu_forward, sigmoid_backward, sigmoid_forward
+from .conv import conv2d_backward, conv2d_forward
+from .linear import linear_backward, linear_forward
+from .norm import batch_norm2d_backward, batch_norm2d_forward
+from .shuffle import channel_shuffle_backward, channel_shuffle_forward
+
+
+class ChannelGateCache(NamedTuple):
+    x: np.ndarray
+    gate: np.ndarray             # Mc(x), (B, C, H, W)
+    linear1: Any
+    relu: Any
+    linear2: Any
+    sigmoid: Optional[Any]       # None for the blog's variant
+
+
+def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
+    """out = Mc(x) * x, with Mc(x) = permute_back(sigma(W2 relu(W1 permute(x) + b1) + b2)).
+
+    x: (B, C, H, W)   W1: (C/r, C)   b1: (C/r,)   W2: (C, C/r)   b2: (C,)   (biases may be None)
+    sigmoid: True for the paper, False for the blog's code (gate unbounded)
+    -> out: (B, C, H, W); the gate is cache.gate.
+
+    The 3-D permutation is a transpose to (B, H, W, C): the MLP then acts on
+    each pixel's channel vector, mixing channels across the whole map.
+    Backward, with g = Mc(x):
+        dx = dout * g + permute_back(MLP backward of permute(dout * x))
+    Returns (dx, dW1, db1, dW2, db2).
+    """
+    op = "channel_gate_forward"
+    float_array(op, "x", x, ndim=4)
+    dim_equal(op, "W1.shape[1] must equal the channels C = x.shape[1]", W1.shape[1], x.shape[1])
+    dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
+              W2.shape[0], x.shape[1])
+    pixels = x.transpose(0, 2, 3, 1)                         # (B, H, W, C)
+    hidden, c1 = linear_forward(pixels, W1, b1)              # (B, H, W, C/r)
+    hidden, cr = relu_forward(hidden)
+    att, c2 = linear_forward(hidden, W2, b2)                 # (B, H, W, C)
+    cs = None
+    if sigmoid:
+        att, cs = sigmoid_forward(att)
+    gate = att.transpose(0, 3, 1, 2)                         # (B, C, H, W)
+    return x * gate, ChannelGateCache(x, gate, c1, cr, c2, cs)
+
+
+def channel_gate_backward(dout, cache):
+    """Returns (dx, dW1, db1, dW2, db2)."""
+    datt = (dout * cache.x).transpose(0, 2, 3, 1)
+    if cache.sigmoid is not None:
+        datt = sigmoid_backward(datt, cache.sigmoid)
+    dhidden, dW2, db2 = linear_backward(datt, cache.linear2)
+    dhidden = relu_backward(dhidden, cache.relu)
+    dpixels, dW1, db1 = linear_backward(dhidden, cache.linear1)
+    return dout * cache.gate + dpixels.transpose(0, 3, 1, 2), dW1, db1, dW2, db2
+
+
+class SpatialGateCache(NamedTuple):
+    x: np.ndarray
+    gate: np.ndarray        # Ms(x), (B, C, H, W)
+    conv1: Any
+    norm1: Any
+    relu: Any
+    conv2: Any
+    norm2: Any
+    sigmoid: Any
+    groups: int
+    running_stats: tuple    # updated (mean1, var1, mean2, var2); None in eval mode
+
+
+def spatial_gate_forward(x, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,
+                         training=True, momentum=0.1, eps=1e-5, padding_mode="zeros", groups=1):
+    """out = Ms(x) * x, Ms(x) = sigma(BN2(conv2(relu(BN1(conv1(x)))))) [channel-shuffled].
+
+    x: (B, C, H, W)   W1: (C/r, C/groups, K, K)   W2: (C, C/(r groups), K, K)
+    b1: (C/r,)  b2: (C,)  (or None)   gamma1, beta1: (C/r,)   gamma2, beta2: (C,)
+    running_stats: (running_mean1, running_var1, running_mean2, running_var2)
+    padding: K // 2 on every side ("same"), "zeros" (paper) or "replicate" (blog)
+    -> out: (B, C, H, W); the gate is cache.gate, and in training the updated
+       running statistics are cache.running_stats (the inputs are not modified).
+    Backward: each step's backward in reverse; dx = dout * Ms(x) + (the gate's
+    path back to x).  Returns (dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2).
+    """
+    op = "spatial_gate_forward"
+    float_array(op, "x", x, ndim=4)
+    dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
+              W2.shape[0], x.shape[1])
+    rm1, rv1, rm2, rv2 = running_stats
+    pad = W1.shape[2] // 2
+    z, cc1 = conv2d_forward(x, W1, b1, 1, pad, padding_mode, groups)
+    z, cn1 = batch_norm2d_forward(z, gamma1, beta1, rm1, rv1, training, momentum, eps)
+    z, cr = relu_forward(z)
+    z, cc2 = conv2d_forward(z, W2, b2, 1, W2.shape[2] // 2, padding_mode, groups)
+    z, cn2 = batch_norm2d_forward(z, gamma2, beta2, rm2, rv2, training, momentum, eps)
+    gate, cs = sigmoid_forward(z)
+    if groups > 1:
+        gate, _ = channel_shuffle_forward(gate, groups)
+    stats = (cn1.running_mean, cn1.running_var, cn2.running_mean, cn2.running_var) \
+        if training else None
+    return x * gate, SpatialGateCache(x, gate, cc1, cn1, cr, cc2, cn2, cs, groups, stats)
+
+
+def spatial_gate_backward(dout, cache):
+    """Returns (dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2)."""
+    dgate = dout * cache.x
+    if cache.groups > 1:
+        dgate = channel_shuffle_backward(dgate, cache.groups)
+    dz = sigmoid_backward(dgate, cache.sigmoid)
+    dz, dgamma2, dbeta2 = batch_norm2d_backward(dz, cache.norm2)
+    dz, dW2, db2 = conv2d_backward(dz, cache.conv2)
+    dz = relu_backward(dz, cache.relu)
+    dz, dgamma1, dbeta1 = batch_norm2d_backward(dz, cache.norm1)
+    dx, dW1, db1 = conv2d_backward(dz, cache.conv1)
+    return dout * cache.gate + dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2

@@ -1,0 +1,77 @@
+"""Batch normalisation over (B, H, W) for each channel, as torch.nn.BatchNorm2d."""
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from ._checks import dim_equal, float_array
+
+
+class BatchNormCache(NamedTuple):
+    xhat: np.ndarray
+    gamma: np.ndarray
+    inv_std: np.ndarray     # 1 / sqrt(var + eps), (C,)
+    training: bool
+    running_mean: Optional[np.ndarray]  # the updated running statistics (new arrays)
+    running_var: Optional[np.ndarray]
+
+
+def batch_norm2d_forward(x, gamma, beta, running_mean, running_var, training=True,
+                         momentum=0.1, eps=1e-5):
+    """y = gamma * (x - mu) / sqrt(var + eps) + beta, per channel.
+
+    x: (B, C, H, W)   gamma, beta, running_mean, running_var: (C,)   ->   y: (B, C, H, W)
+    training: mu, var are the batch's mean and biased variance over N = B H W
+              values; the running statistics are updated as PyTorch does,
+                  running_mean <- (1 - momentum) running_mean + momentum mu
+                  running_var  <- (1 - momentum) running_var + momentum var N / (N - 1)
+              and returned as new arrays in cache.running_mean / running_var
+              (the inputs are not modified).
+    eval:     mu, var are running_mean, running_var, and nothing is updated.
+    Backward (training), with xhat = (x - mu) / sqrt(var + eps), g = dy gamma:
+        dx = (g - mean(g) - xhat mean(g xhat)) / sqrt(var + eps)
+        dgamma = sum dy xhat,   dbeta = sum dy      (sums and means over B, H, W)
+    Backward (eval): dx = dy gamma / sqrt(running_var + eps).
+    Returns (dx, dgamma, dbeta).
+    """
+    op = "batch_norm2d_forward"
+    float_array(op, "x", x, ndim=4)
+    C = x.shape[1]
+    for name, v in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        float_array(op, name, v, ndim=1)
+        dim_equal(op, f"{name}.shape[0] must equal the channels x.shape[1]", v.shape[0], C)
+    if training:
+        N = x.shape[0] * x.shape[2] * x.shape[3]
+        if N < 2:
+            raise ValueError(f"{op}: training needs more than one value per channel to "
+                             f"estimate a variance, got x of shape {x.shape}; use eval mode "
+                             "or a larger batch")
+        mu = x.mean(axis=(0, 2, 3))
+        centred = x - mu[:, None, None]
+        var = np.mean(centred * centred, axis=(0, 2, 3))
+        new_mean = (1 - momentum) * running_mean + momentum * mu
+        new_var = (1 - momentum) * running_var + momentum * var * (N / (N - 1))
+        new_mean, new_var = new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
+    else:
+        mu, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
+        centred = x - mu[:, None, None]
+        new_mean = new_var = None
+    inv_std = (1 / np.sqrt(var + eps)).astype(x.dtype)
+    xhat = centred * inv_std[:, None, None]
+    y = xhat * gamma[:, None, None] + beta[:, None, None]
+    return y, BatchNormCache(xhat, gamma, inv_std, training, new_mean, new_var)
+
+
+def batch_norm2d_backward(dy, cache):
+    """Returns (dx, dgamma, dbeta)."""
+    xhat = cache.xhat
+    dgamma = np.sum(dy * xhat, axis=(0, 2, 3))
+    dbeta = dy.sum(axis=(0, 2, 3))
+    g = dy * cache.gamma[:, None, None]
+    if not cache.training:
+        return g * cache.inv_std[:, None, None], dgamma, dbeta
+    N = xhat.shape[0] * xhat.shape[2] * xhat.shape[3]
+    mean_g = (dbeta * cache.gamma / N)[:, None, None]
+    mean_gx = (dgamma * cache.gamma / N)[:, None, None]
+    dx = (g - mean_g - xhat * mean_gx) * cache.inv_std[:, None, None]
+    return dx, dgamma, dbeta

@@ -1,0 +1,182 @@
+"""GAM, the Global Attention Mechanism (Liu, Shao, Hoffmann 2021), and its two gates.
+
+The submodules carry the names of the blog's PyTorch class (linear1, linear2,
+conv1, conv2, norm1, norm2), so its state_dict loads unchanged.
+
+                     variant="paper"               variant="blog"
+  channel gate       sigmoid(MLP(permute(x)))      MLP(permute(x)), no sigmoid
+  7x7 convolutions   zero padding                  replicate padding
+"""
+import numpy as np
+
+from .. import functional as F
+from .conv import BatchNorm2d, Conv2d
+from .linear import Linear
+from .module import Module
+
+VARIANTS = ("paper", "blog")
+
+
+def _b(p):
+    return None if p is None else p.data
+
+
+def _check_config(name, in_channels, out_channels, rate, groups, variant):
+    if variant not in VARIANTS:
+        raise ValueError(f"{name}: variant must be 'paper' or 'blog', got {variant!r}")
+    if out_channels is not None and out_channels != in_channels:
+        raise ValueError(
+            f"{name}: out_channels={out_channels} differs from in_channels={in_channels}, but "
+            "GAM multiplies its spatial gate back onto x, so they must be equal; leave "
+            "out_channels unset (the blog's code fails here at run time)")
+    if rate < 1 or in_channels // rate == 0:
+        raise ValueError(f"{name}: in_channels // rate = {in_channels} // {rate} = 0 hidden "
+                         f"channels; use rate <= in_channels")
+    hidden = in_channels // rate
+    if groups < 1 or in_channels % groups or hidden % groups:
+        raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
+                         f"in_channels // rate = {hidden}; choose groups among the common "
+                         f"divisors of {in_channels} and {hidden}")
+
+
+# Each gate is written once, for any module that owns the blog's submodules.
+
+def _channel_forward(m, x, sigmoid):
+    out, m._channel_cache = F.channel_gate_forward(x, m.linear1.weight.data, _b(m.linear1.bias),
+                                                   m.linear2.weight.data, _b(m.linear2.bias),
+                                                   sigmoid)
+    return out
+
+
+def _channel_backward(m, dout):
+    dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, m._channel_cache)
+    for layer, dW, db in ((m.linear1, dW1, db1), (m.linear2, dW2, db2)):
+        layer.weight.grad += dW
+        if layer.bias is not None:
+            layer.bias.grad += db
+    return dx
+
+
+def _spatial_forward(m, x, groups):
+    n1, n2 = m.norm1, m.norm2
+    out, cache = F.spatial_gate_forward(
+        x, m.conv1.weight.data, _b(m.conv1.bias), n1.weight.data, n1.bias.data,
+        m.conv2.weight.data, _b(m.conv2.bias), n2.weight.data, n2.bias.data,
+        (n1.running_mean, n1.running_var, n2.running_mean, n2.running_var),
+        m.training, n1.momentum, n1.eps, m.conv1.padding_mode, groups)
+    if m.training:
+        mean1, var1, mean2, var2 = cache.running_stats
+        n1.update_running_stats(mean1, var1)
+        n2.update_running_stats(mean2, var2)
+    m._spatial_cache = cache
+    return out
+
+
+def _spatial_backward(m, dout):
+    dx, dW1, db1, dg1, dbeta1, dW2, db2, dg2, dbeta2 = F.spatial_gate_backward(
+        dout, m._spatial_cache)
+    for conv, dW, db in ((m.conv1, dW1, db1), (m.conv2, dW2, db2)):
+        conv.weight.grad += dW
+        if conv.bias is not None:
+            conv.bias.grad += db
+    for norm, dg, dbeta in ((m.norm1, dg1, dbeta1), (m.norm2, dg2, dbeta2)):
+        norm.weight.grad += dg
+        norm.bias.grad += dbeta
+    return dx
+
+
+def _make_channel_layers(m, C, rate, dtype, rng):
+    m.linear1 = Linear(C, C // rate, dtype=dtype, rng=rng)
+    m.linear2 = Linear(C // rate, C, dtype=dtype, rng=rng)
+
+
+def _make_spatial_layers(m, C, rate, padding_mode, groups, kernel_size, dtype, rng):
+    hidden, pad = C // rate, kernel_size // 2
+    m.conv1 = Conv2d(C, hidden, kernel_size, padding=pad, padding_mode=padding_mode,
+                     groups=groups, dtype=dtype, rng=rng)
+    m.conv2 = Conv2d(hidden, C, kernel_size, padding=pad, padding_mode=padding_mode,
+                     groups=groups, dtype=dtype, rng=rng)
+    m.norm1 = BatchNorm2d(hidden, dtype=dtype)
+    m.norm2 = BatchNorm2d(C, dtype=dtype)
+
+
+class ChannelGate(Module):
+    """F2 = Mc(F1) * F1: permute, MLP C -> C/rate -> C per pixel, permute back
+    (sigmoid for variant="paper").  x: (B, C, H, W) -> (B, C, H, W); gate: self.gate."""
+
+    def __init__(self, in_channels, rate=4, variant="paper", dtype=np.float32, rng=None):
+        _check_config("ChannelGate", in_channels, None, rate, 1, variant)
+        self.variant = variant
+        _make_channel_layers(self, in_channels, rate, dtype, rng)
+
+    @property
+    def gate(self):
+        return self._channel_cache.gate
+
+    def forward(self, x):
+        return _channel_forward(self, x, self.variant == "paper")
+
+    def backward(self, dout):
+        return _channel_backward(self, dout)
+
+
+class SpatialGate(Module):
+    """F3 = Ms(F2) * F2: conv (C -> C/rate), BN, ReLU, conv (C/rate -> C), BN, sigmoid,
+    [channel shuffle when groups > 1].  x: (B, C, H, W) -> (B, C, H, W); gate: self.gate."""
+
+    def __init__(self, in_channels, rate=4, variant="paper", groups=1, kernel_size=7,
+                 dtype=np.float32, rng=None):
+        _check_config("SpatialGate", in_channels, None, rate, groups, variant)
+        self.variant, self.groups = variant, groups
+        _make_spatial_layers(self, in_channels, rate, "zeros" if variant == "paper" else
+                             "replicate", groups, kernel_size, dtype, rng)
+
+    @property
+    def gate(self):
+        return self._spatial_cache.gate
+
+    def forward(self, x):
+        return _spatial_forward(self, x, self.groups)
+
+    def backward(self, dout):
+        return _spatial_backward(self, dout)
+
+
+class GAM(Module):
+    """The Global Attention Mechanism: out = Ms(F2) * F2 with F2 = Mc(x) * x.
+
+    GAM(in_channels, out_channels=None, rate=4, variant="paper", groups=1)
+    x: (B, C, H, W) -> (B, C, H, W).  After forward, self.channel_gate and
+    self.spatial_gate hold the two gates (B, C, H, W), for plotting.
+    variant="paper": sigmoid on the channel gate, zero padding.
+    variant="blog": the blog's PyTorch class exactly (no channel sigmoid,
+    replicate padding).  groups > 1: grouped 7x7 convolutions and a channel
+    shuffle of the spatial gate (the paper's ResNet50 variant).
+    """
+
+    def __init__(self, in_channels, out_channels=None, rate=4, variant="paper", groups=1,
+                 dtype=np.float32, rng=None):
+        _check_config("GAM", in_channels, out_channels, rate, groups, variant)
+        self.in_channels, self.rate, self.variant, self.groups = in_channels, rate, variant, groups
+        _make_channel_layers(self, in_channels, rate, dtype, rng)
+        _make_spatial_layers(self, in_channels, rate, "zeros" if variant == "paper" else
+                             "replicate", groups, 7, dtype, rng)
+
+    @property
+    def channel_gate(self):
+        return self._channel_cache.gate
+
+    @property
+    def spatial_gate(self):
+        return self._spatial_cache.gate
+
+    def forward(self, x):
+        return _spatial_forward(self, _channel_forward(self, x, self.variant == "paper"),
+                                self.groups)
+
+    def backward(self, dout):
+        return _channel_backward(self, _spatial_backward(self, dout))
+
+    def extra_repr(self):
+        return (f"in_channels={self.in_channels}, rate={self.rate}, variant={self.variant!r}, "
+                f"groups={self.groups}")

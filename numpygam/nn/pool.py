@@ -1,0 +1,42 @@
+"""Pooling and flattening modules for small CNNs."""
+from .. import functional as F
+from .module import Module
+
+
+class MaxPool2d(Module):
+    """y = the maximum of each K x K window (stride defaults to K), no padding."""
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size, self.stride = kernel_size, stride or kernel_size
+
+    def forward(self, x):
+        y, self._cache = F.max_pool2d_forward(x, self.kernel_size, self.stride)
+        return y
+
+    def backward(self, dy):
+        return F.max_pool2d_backward(dy, self._cache)
+
+
+class AvgPool2d(Module):
+    """y = the mean of each K x K window (stride defaults to K), no padding."""
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size, self.stride = kernel_size, stride or kernel_size
+
+    def forward(self, x):
+        y, self._cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride)
+        return y
+
+    def backward(self, dy):
+        return F.avg_pool2d_backward(dy, self._cache)
+
+
+class GlobalAvgPool2d(Module):
+    """(B, C, H, W) -> (B, C), the mean over H and W (AdaptiveAvgPool2d(1) + flatten)."""
+
+    def forward(self, x):
+        y, self._cache = F.global_avg_pool_forward(x)
+        return y
+
+    def backward(self, dy):
+        return F.global_avg_pool_backward(dy, self._cache)

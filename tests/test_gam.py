@@ -1,0 +1,160 @@
+"""GAM and its baselines against PyTorch (weights copied via state_dict) and finite differences."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numpygam import gradcheck_module, nn
+from oracle import arrays, assert_close, t
+from torch_models import SE, BasicBlock, BlogGAM, CBAM
+
+RTOL = 1e-8  # the issue's bar for whole blocks; float64 throughout
+
+
+def randomise(module, seed):
+    """Give every parameter and batch-norm affine a non-default value."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+
+
+def compare(ours, theirs, x, steps, rng):
+    """Run both `steps` times (train mode, so running statistics move); compare everything."""
+    for step in range(steps):
+        ours.zero_grad()
+        theirs.zero_grad()
+        y = ours(x)
+        dy = rng.standard_normal(y.shape)
+        dx = ours.backward(dy)
+        xt = t(x)
+        yt = theirs(xt)
+        yt.backward(torch.as_tensor(dy))
+        assert_close(y, yt, RTOL, name=f"output, step {step}")
+        assert_close(dx, xt.grad, RTOL, name=f"input gradient, step {step}")
+        params = dict(ours.named_parameters())
+        for name, p in theirs.named_parameters():
+            assert_close(params[name].grad, p.grad, RTOL, name=f"{name}.grad, step {step}")
+    state = ours.state_dict()
+    for key, value in theirs.state_dict().items():
+        assert_close(state[key], value, RTOL, name=key)
+
+
+@pytest.mark.parametrize("variant, groups", [("blog", 1), ("paper", 1), ("paper", 2),
+                                             ("blog", 3)])
+@settings(max_examples=5)
+@given(data=st.data())
+def test_gam_matches_the_blogs_pytorch_class_with_its_state_dict_loaded(variant, groups, data):
+    C = groups * data.draw(st.sampled_from([4, 5, 6]))      # not only powers of two
+    rate = data.draw(st.sampled_from([1, 2])) if C // 2 % groups == 0 else 1
+    B, H, W = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
+    if B * H * W < 2:
+        B = 2  # training batch norm needs two values per channel
+    theirs = BlogGAM(C, C, rate, paper=variant == "paper", groups=groups)
+    randomise(theirs, data.draw(st.integers(0, 100)))
+    ours = nn.GAM(C, rate=rate, variant=variant, groups=groups).to(np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(data.draw(st.integers(0, 100)))
+    compare(ours, theirs, rng.standard_normal((B, C, H, W)), 3, rng)
+    ours.eval()
+    theirs.eval()
+    compare(ours, theirs, rng.standard_normal((1, C, H, W)), 1, rng)  # batch of one, eval
+
+
+def test_blog_state_dict_keys_load_unchanged():
+    theirs = BlogGAM(64, 64)
+    ours = nn.GAM(64, variant="blog")
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    assert ours.norm1.num_batches_tracked.dtype == np.int64
+
+
+@pytest.mark.parametrize("variant", ["paper", "blog"])
+@given(data=st.data())
+def test_gam_matches_finite_differences_over_shapes(variant, data):
+    C = data.draw(st.sampled_from([3, 4, 6]))
+    B, H, W = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    training = B * H * W >= 2 and data.draw(st.booleans())
+    nn.manual_seed(data.draw(st.integers(0, 1000)))
+    m = nn.GAM(C, rate=data.draw(st.sampled_from([1, 3])) if C != 4 else 2, variant=variant)
+    m.train(training)
+    x = np.random.default_rng(data.draw(st.integers(0, 1000))).standard_normal((B, C, H, W))
+    report = gradcheck_module(m, [x], h=1e-5)  # small h: the stencil stays off ReLU kinks
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("make, make_theirs", [
+    (lambda: nn.SEBlock(6, 2), lambda: SE(6, 2)),
+    (lambda: nn.CBAM(6, 2), lambda: CBAM(6, 2)),
+    (lambda: nn.ChannelGate(6, 2), None),
+    (lambda: nn.SpatialGate(6, 2, variant="blog"), None),
+])
+def test_attention_blocks_match_finite_differences(make, make_theirs, rng):
+    nn.manual_seed(1)
+    x = rng.permutation(2 * 6 * 3 * 4).reshape(2, 6, 3, 4) * 0.05  # distinct: no max ties
+    assert gradcheck_module(make(), [x], h=1e-5).passed
+
+
+@pytest.mark.parametrize("ours_cls, theirs_cls", [(nn.SEBlock, SE), (nn.CBAM, CBAM)])
+def test_se_and_cbam_match_torch(ours_cls, theirs_cls, rng):
+    theirs = theirs_cls(6, 2)
+    randomise(theirs, 3)
+    ours = ours_cls(6, 2).to(np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    compare(ours, theirs, rng.standard_normal((2, 6, 5, 4)), 2, rng)
+
+
+@pytest.mark.parametrize("cin, cout, stride, attention", [
+    (4, 4, 1, None), (4, 6, 2, "gam"), (6, 6, 1, "se"), (4, 6, 2, "cbam")])
+def test_basic_block_matches_torch(cin, cout, stride, attention, rng):
+    ours_att = {"gam": lambda: nn.GAM(cout, rate=2), "se": lambda: nn.SEBlock(cout, 2),
+                "cbam": lambda: nn.CBAM(cout, 2), None: lambda: None}[attention]()
+    theirs_att = {"gam": lambda: BlogGAM(cout, cout, 2, paper=True), "se": lambda: SE(cout, 2),
+                  "cbam": lambda: CBAM(cout, 2), None: lambda: None}[attention]()
+    theirs = BasicBlock(cin, cout, stride, theirs_att)
+    randomise(theirs, 4)
+    ours = nn.BasicBlock(cin, cout, stride, ours_att).to(np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    compare(ours, theirs, rng.standard_normal((2, cin, 6, 5)), 2, rng)
+
+
+def test_gates_are_exposed_for_plotting_and_bounded_in_the_paper_variant(rng):
+    m = nn.GAM(8, variant="paper")
+    m(rng.standard_normal((2, 8, 5, 5)).astype(np.float32))
+    for gate in (m.channel_gate, m.spatial_gate):
+        assert gate.shape == (2, 8, 5, 5) and gate.dtype == np.float32
+        assert np.all((gate > 0) & (gate < 1))
+    blog = nn.GAM(8, variant="blog")
+    blog(rng.standard_normal((2, 8, 5, 5)).astype(np.float32))
+    assert (blog.channel_gate < 0).any()  # no sigmoid: the blog's channel gate is unbounded
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gam_keeps_dtype_and_leaves_input_alone(dtype, rng):
+    x = rng.standard_normal((2, 8, 4, 4)).astype(dtype)
+    x0 = x.copy()
+    m = nn.GAM(8, groups=2).to(dtype)
+    y = m(x)
+    dx = m.backward(np.ones_like(y))
+    assert y.dtype == dx.dtype == dtype and m.norm1.running_mean.dtype == dtype
+    np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"in_channels": 8, "out_channels": 16}, ["out_channels=16", "in_channels=8", "equal"]),
+    ({"in_channels": 3, "rate": 4}, ["3 // 4", "rate <= in_channels"]),
+    ({"in_channels": 8, "groups": 3}, ["groups=3", "in_channels=8"]),
+    ({"in_channels": 8, "rate": 4, "groups": 4}, ["groups=4", "in_channels // rate = 2"]),
+    ({"in_channels": 8, "variant": "tf"}, ["variant", "'tf'"]),
+])
+def test_bad_gam_configuration_fails_at_construction_saying_what_to_change(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        nn.GAM(**kwargs)
+    for w in words:
+        assert w in str(info.value), f"{w!r} not in message: {info.value}"
+
+
+def test_gam_rejects_an_input_with_the_wrong_channels():
+    with pytest.raises(ValueError, match="W1.shape\\[1\\] must equal the channels"):
+        nn.GAM(8)(np.ones((1, 6, 4, 4), np.float32))
