@@ -1,6 +1,57 @@
-"""Command line: python -m numpygam check [--only NAME] [--seed S]."""
+"""Command line.
+
+    python -m numpygam train [--steps N] [--attention luong] [--score general] ...
+    python -m numpygam translate "tuesday, march 5, 1991" [--beam 5]
+    python -m numpygam check [--only NAME] [--seed S]
+"""
 import argparse
+import dataclasses
+import os
 import sys
+import time
+
+MAX_INPUT = 40  # longest input `translate` accepts (the longest training date is 29)
+
+
+def _train_parser(sub):
+    from .train import TrainConfig
+    p = sub.add_parser("train", help="train the date translator (the main job)")
+    for field in dataclasses.fields(TrainConfig):
+        p.add_argument("--" + field.name.replace("_", "-"), type=type(field.default),
+                       default=field.default)
+    p.add_argument("--out", default=None, help="run folder (default runs/<time>)")
+    p.add_argument("--resume", default=None, help="a checkpoint.npz to continue from")
+
+
+def _translate(args):
+    from .plots import attention_heatmap, attention_text
+    from .train import Trainer, latest_checkpoint
+    text = args.text.strip().lower()
+    if not text:
+        print("error: give a date to translate, e.g. python -m numpygam translate "
+              "\"3 may 1979\"", file=sys.stderr)
+        return 2
+    if len(text) > MAX_INPUT:
+        print(f"error: the input has {len(text)} characters; the translator reads at most "
+              f"{MAX_INPUT}", file=sys.stderr)
+        return 2
+    path = args.checkpoint or latest_checkpoint()
+    if path is None or not os.path.exists(path):
+        print("error: no checkpoint found; run `python -m numpygam train` first (it writes "
+              "runs/<time>/checkpoint.npz)", file=sys.stderr)
+        return 2
+    trainer = Trainer.load(path)
+    try:
+        out, weights = trainer.translate(text, args.beam)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(out)
+    print(attention_text(weights, text, out))
+    png = attention_heatmap(weights, text, out, os.path.join(os.path.dirname(path),
+                                                             "translate.png"))
+    print(f"attention map: {png}")
+    return 0
 
 
 def main(argv=None):
@@ -10,6 +61,11 @@ def main(argv=None):
     check = sub.add_parser("check", help="gradient-check every op and module; non-zero exit on failure")
     check.add_argument("--only", help="check only the ops whose name contains this text")
     check.add_argument("--seed", type=int, default=0)
+    _train_parser(sub)
+    tr = sub.add_parser("translate", help="translate a date with the last trained model")
+    tr.add_argument("text")
+    tr.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
+    tr.add_argument("--checkpoint", default=None)
     args = parser.parse_args(argv)
 
     if args.command == "check":
@@ -19,7 +75,14 @@ def main(argv=None):
         failed = [name for name, report in results if not report.passed]
         print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
         return 1 if failed or not results else 0
-    return 2
+    if args.command == "train":
+        from .train import TrainConfig, train
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
+        run_dir = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
+        train(config, run_dir, resume=args.resume)
+        return 0
+    return _translate(args)
 
 
 if __name__ == "__main__":

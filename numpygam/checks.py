@@ -123,11 +123,34 @@ def _cases(rng):
         ("nn.CBAM", lambda: gradcheck_module(nn.CBAM(8, 4), [distinct(2, 8, 3, 4)], h=1e-5)),
         ("nn.BasicBlock", lambda: gradcheck_module(
             nn.BasicBlock(4, 6, stride=2, attention=nn.GAM(6, rate=2)), [r(2, 4, 5, 5)], h=1e-5)),
+        ("gru_cell", lambda: gradcheck(
+            F.gru_cell_forward, F.gru_cell_backward,
+            {"x": r(3, 4), "h": r(3, 5), "W_ih": r(15, 4), "W_hh": r(15, 5), "b_ih": r(15),
+             "b_hh": r(15)})),
+        ("gru(reverse, padded)", lambda: gradcheck(
+            F.gru_forward, F.gru_backward,
+            {"x": r(3, 5, 4), "h0": r(3, 5), "W_ih": r(15, 4), "W_hh": r(15, 5), "b_ih": r(15),
+             "b_hh": r(15)}, {"lengths": np.array([5, 2, 3]), "reverse": True})),
+        ("nn.GRU(bidirectional)", lambda: gradcheck_module(
+            nn.GRU(3, 4, bidirectional=True), [r(3, 5, 3), r(2, 3, 4), np.array([5, 1, 3])])),
+        *[(f"Seq2Seq({attention}, {score})", lambda attention=attention, score=score:
+           _seq2seq_check(attention, score)) for attention in ("bahdanau", "luong")
+          for score in ("additive", "general")],
         ("nn.Conv2d", lambda: gradcheck_module(nn.Conv2d(3, 4, 2, stride=2, padding=1),
                                                [r(2, 3, 5, 4)])),
         ("nn.BatchNorm2d", lambda: gradcheck_module(nn.BatchNorm2d(3), [r(2, 3, 2, 2)])),
         ("nn.MaxPool2d", lambda: gradcheck_module(nn.MaxPool2d(2), [distinct(2, 3, 4, 4)])),
     ]
+
+
+def _seq2seq_check(attention, score):
+    """The whole encoder-decoder's loss against every one of its parameters."""
+    from .data import copy_task, make_batch
+    pairs, vocab = copy_task(3, seed=5, min_len=2, max_len=5)
+    batch = make_batch(pairs, vocab, vocab)
+    model = nn.Seq2Seq(len(vocab), len(vocab), 3, 2, 4, attention, score, attn_dim=3)
+    return gradcheck_module(nn.SequenceLoss(model),
+                            [batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out], h=1e-5)
 
 
 def run_checks(seed=0, only=None):

@@ -32,3 +32,4 @@ from .padding import pad2d_backward, pad2d_forward
 from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,
                    global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward)
 from .shuffle import channel_shuffle_backward, channel_shuffle_forward
+from .gru import gru_backward, gru_cell_backward, gru_cell_forward, gru_forward, reversal_index

@@ -12,3 +12,5 @@ from .gam import GAM, ChannelGate, SpatialGate
 from .pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .baselines import CBAM, SEBlock
 from .resnet import BasicBlock
+from .recurrent import GRU, GRUCell
+from .seq2seq import BahdanauDecoder, Encoder, LuongDecoder, Seq2Seq, SequenceLoss

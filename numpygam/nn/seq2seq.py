@@ -1,0 +1,335 @@
+"""An encoder-decoder with attention (Bahdanau et al. 2014; Luong et al. 2015).
+
+    encoder:  h_j = [GRU_fwd(x)_j ; GRU_bwd(x)_j]          (B, S, 2 He), the keys and values
+    bridge:   s_0 = tanh(W_b [h_fwd_last ; h_bwd_first])    (B, Hd)
+    Bahdanau decoder, step i (the previous state asks):
+        c_i = attention(s_{i-1}, h)
+        s_i = GRU([emb(y_{i-1}); c_i], s_{i-1})
+        logits_i = W_o [s_i; c_i]
+    Luong decoder, step t (the current state asks):
+        h_t = GRU([emb(y_{t-1}); h~_{t-1}], h_{t-1})        (input feeding; h~_0 = 0)
+        c_t = attention(h_t, h)
+        h~_t = tanh(W_c [c_t; h_t])
+        logits_t = W_s h~_t
+
+Training is teacher-forced (y_{i-1} is the true previous token; with
+teacher_forcing < 1 it is sometimes the model's own guess).  Backpropagation
+through time walks the decoder steps in reverse, handing each module the
+cache of its own forward at that step.
+"""
+import numpy as np
+
+from .. import functional as F
+from ..data.vocab import EOS, PAD, SOS
+from .attention import Attention, AttentionalHidden, LocalAttention
+from .embedding import Embedding
+from .linear import Linear
+from .module import Module
+from .recurrent import GRU, GRUCell
+
+WINDOWS = ("global", "local-m", "local-p")
+
+
+def backward_step(module, cache, *grads):
+    """Backpropagate through one earlier call of `module`, whose cache was kept."""
+    module._cache = cache
+    return module.backward(*grads)
+
+
+class Encoder(Module):
+    """Embedding + bidirectional GRU.  src (B, S) ids, lengths (B,) ->
+    keys (B, S, 2 He), final (B, 2 He) = [last forward state; first backward state]."""
+
+    def __init__(self, vocab_size, emb_dim, hidden, dtype, rng):
+        self.embedding = Embedding(vocab_size, emb_dim, padding_idx=PAD, dtype=dtype, rng=rng)
+        self.rnn = GRU(emb_dim, hidden, bidirectional=True, dtype=dtype, rng=rng)
+
+    def forward(self, src, lengths):
+        keys, h_n = self.rnn(self.embedding(src), None, lengths)
+        return keys, np.concatenate([h_n[0], h_n[1]], axis=-1)
+
+    def backward(self, dkeys, dfinal):
+        H = dfinal.shape[-1] // 2
+        self.embedding.backward(self.rnn.backward(dkeys, np.stack([dfinal[:, :H], dfinal[:, H:]])))
+
+
+class Memory:
+    """What every decoder step reads: the encoder's states and which of them are real."""
+
+    def __init__(self, keys, lengths, num_keys=None):
+        if num_keys is not None:  # the location score has one weight row per source position
+            if keys.shape[1] > num_keys:
+                raise ValueError(f"the source has {keys.shape[1]} characters, more than the "
+                                 f"max_src_len={num_keys} the location score was built for")
+            keys = np.pad(keys, ((0, 0), (0, num_keys - keys.shape[1]), (0, 0)))
+        self.keys, self.lengths, self.source_len = keys, np.asarray(lengths), keys.shape[1]
+        self.mask = (np.arange(keys.shape[1]) < self.lengths[:, None])[:, None, :]  # (B, 1, S)
+
+    def repeat(self, k):
+        """Each batch entry k times, for beam search."""
+        m = Memory.__new__(Memory)
+        m.keys, m.lengths = np.repeat(self.keys, k, axis=0), np.repeat(self.lengths, k)
+        m.mask, m.source_len = np.repeat(self.mask, k, axis=0), self.source_len
+        return m
+
+
+def _make_attention(window, score, query_dim, key_dim, attn_dim, D, max_src_len, dtype, rng):
+    if window not in WINDOWS:
+        raise ValueError(f"window must be one of {WINDOWS}, got {window!r}")
+    if window == "global":
+        return Attention(score, query_dim, key_dim, attn_dim, num_keys=max_src_len, dtype=dtype,
+                         rng=rng)
+    return LocalAttention(window[-1], D, score, query_dim, key_dim, attn_dim, dtype=dtype, rng=rng)
+
+
+def _attend(attention, query, memory, t):
+    """Context (B, Dk) and weights (B, S) for a query (B, Dq) at decoder step t."""
+    if isinstance(attention, LocalAttention):
+        c, a = attention(query[:, None], memory.keys, lengths=memory.lengths,
+                         positions=np.array([t]))
+    else:
+        c, a = attention(query[:, None], memory.keys, mask=memory.mask)
+    return c[:, 0], a[:, 0]
+
+
+class _Decoder(Module):
+    """The teacher-forced loop and its backward, shared by both decoders; each
+    decoder defines step() and step_backward()."""
+
+    def forward(self, tgt_in, state, memory, teacher_forcing=1.0, rng=None):
+        B, T = tgt_in.shape
+        self._steps, logits, weights = [], [], []
+        y_prev = tgt_in[:, 0]
+        for t in range(T):
+            if t > 0:
+                y_prev = tgt_in[:, t]
+                if teacher_forcing < 1 and rng.random() > teacher_forcing:
+                    y_prev = logits[-1].argmax(axis=-1)  # the model's own guess
+            out, state, a, caches = self.step(y_prev, state, memory, t, keep=True)
+            self._steps.append(caches)
+            logits.append(out)
+            weights.append(a)
+        self._key_shape = memory.keys.shape
+        return np.stack(logits, axis=1), np.stack(weights, axis=1)
+
+    def backward(self, dlogits):
+        """-> (dkeys (B, S, Dk), dstate0)."""
+        dkeys = np.zeros(self._key_shape, dlogits.dtype)
+        dstate = None
+        for t in reversed(range(dlogits.shape[1])):
+            dstate, dk = self.step_backward(dlogits[:, t], dstate, self._steps[t])
+            dkeys += dk
+        return dkeys, dstate
+
+
+class BahdanauDecoder(_Decoder):
+    """The previous state s_{i-1} queries; the context enters the GRU input.  State: s."""
+
+    def __init__(self, vocab_size, emb_dim, hidden, key_dim, attention, dtype, rng):
+        self.embedding = Embedding(vocab_size, emb_dim, padding_idx=PAD, dtype=dtype, rng=rng)
+        self.attention = attention
+        self.cell = GRUCell(emb_dim + key_dim, hidden, dtype=dtype, rng=rng)
+        self.out = Linear(hidden + key_dim, vocab_size, dtype=dtype, rng=rng)
+
+    def initial_state(self, s0):
+        return s0
+
+    def step(self, y_prev, s, memory, t, keep=False):
+        e = self.embedding(y_prev)
+        c, a = _attend(self.attention, s, memory, t)
+        caches = [self.embedding._cache, self.attention._cache]
+        s = self.cell(np.concatenate([e, c], axis=-1), s)
+        logits = self.out(np.concatenate([s, c], axis=-1))
+        caches += [self.cell._cache, self.out._cache]
+        return logits, s, a, (caches if keep else None)
+
+    def step_backward(self, dlogits, ds_next, caches):
+        emb_cache, attn_cache, cell_cache, out_cache = caches
+        H = self.cell.hidden_size
+        do = backward_step(self.out, out_cache, dlogits)
+        ds = do[:, :H] if ds_next is None else do[:, :H] + ds_next
+        dinp, ds_prev = backward_step(self.cell, cell_cache, ds)
+        E = self.embedding.embedding_dim
+        backward_step(self.embedding, emb_cache, dinp[:, :E])
+        dq, dk = backward_step(self.attention, attn_cache, (do[:, H:] + dinp[:, E:])[:, None])
+        return ds_prev + dq[:, 0], dk
+
+
+class LuongDecoder(_Decoder):
+    """The current state h_t queries; h~_t = tanh(W_c [c_t; h_t]) predicts.
+    State: (h, h~) (h~ is fed to the next step's input when input_feeding)."""
+
+    def __init__(self, vocab_size, emb_dim, hidden, key_dim, attention, input_feeding, dtype,
+                 rng):
+        self.input_feeding = input_feeding
+        self.embedding = Embedding(vocab_size, emb_dim, padding_idx=PAD, dtype=dtype, rng=rng)
+        self.cell = GRUCell(emb_dim + (hidden if input_feeding else 0), hidden, dtype=dtype,
+                            rng=rng)
+        self.attention = attention
+        self.attentional = AttentionalHidden(key_dim, hidden, hidden, dtype=dtype, rng=rng)
+        self.out = Linear(hidden, vocab_size, dtype=dtype, rng=rng)
+
+    def initial_state(self, s0):
+        return s0, np.zeros_like(s0)
+
+    def step(self, y_prev, state, memory, t, keep=False):
+        h, h_tilde = state
+        e = self.embedding(y_prev)
+        h = self.cell(np.concatenate([e, h_tilde], axis=-1) if self.input_feeding else e, h)
+        c, a = _attend(self.attention, h, memory, t)
+        h_tilde = self.attentional(c, h)
+        logits = self.out(h_tilde)
+        caches = [self.embedding._cache, self.cell._cache, self.attention._cache,
+                  self.attentional._cache, self.out._cache]
+        return logits, (h, h_tilde), a, (caches if keep else None)
+
+    def step_backward(self, dlogits, dstate_next, caches):
+        emb_cache, cell_cache, attn_cache, hid_cache, out_cache = caches
+        dh_next, dh_tilde_next = (0, 0) if dstate_next is None else dstate_next
+        dh_tilde = backward_step(self.out, out_cache, dlogits) + dh_tilde_next
+        dc, dh = backward_step(self.attentional, hid_cache, dh_tilde)
+        dq, dk = backward_step(self.attention, attn_cache, dc[:, None])
+        dinp, dh_prev = backward_step(self.cell, cell_cache, dh + dq[:, 0] + dh_next)
+        E = self.embedding.embedding_dim
+        backward_step(self.embedding, emb_cache, dinp[:, :E])
+        dh_tilde_prev = dinp[:, E:] if self.input_feeding else np.zeros_like(dh_prev)
+        return (dh_prev, dh_tilde_prev), dk
+
+
+class Seq2Seq(Module):
+    """Encoder-decoder with attention, trained with cross-entropy on teacher-forced targets.
+
+    attention: "bahdanau" or "luong";  score: "dot", "scaled_dot", "general", "concat",
+    "additive" or "location" (needs max_src_len);  window: "global", "local-m" or "local-p"
+    (half-width D).  "dot" needs dec_hidden == 2 * enc_hidden (keys and queries compared).
+    forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V); the
+    attention weights of that pass are self.weights (B, T, S).
+    loss(batch) -> cross-entropy over the real target tokens (caches for backward).
+    backward(dlogits) fills every parameter's .grad.
+    """
+
+    def __init__(self, src_vocab_size, tgt_vocab_size, emb_dim=32, enc_hidden=64,
+                 dec_hidden=128, attention="bahdanau", score="additive", window="global", D=3,
+                 attn_dim=None, input_feeding=True, max_src_len=None, teacher_forcing=1.0,
+                 dtype=np.float32, rng=None):
+        if attention not in ("bahdanau", "luong"):
+            raise ValueError(f"attention must be 'bahdanau' or 'luong', got {attention!r}")
+        key_dim = 2 * enc_hidden
+        self.config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
+                           emb_dim=emb_dim, enc_hidden=enc_hidden, dec_hidden=dec_hidden,
+                           attention=attention, score=score, window=window, D=D,
+                           attn_dim=attn_dim, input_feeding=input_feeding,
+                           max_src_len=max_src_len, teacher_forcing=teacher_forcing)
+        self.teacher_forcing = teacher_forcing
+        self.num_keys = max_src_len if score == "location" else None
+        self.encoder = Encoder(src_vocab_size, emb_dim, enc_hidden, dtype, rng)
+        self.bridge = Linear(key_dim, dec_hidden, dtype=dtype, rng=rng)
+        att = _make_attention(window, score, dec_hidden, key_dim, attn_dim, D, max_src_len, dtype,
+                              rng)
+        self.decoder = BahdanauDecoder(tgt_vocab_size, emb_dim, dec_hidden, key_dim, att, dtype,
+                                       rng) if attention == "bahdanau" else \
+            LuongDecoder(tgt_vocab_size, emb_dim, dec_hidden, key_dim, att, input_feeding, dtype,
+                         rng)
+
+    def encode(self, src, src_lengths):
+        keys, final = self.encoder(src, src_lengths)
+        s0, self._bridge_tanh = F.tanh_forward(self.bridge(final))
+        self._src_len = keys.shape[1]
+        return Memory(keys, src_lengths, self.num_keys), self.decoder.initial_state(s0)
+
+    def forward(self, src, src_lengths, tgt_in, rng=None):
+        memory, state = self.encode(src, src_lengths)
+        logits, self.weights = self.decoder(tgt_in, state, memory, self.teacher_forcing,
+                                            rng or np.random.default_rng(0))
+        return logits
+
+    def backward(self, dlogits):
+        dkeys, dstate0 = self.decoder.backward(dlogits)
+        ds0 = dstate0[0] if isinstance(dstate0, tuple) else dstate0  # h~_0 = 0 is no parameter
+        dfinal = self.bridge.backward(F.tanh_backward(ds0, self._bridge_tanh))
+        self.encoder.backward(dkeys[:, :self._src_len], dfinal)
+
+    def loss(self, batch, rng=None):
+        """Mean cross-entropy of the teacher-forced predictions over real target tokens."""
+        return float(SequenceLoss(self)(batch.src, batch.src_lengths, batch.tgt_in,
+                                        batch.tgt_out, rng))
+
+    # -- inference ------------------------------------------------------------------
+    def greedy(self, src, src_lengths, max_len):
+        """Most likely token at each step.  -> tokens (B, max_len), weights (B, max_len, S)."""
+        memory, state = self.encode(src, src_lengths)
+        y = np.full(src.shape[0], SOS)
+        tokens, weights = [], []
+        for t in range(max_len):
+            logits, state, a, _ = self.decoder.step(y, state, memory, t)
+            y = logits.argmax(axis=-1)
+            tokens.append(y)
+            weights.append(a)
+        return np.stack(tokens, 1), np.stack(weights, 1)[:, :, :self._src_len]
+
+    def beam_search(self, src, src_length, beam_size=5, max_len=20):
+        """Best sequence for one source (src (S,) ids) by beam search with length-
+        normalised log-probability.  -> (tokens list ending with EOS, weights (T, S))."""
+        memory, state = self.encode(src[None], np.array([src_length]))
+        memory = memory.repeat(beam_size)
+        state = _repeat_state(state, beam_size)
+        scores = np.full(beam_size, -np.inf)
+        scores[0] = 0.0  # start from one hypothesis
+        history = np.zeros((beam_size, 0), int)
+        attn = np.zeros((beam_size, 0, memory.source_len))
+        y = np.full(beam_size, SOS)
+        finished = []
+        for t in range(max_len):
+            logits, state, a, _ = self.decoder.step(y, state, memory, t)
+            logp, _ = F.log_softmax_forward(logits.astype(np.float64))
+            total = (scores[:, None] + logp).ravel()
+            best = np.argsort(-total)[:beam_size]
+            beam, y = best // logp.shape[1], best % logp.shape[1]
+            history = np.concatenate([history[beam], y[:, None]], 1)
+            attn = np.concatenate([attn[beam], a[beam][:, None]], 1)
+            scores = total[best]
+            state = _select_state(state, beam)
+            for k in np.flatnonzero(y == EOS):
+                finished.append((scores[k] / (t + 1), history[k].tolist(), attn[k]))
+                scores[k] = -np.inf  # a finished hypothesis grows no further
+            if len(finished) >= beam_size or np.all(np.isinf(scores)):
+                break
+        if not finished:
+            k = int(np.argmax(scores))
+            finished.append((scores[k], history[k].tolist(), attn[k]))
+        _, tokens, weights = max(finished, key=lambda f: f[0])
+        return tokens, weights[:, :src_length]
+
+
+class SequenceLoss(Module):
+    """L = cross-entropy of model(src, lengths, tgt_in) against tgt_out, <pad> ignored.
+
+    forward(src, src_lengths, tgt_in, tgt_out) -> L (0-d array);
+    backward(dL=1) fills the model's .grad (the inputs are token ids: no gradient).
+    A Module, so that gradcheck_module checks the loss against every parameter.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def forward(self, src, src_lengths, tgt_in, tgt_out, rng=None):
+        logits = self.model(src, src_lengths, tgt_in, rng)
+        value, self._cache = F.cross_entropy_forward(logits, tgt_out, ignore_index=PAD)
+        self._dtype = logits.dtype
+        return value
+
+    def backward(self, dloss=1.0):
+        self.model.backward(F.cross_entropy_backward(np.asarray(dloss, self._dtype), self._cache))
+        return ()
+
+
+def _repeat_state(state, k):
+    if isinstance(state, tuple):
+        return tuple(np.repeat(s, k, axis=0) for s in state)
+    return np.repeat(state, k, axis=0)
+
+
+def _select_state(state, idx):
+    if isinstance(state, tuple):
+        return tuple(s[idx] for s in state)
+    return state[idx]

@@ -1,0 +1,39 @@
+"""Figures: attention heatmaps (input characters against output characters)."""
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed or assumed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+SHADES = " ░▒▓█"
+
+
+def attention_heatmap(weights, src_text, out_text, path, title=None):
+    """Save a heatmap of weights (len(out) [+ <eos>], len(src)) with characters as ticks."""
+    weights = np.asarray(weights, dtype=np.float64)
+    out_labels = list(out_text) + ["<eos>"] * (weights.shape[0] - len(out_text))
+    fig, ax = plt.subplots(figsize=(max(4, 0.32 * len(src_text) + 1.5),
+                                    max(3, 0.32 * len(out_labels) + 1.2)))
+    image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=max(1e-9, weights.max()),
+                      aspect="auto")
+    ax.set_xticks(range(len(src_text)), [c if c != " " else "␣" for c in src_text])
+    ax.set_yticks(range(len(out_labels)), out_labels)
+    ax.set_xlabel("input characters (keys)")
+    ax.set_ylabel("output characters (queries)")
+    ax.set_title(title or f"{src_text!r} -> {out_text!r}")
+    fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight a_ij")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def attention_text(weights, src_text, out_text):
+    """The same map for a terminal: one row per output character, shaded by weight."""
+    weights = np.asarray(weights)
+    lines = ["    " + "".join(c if c != " " else "␣" for c in src_text)]
+    for i, row in enumerate(weights[:len(out_text)]):
+        level = np.minimum((row / max(row.max(), 1e-9) * (len(SHADES) - 1)).round().astype(int),
+                           len(SHADES) - 1)
+        lines.append(f" {out_text[i]}  " + "".join(SHADES[k] for k in level))
+    return "\n".join(lines)
