@@ -3,6 +3,7 @@
     python -m numpygam train [--steps N] [--attention luong] [--score general] ...
     python -m numpygam translate "tuesday, march 5, 1991" [--beam 5]
     python -m numpygam check [--only NAME] [--seed S]
+    python -m numpygam homework my_homework;  python -m numpygam grade softmax --dir my_homework
 """
 import argparse
 import dataclasses
@@ -66,7 +67,27 @@ def main(argv=None):
     tr.add_argument("text")
     tr.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
     tr.add_argument("--checkpoint", default=None)
+    hw = sub.add_parser("homework", help="write the backward-pass exercises into a folder")
+    hw.add_argument("folder", nargs="?", default="homework")
+    hw.add_argument("--solutions", action="store_true", help="keep the solutions (instructors)")
+    gr = sub.add_parser("grade", help="check your backward passes: grade <exercise> or all")
+    gr.add_argument("exercise")
+    gr.add_argument("--dir", default="homework", help="the folder the exercises were written to")
     args = parser.parse_args(argv)
+
+    if args.command == "homework":
+        from .homework import EXERCISES, make_homework
+        paths = make_homework(args.folder, solutions=args.solutions)
+        print(f"wrote {len(paths)} exercises to {args.folder}/: {', '.join(sorted(EXERCISES))}")
+        print(f"check one with: python -m numpygam grade softmax --dir {args.folder}")
+        return 0
+    if args.command == "grade":
+        from .homework import EXERCISES, main_grade
+        if args.exercise != "all" and args.exercise not in EXERCISES:
+            print(f"error: unknown exercise {args.exercise!r}; choose one of "
+                  f"{', '.join(sorted(EXERCISES))} or all", file=sys.stderr)
+            return 2
+        return main_grade(args.exercise, args.dir)
 
     if args.command == "check":
         from .checks import format_table, run_checks

@@ -1,9 +1,6 @@
 """Figures: attention heatmaps (input characters against output characters)."""
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display is needed or assumed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure  # no pyplot: no backend or display is chosen for the caller
 
 SHADES = " ░▒▓█"
 
@@ -12,8 +9,8 @@ def attention_heatmap(weights, src_text, out_text, path, title=None):
     """Save a heatmap of weights (len(out) [+ <eos>], len(src)) with characters as ticks."""
     weights = np.asarray(weights, dtype=np.float64)
     out_labels = list(out_text) + ["<eos>"] * (weights.shape[0] - len(out_text))
-    fig, ax = plt.subplots(figsize=(max(4, 0.32 * len(src_text) + 1.5),
-                                    max(3, 0.32 * len(out_labels) + 1.2)))
+    fig = Figure(figsize=(max(4, 0.32 * len(src_text) + 1.5), max(3, 0.32 * len(out_labels) + 1.2)))
+    ax = fig.subplots()
     image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=max(1e-9, weights.max()),
                       aspect="auto")
     ax.set_xticks(range(len(src_text)), [c if c != " " else "␣" for c in src_text])
@@ -24,7 +21,6 @@ def attention_heatmap(weights, src_text, out_text, path, title=None):
     fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight a_ij")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

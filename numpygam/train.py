@@ -32,6 +32,7 @@ class TrainConfig:
     attention: str = "bahdanau"
     score: str = "additive"
     window: str = "global"
+    context: str = "attention"
     D: int = 3
     emb_dim: int = 32
     enc_hidden: int = 64
@@ -40,6 +41,8 @@ class TrainConfig:
     train_size: int = 40000
     eval_every: int = 500
     heldout_limit: int = 1000
+    min_len: int = 3      # copy / reverse: lengths of the digit strings
+    max_len: int = 8
     dtype: str = "float32"
 
 
@@ -49,9 +52,11 @@ def load_task(config):
         train, heldout, src_vocab, tgt_vocab = date_task(config.train_size, seed=config.seed)
         return train, heldout[:config.heldout_limit], src_vocab, tgt_vocab, 10
     if config.task in ("copy", "reverse"):
-        pairs, vocab = copy_task(config.train_size, config.seed, reverse=config.task == "reverse")
-        heldout, _ = copy_task(500, 10_000, reverse=config.task == "reverse")
-        return pairs, heldout, vocab, vocab, 8
+        reverse = config.task == "reverse"
+        pairs, vocab = copy_task(config.train_size, config.seed, reverse, config.min_len,
+                                 config.max_len)
+        heldout, _ = copy_task(500, 10_000, reverse, config.min_len, config.max_len)
+        return pairs, heldout, vocab, vocab, config.max_len
     raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
 
 
@@ -59,7 +64,8 @@ def build_model(config, src_vocab, tgt_vocab, max_src_len=40):
     nn.manual_seed(config.seed)
     return nn.Seq2Seq(len(src_vocab), len(tgt_vocab), config.emb_dim, config.enc_hidden,
                       config.dec_hidden, config.attention, config.score, config.window, config.D,
-                      config.attn_dim, max_src_len=max_src_len, dtype=np.dtype(config.dtype).type)
+                      config.attn_dim, max_src_len=max_src_len, context=config.context,
+                      dtype=np.dtype(config.dtype).type)
 
 
 def sample_batch(pairs, config, step, src_vocab, tgt_vocab):

@@ -102,6 +102,18 @@ def test_whole_model_loss_matches_finite_differences_for_every_parameter(attenti
 
 
 @pytest.mark.parametrize("attention", ["bahdanau", "luong"])
+def test_fixed_context_model_matches_finite_differences(attention):
+    batch, V = tiny_batch()
+    nn.manual_seed(3)
+    model = nn.Seq2Seq(V, V, 3, 2, 4, attention, "additive", attn_dim=3, context="fixed")
+    report = gradcheck_module(nn.SequenceLoss(model.to(np.float64)),
+                              [batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out], h=1e-5)
+    assert report.passed, str(report)
+    model(batch.src, batch.src_lengths, batch.tgt_in)
+    assert np.all(model.weights == 1)  # one key: all attention on the summary vector
+
+
+@pytest.mark.parametrize("attention", ["bahdanau", "luong"])
 @pytest.mark.parametrize("score", SCORES)
 def test_whole_model_matches_pytorch_loss_and_every_gradient(attention, score):
     batch, V = tiny_batch()

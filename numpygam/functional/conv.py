@@ -259,6 +259,7 @@ def conv2d_reference_forward(x, W, b=None, stride=1, padding=0, padding_mode="ze
 
 def conv2d_reference_backward(dy, cache):
     """dW = dy cols^T,  dcols = W^T dy,  dxp = col2im(dcols),  dx = pad backward(dxp)."""
+    # BEGIN SOLUTION
     W, G, K = cache.W, cache.groups, cache.W.shape[2]
     Cout_g = W.shape[0] // G
     B, C, Hp, Wp = cache.xp_shape
@@ -271,3 +272,4 @@ def conv2d_reference_backward(dy, cache):
         dxp.append(col2im(W_g.T @ dy_g, (B, C // G, Hp, Wp), K, cache.stride))
     db: Optional[np.ndarray] = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return pad2d_backward(np.concatenate(dxp, axis=1), cache.pad_cache), np.concatenate(dW), db
+    # END SOLUTION

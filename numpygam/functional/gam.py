@@ -62,6 +62,7 @@ def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
 
 def channel_gate_backward(dout, cache):
     """Returns (dx, dW1, db1, dW2, db2)."""
+    # BEGIN SOLUTION
     datt = (dout * cache.x).transpose(0, 2, 3, 1)
     if cache.sigmoid is not None:
         datt = sigmoid_backward(datt, cache.sigmoid)
@@ -69,6 +70,7 @@ def channel_gate_backward(dout, cache):
     dhidden = relu_backward(dhidden, cache.relu)
     dpixels, dW1, db1 = linear_backward(dhidden, cache.linear1)
     return dout * cache.gate + dpixels.transpose(0, 3, 1, 2), dW1, db1, dW2, db2
+    # END SOLUTION
 
 
 class SpatialGateCache(NamedTuple):

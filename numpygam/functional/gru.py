@@ -51,7 +51,15 @@ def _gates(gi, h, W_hh, b_hh):
 
 
 def _step_backward(dh_new, h, r, z, n, gh_n):
-    """Returns (dgi, dgh, dh) of one step, dh being the part through h' = ... + z h."""
+    """The gates' backward for one step, given dh' = dL/dh' (B, H):
+
+        dn = dh' (1 - z),  dz = dh' (h - n),  da_n = dn (1 - n^2),
+        da_r = da_n (W_hn h + b_hn) r (1 - r),  da_z = dz z (1 - z)   (gh_n = W_hn h + b_hn)
+    Returns dgi = [da_r, da_z, da_n] and dgh = [da_r, da_z, da_n r] (B, 3H), the
+    gradients of the input and hidden projections, and dh' z, the part of dh
+    that flows straight through h' = (1 - z) n + z h.
+    """
+    # BEGIN SOLUTION
     dn = dh_new * (1 - z)
     dz = dh_new * (h - n)
     da_n = dn * (1 - n * n)
@@ -60,6 +68,7 @@ def _step_backward(dh_new, h, r, z, n, gh_n):
     dgi = np.concatenate([da_r, da_z, da_n], axis=1)
     dgh = np.concatenate([da_r, da_z, da_n * r], axis=1)
     return dgi, dgh, dh_new * z
+    # END SOLUTION
 
 
 class GRUCellCache(NamedTuple):

@@ -64,6 +64,7 @@ def batch_norm2d_forward(x, gamma, beta, running_mean, running_var, training=Tru
 
 def batch_norm2d_backward(dy, cache):
     """Returns (dx, dgamma, dbeta)."""
+    # BEGIN SOLUTION
     xhat = cache.xhat
     dgamma = np.sum(dy * xhat, axis=(0, 2, 3))
     dbeta = dy.sum(axis=(0, 2, 3))
@@ -75,3 +76,4 @@ def batch_norm2d_backward(dy, cache):
     mean_gx = (dgamma * cache.gamma / N)[:, None, None]
     dx = (g - mean_g - xhat * mean_gx) * cache.inv_std[:, None, None]
     return dx, dgamma, dbeta
+    # END SOLUTION

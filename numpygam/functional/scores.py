@@ -59,10 +59,12 @@ def dot_score_forward(q, k, scale=None):
 
 def dot_score_backward(de, cache):
     """Returns (dq, dk)."""
+    # BEGIN SOLUTION
     dq = de @ cache.k
     if cache.scale != 1.0:
         dq *= dq.dtype.type(cache.scale)
     return dq, de.transpose(0, 2, 1) @ cache.q_scaled
+    # END SOLUTION
 
 
 # -- general -----------------------------------------------------------------------
@@ -93,12 +95,14 @@ def general_score_forward(q, k, W):
 
 def general_score_backward(de, cache):
     """Returns (dq, dk, dW)."""
+    # BEGIN SOLUTION
     dqW = de @ cache.k                                   # (B, Tq, Dk)
     dq = matmul_last(dqW, cache.W.T)
     dk = de.transpose(0, 2, 1) @ cache.qW
     Dq, Dk = cache.W.shape
     dW = cache.q.reshape(-1, Dq).T @ dqW.reshape(-1, Dk)
     return dq, dk, dW
+    # END SOLUTION
 
 
 # -- additive (Bahdanau) and concat (Luong) ----------------------------------------
@@ -150,6 +154,7 @@ def additive_score_forward(q, k, Wq, Wk, v, b=None):
 
 def additive_score_backward(de, cache):
     """Returns (dq, dk, dWq, dWk, dv, db); db is None without a bias."""
+    # BEGIN SOLUTION
     z, v = cache.hidden, cache.v
     A = v.shape[0]
     dv = de.reshape(-1) @ z.reshape(-1, A)
@@ -162,6 +167,7 @@ def additive_score_backward(de, cache):
     dWk = dK.reshape(-1, A).T @ cache.k.reshape(-1, cache.k.shape[-1])
     db = dQ.reshape(-1, A).sum(axis=0) if cache.has_bias else None
     return dq, dk, dWq, dWk, dv, db
+    # END SOLUTION
 
 
 def concat_score_forward(q, k, W, v):

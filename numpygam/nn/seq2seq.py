@@ -199,7 +199,9 @@ class LuongDecoder(_Decoder):
 class Seq2Seq(Module):
     """Encoder-decoder with attention, trained with cross-entropy on teacher-forced targets.
 
-    attention: "bahdanau" or "luong";  score: "dot", "scaled_dot", "general", "concat",
+    attention: "bahdanau" or "luong";  context: "attention", or "fixed" for the model
+    attention replaced (Cho et al. 2014): the only key is the encoder's final summary
+    [h_fwd_last; h_bwd_first], so every step reads the same fixed-length vector;  score: "dot", "scaled_dot", "general", "concat",
     "additive" or "location" (needs max_src_len);  window: "global", "local-m" or "local-p"
     (half-width D).  "dot" needs dec_hidden == 2 * enc_hidden (keys and queries compared).
     forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V); the
@@ -211,15 +213,22 @@ class Seq2Seq(Module):
     def __init__(self, src_vocab_size, tgt_vocab_size, emb_dim=32, enc_hidden=64,
                  dec_hidden=128, attention="bahdanau", score="additive", window="global", D=3,
                  attn_dim=None, input_feeding=True, max_src_len=None, teacher_forcing=1.0,
-                 dtype=np.float32, rng=None):
+                 context="attention", dtype=np.float32, rng=None):
         if attention not in ("bahdanau", "luong"):
             raise ValueError(f"attention must be 'bahdanau' or 'luong', got {attention!r}")
+        if context not in ("attention", "fixed"):
+            raise ValueError(f"context must be 'attention' or 'fixed', got {context!r}")
+        if context == "fixed" and (window != "global" or score == "location"):
+            raise ValueError("context='fixed' has one key: use window='global' and a score "
+                             "other than 'location'")
+        self.context = context
         key_dim = 2 * enc_hidden
         self.config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
                            emb_dim=emb_dim, enc_hidden=enc_hidden, dec_hidden=dec_hidden,
                            attention=attention, score=score, window=window, D=D,
                            attn_dim=attn_dim, input_feeding=input_feeding,
-                           max_src_len=max_src_len, teacher_forcing=teacher_forcing)
+                           max_src_len=max_src_len, teacher_forcing=teacher_forcing,
+                           context=context)
         self.teacher_forcing = teacher_forcing
         self.num_keys = max_src_len if score == "location" else None
         self.encoder = Encoder(src_vocab_size, emb_dim, enc_hidden, dtype, rng)
@@ -235,6 +244,10 @@ class Seq2Seq(Module):
         keys, final = self.encoder(src, src_lengths)
         s0, self._bridge_tanh = F.tanh_forward(self.bridge(final))
         self._src_len = keys.shape[1]
+        if self.context == "fixed":  # one key, the summary: its weight is always 1
+            self._keys_shape = keys.shape
+            return Memory(final[:, None], np.ones(len(final), int)), \
+                self.decoder.initial_state(s0)
         return Memory(keys, src_lengths, self.num_keys), self.decoder.initial_state(s0)
 
     def forward(self, src, src_lengths, tgt_in, rng=None):
@@ -247,6 +260,9 @@ class Seq2Seq(Module):
         dkeys, dstate0 = self.decoder.backward(dlogits)
         ds0 = dstate0[0] if isinstance(dstate0, tuple) else dstate0  # h~_0 = 0 is no parameter
         dfinal = self.bridge.backward(F.tanh_backward(ds0, self._bridge_tanh))
+        if self.context == "fixed":
+            dfinal = dfinal + dkeys[:, 0]
+            dkeys = np.zeros(self._keys_shape, dkeys.dtype)
         self.encoder.backward(dkeys[:, :self._src_len], dfinal)
 
     def loss(self, batch, rng=None):
@@ -265,7 +281,9 @@ class Seq2Seq(Module):
             y = logits.argmax(axis=-1)
             tokens.append(y)
             weights.append(a)
-        return np.stack(tokens, 1), np.stack(weights, 1)[:, :, :self._src_len]
+        weights = np.stack(weights, 1)
+        return np.stack(tokens, 1), weights if self.context == "fixed" else \
+            weights[:, :, :self._src_len]
 
     def beam_search(self, src, src_length, beam_size=5, max_len=20):
         """Best sequence for one source (src (S,) ids) by beam search with length-

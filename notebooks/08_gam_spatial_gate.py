@@ -1,0 +1,128 @@
+# %% [markdown]
+# # Lesson 8: GAM's spatial gate: convolution, batch norm, sigmoid
+#
+# $$M_s(F) = \sigma\Big(\mathrm{BN}\big(\mathrm{conv}_{7\times7}^{C/r \to C}(\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}_{7\times7}^{C \to C/r}(F))))\big)\Big)$$
+#
+# No pooling: the gate has a value for every channel *and* pixel. This lesson
+# builds the convolution two ways, looks at batch norm, and draws the gates
+# over a real photograph.
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import cbook
+
+import numpygam.functional as F
+from numpygam import gradcheck, nn
+
+rng = np.random.default_rng(0)
+
+# %% [markdown]
+# ## Convolution as a matrix product (im2col)
+#
+# $y[o, i, j] = \sum_{c,u,v} W[o, c, u, v]\, x_p[c, i + u, j + v]$. Copy every
+# $K \times K$ patch of the padded input into a column, and the convolution is
+# one product: $(C_{out}, C K^2) \times (C K^2, B H W)$.
+
+# %%
+x = rng.standard_normal((1, 2, 4, 4))
+xp, _ = F.pad2d_forward(x, 1)
+cols = F.conv.im2col(xp, 3, 1)
+print("padded input", xp.shape, "-> columns", cols.shape, "= (C K K, B H W)")
+Wk = rng.standard_normal((3, 2, 3, 3))
+y_im2col = (Wk.reshape(3, -1) @ cols).reshape(3, 1, 4, 4).transpose(1, 0, 2, 3)
+y, _ = F.conv2d_forward(x, Wk, padding=1)
+print("im2col == conv2d_forward:", np.allclose(y_im2col, y))
+
+# %% [markdown]
+# The textbook version (`conv2d_reference_forward`) builds those columns for
+# the whole batch; the fast path (`conv2d_forward`) takes them as one strided
+# view in channels-last order and copies a chunk of images at a time. Same
+# numbers:
+
+# %%
+x = rng.standard_normal((8, 64, 32, 32)).astype(np.float32)
+Wk = rng.standard_normal((16, 64, 7, 7)).astype(np.float32) * 0.02
+for name in ("conv2d_reference", "conv2d"):
+    forward, backward = getattr(F, f"{name}_forward"), getattr(F, f"{name}_backward")
+    start = time.perf_counter()
+    y, cache = forward(x, Wk, None, 1, 3)
+    backward(np.ones_like(y), cache)
+    print(f"{name:>17}: {(time.perf_counter() - start) * 1e3:6.1f} ms forward+backward, "
+          f"y[0, 0, 0, :3] = {y[0, 0, 0, :3]}")
+
+# %% [markdown]
+# ## Batch normalisation
+#
+# $\hat{x} = (x - \mu_B) / \sqrt{\sigma_B^2 + \epsilon}$, $y = \gamma \hat{x} + \beta$,
+# per channel over the batch and the pixels. In training the running statistics
+# move towards the batch's, $\mu \leftarrow (1 - m)\mu + m\,\mu_B$ (and the
+# *unbiased* variance likewise), as in PyTorch; eval mode uses them.
+
+# %%
+bn = nn.BatchNorm2d(2).to(np.float64)
+batch = np.stack([np.full((3, 3), 1.0), np.full((3, 3), 5.0)])[None].repeat(2, 0)
+batch[1] += 2
+y = bn(batch)
+print("per-channel mean after BN:", y.mean(axis=(0, 2, 3)).round(6), " std:", y.std(axis=(0, 2, 3)).round(3))
+print("running_mean after one step:", bn.running_mean, "(0.9 * 0 + 0.1 * batch mean)")
+
+# %% [markdown]
+# ## The gates over a real photograph
+#
+# matplotlib ships a photograph of Grace Hopper. We make 8 feature channels
+# from it (the colours, two edge filters, two blurs, brightness) and run an
+# **untrained** GAM over them: the gates below show what the mechanism
+# computes, not what a trained network would emphasise.
+
+# %%
+with cbook.get_sample_data("grace_hopper.jpg") as f:
+    photo = plt.imread(f).astype(np.float64) / 255      # (H, W, 3)
+photo = photo[::4, ::4]                                # 150 x 128: quick
+gray = photo.mean(-1)
+sobel = np.array([[[[1, 0, -1], [2, 0, -2], [1, 0, -1]]]], float)
+feat = [photo[..., i] for i in range(3)]
+g = gray[None, None]
+feat += [F.conv2d_forward(g, sobel, padding=1, padding_mode="replicate")[0][0, 0],
+         F.conv2d_forward(g, sobel.transpose(0, 1, 3, 2), padding=1, padding_mode="replicate")[0][0, 0]]
+feat += [F.avg_pool2d_forward(np.pad(g, ((0, 0), (0, 0), (k, k), (k, k)), mode="edge"), 2 * k + 1, 1)[0][0, 0]
+         for k in (2, 5)]
+feat += [gray]
+x = np.stack(feat)[None]                                # (1, 8, H, W)
+x = (x - x.mean(axis=(2, 3), keepdims=True)) / x.std(axis=(2, 3), keepdims=True)
+
+nn.manual_seed(1)
+gam = nn.GAM(8, rate=2).to(np.float64).eval()
+out = gam(x)
+fig, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+axes[0].imshow(photo)
+axes[0].set_title("photograph")
+axes[1].imshow(gam.channel_gate[0].mean(0), cmap="magma")
+axes[1].set_title("channel gate $M_c$, mean over C")
+axes[2].imshow(gam.spatial_gate[0].mean(0), cmap="magma")
+axes[2].set_title("spatial gate $M_s$, mean over C")
+axes[3].imshow(np.abs(out[0]).mean(0), cmap="gray")
+axes[3].set_title("|GAM(x)|, mean over C")
+for ax in axes:
+    ax.axis("off")
+plt.show()
+
+# %% [markdown]
+# ## Gradient check of the whole spatial gate
+#
+# Convolutions, batch norms (training mode), ReLU, sigmoid, grouped
+# convolutions and the channel shuffle, in float64:
+
+# %%
+x = rng.standard_normal((2, 4, 5, 5))
+report = gradcheck(
+    F.spatial_gate_forward, F.spatial_gate_backward,
+    {"x": x, "W1": rng.standard_normal((2, 2, 3, 3)), "b1": rng.standard_normal(2),
+     "gamma1": rng.standard_normal(2), "beta1": rng.standard_normal(2),
+     "W2": rng.standard_normal((4, 1, 3, 3)), "b2": rng.standard_normal(4),
+     "gamma2": rng.standard_normal(4), "beta2": rng.standard_normal(4)},
+    {"running_stats": (np.zeros(2), np.ones(2), np.zeros(4), np.ones(4)), "groups": 2}, h=1e-5)
+print(report)
+assert report.passed

@@ -1,0 +1,217 @@
+"""Homework: backward passes with the solution removed, and a grader.
+
+The solutions are the library's own code, between "# BEGIN SOLUTION" and
+"# END SOLUTION" in numpygam/functional.  `make_homework(folder)` writes one
+file per exercise, a copy of the library file with each solution replaced by
+"your code here"; nothing is kept by hand.  `grade(exercise, folder)` imports
+the student's file and checks each backward pass against finite differences
+(numpygam.gradcheck) and against the reference, saying which gradient is
+wrong and where.
+
+    python -m numpygam homework my_homework        # write the exercises
+    python -m numpygam grade softmax --dir my_homework
+"""
+import importlib.util
+import os
+import re
+import sys
+
+import numpy as np
+
+from . import functional as F
+from .gradcheck import gradcheck
+
+SOURCE = os.path.join(os.path.dirname(__file__), "functional")
+
+# exercise -> (library file, [(forward, backward, the backward that holds the solution)])
+EXERCISES = {
+    "softmax": ("softmax.py", [("softmax_forward", "softmax_backward", "softmax_backward")]),
+    "scores": ("scores.py", [("dot_score_forward", "dot_score_backward", "dot_score_backward"),
+                             ("general_score_forward", "general_score_backward",
+                              "general_score_backward"),
+                             ("additive_score_forward", "additive_score_backward",
+                              "additive_score_backward")]),
+    "context": ("attention.py", [("context_forward", "context_backward", "context_backward")]),
+    "channel_gate": ("gam.py", [("channel_gate_forward", "channel_gate_backward",
+                                 "channel_gate_backward")]),
+    "conv2d": ("conv.py", [("conv2d_reference_forward", "conv2d_reference_backward",
+                            "conv2d_reference_backward")]),
+    "batch_norm": ("norm.py", [("batch_norm2d_forward", "batch_norm2d_backward",
+                                "batch_norm2d_backward")]),
+    "gru_step": ("gru.py", [("gru_cell_forward", "gru_cell_backward", "_step_backward")]),
+}
+
+
+def _inputs(forward, rng):
+    """Small random inputs (differentiable, options) for each graded forward."""
+    def r(*shape):
+        return rng.standard_normal(shape)
+
+    q, k = r(2, 3, 4), r(2, 5, 4)
+    return {
+        "softmax_forward": ({"scores": r(2, 3, 5)}, {"mask": rng.random((2, 1, 5)) < 0.8}),
+        "dot_score_forward": ({"q": q, "k": k}, {"scale": 0.5}),
+        "general_score_forward": ({"q": q, "k": r(2, 5, 3), "W": r(4, 3)}, {}),
+        "additive_score_forward": ({"q": q, "k": k, "Wq": r(6, 4), "Wk": r(6, 4), "v": r(6),
+                                    "b": r(6)}, {}),
+        "context_forward": ({"weights": r(2, 3, 5), "values": r(2, 5, 4)}, {}),
+        "channel_gate_forward": ({"x": r(2, 4, 3, 3), "W1": r(2, 4), "b1": r(2) + 2,
+                                  "W2": r(4, 2), "b2": r(4)}, {}),
+        "conv2d_reference_forward": ({"x": r(2, 4, 5, 5), "W": r(6, 2, 3, 3), "b": r(6)},
+                                     {"stride": 2, "padding": 1, "groups": 2}),
+        "batch_norm2d_forward": ({"x": r(3, 2, 2, 2) * 2, "gamma": r(2), "beta": r(2)},
+                                 {"running_mean": np.zeros(2), "running_var": np.ones(2)}),
+        "gru_cell_forward": ({"x": r(3, 4), "h": r(3, 5), "W_ih": r(15, 4), "W_hh": r(15, 5),
+                              "b_ih": r(15), "b_hh": r(15)}, {}),
+    }[forward]
+
+
+# -- writing the exercises ------------------------------------------------------------
+
+def _absolute_imports(text):
+    """Relative imports of the library file, made absolute for a file outside it."""
+    text = re.sub(r"^from \.\.(\w)", r"from numpygam.\1", text, flags=re.M)
+    text = re.sub(r"^from \.\. import", "from numpygam import", text, flags=re.M)
+    text = re.sub(r"^from \.(\w)", r"from numpygam.functional.\1", text, flags=re.M)
+    return re.sub(r"^from \. import", "from numpygam.functional import", text, flags=re.M)
+
+
+def _strip_solutions(text):
+    """Replace every solution block by a "your code here" stub that raises."""
+    out, lines, i = [], text.split("\n"), 0
+    function = "this function"
+    while i < len(lines):
+        line = lines[i]
+        match = re.match(r"def (\w+)\(", line)
+        if match:
+            function = match.group(1)
+        if line.strip() == "# BEGIN SOLUTION":
+            indent = line[:len(line) - len(line.lstrip())]
+            while lines[i].strip() != "# END SOLUTION":
+                i += 1
+            out += [f"{indent}# YOUR CODE HERE: write {function} from the formulas in its "
+                    "docstring, then run", f"{indent}#   python -m numpygam grade <exercise>",
+                    f'{indent}raise NotImplementedError("your code here: {function}")']
+        else:
+            out.append(line)
+        i += 1
+    return "\n".join(out)
+
+
+HEADER = '''"""Homework exercise "{name}", generated by `python -m numpygam homework`.
+
+Write the missing backward pass(es) below (look for "YOUR CODE HERE"), then check:
+
+    python -m numpygam grade {name} --dir {folder}
+
+The rest of the file is numpygam's own code, for reference.
+"""
+'''
+
+
+def make_homework(folder, solutions=False, exercises=None):
+    """Write one .py file per exercise into folder; with solutions=True, keep them
+    (the instructor's key, graded the same way).  Returns the paths written."""
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for name in exercises or EXERCISES:
+        filename, _ = EXERCISES[name]
+        with open(os.path.join(SOURCE, filename)) as f:
+            text = _absolute_imports(f.read())
+        if not solutions:
+            text = _strip_solutions(text)
+        path = os.path.join(folder, f"{name}.py")
+        with open(path, "w") as f:
+            f.write(HEADER.format(name=name, folder=folder) + text)
+        paths.append(path)
+    return paths
+
+
+# -- grading ----------------------------------------------------------------------------
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location(f"homework_{os.path.basename(path)[:-3]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _compare_with_reference(forward_name, backward_name, student, inputs, options, rng):
+    """[(input name, max |difference|, index)] of the student's gradients vs the library's."""
+    out, cache = getattr(student, forward_name)(**inputs, **options)
+    dout = rng.standard_normal(np.shape(out))
+    theirs = getattr(student, backward_name)(dout, cache)
+    ref_out, ref_cache = getattr(F, forward_name)(**inputs, **options)
+    ours = getattr(F, backward_name)(dout, ref_cache)
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    rows = []
+    for name, a, b in zip(inputs, theirs, ours):
+        if b is None:
+            continue
+        if a is None or np.shape(a) != np.shape(b):
+            rows.append((name, np.inf, f"shape {None if a is None else np.shape(a)}, "
+                                       f"expected {np.shape(b)}"))
+            continue
+        diff = np.abs(np.asarray(a) - b)
+        worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
+        rows.append((name, float(diff.max(initial=0.0)), tuple(int(i) for i in worst)))
+    return rows
+
+
+def grade(exercise, folder="homework", out=print):
+    """Check the student's file for `exercise`; print a verdict per gradient; True if all pass."""
+    if exercise not in EXERCISES:
+        raise ValueError(f"unknown exercise {exercise!r}; choose one of {sorted(EXERCISES)}")
+    path = os.path.join(folder, f"{exercise}.py")
+    if not os.path.exists(path):
+        out(f"✗ {path} does not exist: run `python -m numpygam homework {folder}` first")
+        return False
+    try:
+        student = _load(path)
+    except Exception as err:  # a syntax error in the student's file, say
+        out(f"✗ {path} does not import: {type(err).__name__}: {err}")
+        return False
+    _, checks = EXERCISES[exercise]
+    passed = True
+    for forward, backward, solved in checks:
+        rng = np.random.default_rng(0)
+        inputs, options = _inputs(forward, rng)
+        try:
+            report = gradcheck(getattr(student, forward), getattr(student, backward), inputs,
+                               options, name=backward, h=1e-5)
+            rows = _compare_with_reference(forward, backward, student, inputs, options, rng)
+        except NotImplementedError:
+            out(f"✗ {solved}: not written yet; replace `raise NotImplementedError` in {path}")
+            passed = False
+            continue
+        except Exception as err:
+            line = err.__traceback__
+            while line.tb_next is not None:
+                line = line.tb_next
+            out(f"✗ {backward}: raised {type(err).__name__}: {err} "
+                f"(line {line.tb_lineno} of {line.tb_frame.f_code.co_filename})")
+            passed = False
+            continue
+        ok = report.passed and all(diff < 1e-8 for _, diff, _ in rows)
+        passed &= ok
+        out(f"{'✓' if ok else '✗'} {backward}")
+        for row, (name, diff, where) in zip(report.inputs, rows):
+            if row.passed and diff < 1e-8:
+                out(f"    d{name}: correct (relative error {row.max_rel_error:.1e})")
+            else:
+                out(f"    d{name}: WRONG at index {row.worst_index or where}: yours "
+                    f"{row.analytic:+.6f}, finite differences {row.numerical:+.6f}; "
+                    f"largest difference from the reference {diff:.2e} at {where}")
+    out(f"{exercise}: {'all gradients correct' if passed else 'not yet'}")
+    return passed
+
+
+def main_grade(exercise, folder):
+    names = sorted(EXERCISES) if exercise == "all" else [exercise]
+    results = [grade(name, folder) for name in names]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main_grade(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "homework"))
