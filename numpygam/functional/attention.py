@@ -8,13 +8,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import dim_equal, float_array, same_dtype
+from ._checks import bool_mask, dim_equal, float_array, same_dtype
 from ._matmul import matmul_t
 from .scores import (additive_score_backward, additive_score_forward, concat_score_backward,
                      concat_score_forward, dot_score_backward, dot_score_forward,
                      general_score_backward, general_score_forward, location_score_backward,
                      location_score_forward)
-from .softmax import softmax_backward, softmax_forward
+from .softmax import SoftmaxCache, softmax_backward, softmax_in_place
 
 
 class ContextCache(NamedTuple):
@@ -109,9 +109,9 @@ def attention_forward(q, k, values, score="dot", mask=None, **params):
               values.shape[:2], k.shape[:2])
     same_dtype(op, q=q, k=k, values=values)
     e, score_cache = score_forward(score, q, k, params)
-    a, softmax_cache = softmax_forward(e, mask)
+    a = softmax_in_place(e, bool_mask(op, "mask", mask, e.shape))  # e is ours: reuse it
     c, context_cache = context_forward(a, values)
-    return (c, a), AttentionCache(score, score_cache, softmax_cache, context_cache, k)
+    return (c, a), AttentionCache(score, score_cache, SoftmaxCache(a), context_cache, k)
 
 
 def attention_backward(dout, cache):

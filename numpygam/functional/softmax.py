@@ -37,31 +37,37 @@ def softmax_forward(scores, mask=None):
     op = "softmax_forward"
     float_array(op, "scores", scores, min_ndim=1)
     mask = bool_mask(op, "mask", mask, scores.shape)
-    # One new array, then in-place steps: at attention sizes, fresh temporaries
-    # (each page-faulted in) cost as much as the arithmetic.
-    if mask is None:
-        weights = scores - scores.max(axis=-1, keepdims=True)
-        with np.errstate(under="ignore"):  # exp of very negative scores -> 0 exactly
-            np.exp(weights, out=weights)
-    else:
-        row_max = np.max(scores, axis=-1, keepdims=True, where=mask, initial=-np.inf)
-        row_max[~np.isfinite(row_max)] = 0  # all-masked rows
-        weights = np.where(mask, scores - row_max, -np.inf).astype(scores.dtype, copy=False)
-        with np.errstate(under="ignore"):
-            np.exp(weights, out=weights)      # exp(-inf) = 0 at masked entries
-    total = weights.sum(axis=-1, keepdims=True)
-    total[total == 0] = 1                     # all-masked rows stay all zero
-    weights /= total
+    weights = softmax_in_place(scores.copy(), mask)
     return weights, SoftmaxCache(weights)
+
+
+def softmax_in_place(e, mask=None):
+    """The softmax of e over its last axis, written into e itself, which is returned.
+
+    For callers that own e (attention_forward's fresh scores): at attention
+    sizes a fresh (page-faulted) temporary costs as much as the arithmetic.
+    mask: None or bool, already broadcast to e's shape.
+    """
+    if mask is None:
+        e -= e.max(axis=-1, keepdims=True)
+    else:
+        row_max = np.max(e, axis=-1, keepdims=True, where=mask, initial=-np.inf)
+        row_max[~np.isfinite(row_max)] = 0  # all-masked rows
+        e -= row_max
+        np.copyto(e, -np.inf, where=~mask)  # exp(-inf) = 0 at masked entries
+    with np.errstate(under="ignore"):       # exp of very negative scores -> 0 exactly
+        np.exp(e, out=e)
+    total = e.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1                   # all-masked rows stay all zero
+    e /= total
+    return e
 
 
 def softmax_backward(dweights, cache):
     """de = a * (da - sum_k(a * da)) over the last axis."""
     # BEGIN SOLUTION
     a = cache.weights
-    de = a * dweights
-    row = de.sum(axis=-1, keepdims=True)
-    np.subtract(dweights, row, out=de)
+    de = dweights - np.vecdot(a, dweights)[..., None]  # the row dot, without a temporary
     de *= a
     return de
     # END SOLUTION
