@@ -148,10 +148,10 @@ class Trainer:
         return trainer
 
 
-def progress_line(step, total, loss, seconds, width=24):
+def progress_line(step, total, loss, accuracy, seconds, width=24):
     done = int(width * step / total)
     return (f"step {step:>5}/{total} [{'#' * done}{'.' * (width - done)}] "
-            f"loss {loss:.4f}  {seconds:6.1f}s")
+            f"loss {loss:.4f}  token acc {accuracy:6.1%}  {seconds:6.1f}s")
 
 
 def train(config, run_dir, out=print, resume=None):
@@ -168,8 +168,8 @@ def train(config, run_dir, out=print, resume=None):
         loss = trainer.train_step()
         smoothed = loss if smoothed is None else 0.95 * smoothed + 0.05 * loss
         if trainer.step % 50 == 0 or trainer.step == config.steps:
-            line = progress_line(trainer.step, config.steps, smoothed, time.time() - start)
-            out(line)
+            out(progress_line(trainer.step, config.steps, smoothed,
+                              trainer.criterion.token_accuracy, time.time() - start))
         if trainer.step % config.eval_every == 0 or trainer.step == config.steps:
             acc = trainer.evaluate()
             out(f"  held-out exact match after {trainer.step} steps: {acc:.1%}")

@@ -184,6 +184,7 @@ def test_train_command_writes_a_checkpoint_and_heatmaps(tmp_path, capsys):
                  "--train-size", "200", "--eval-every", "10", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "held-out exact-match accuracy" in printed and "step    20/20" in printed
+    assert "token acc" in printed
     assert (out / "checkpoint.npz").exists()
     assert sorted(p.name for p in out.glob("attention_*.png")) == [f"attention_{i}.png"
                                                                   for i in range(4)]

@@ -324,6 +324,7 @@ class SequenceLoss(Module):
 
     forward(src, src_lengths, tgt_in, tgt_out) -> L (0-d array);
     backward(dL=1) fills the model's .grad (the inputs are token ids: no gradient).
+    After forward, token_accuracy is the share of real target tokens predicted right.
     A Module, so that gradcheck_module checks the loss against every parameter.
     """
 
@@ -333,6 +334,8 @@ class SequenceLoss(Module):
     def forward(self, src, src_lengths, tgt_in, tgt_out, rng=None):
         logits = self.model(src, src_lengths, tgt_in, rng)
         value, self._cache = F.cross_entropy_forward(logits, tgt_out, ignore_index=PAD)
+        real = tgt_out != PAD
+        self.token_accuracy = float(np.mean((logits.argmax(-1) == tgt_out)[real]))
         self._dtype = logits.dtype
         return value
 
