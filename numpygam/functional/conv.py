@@ -238,8 +238,12 @@ def conv2d_reference_forward(x, W, b=None, stride=1, padding=0, padding_mode="ze
     """The textbook convolution: pad, im2col, one matrix product per group.
 
     y[o, (b, i, j)] = sum_{(c, u, v)} W[o, (c, u, v)] cols[(c, u, v), (b, i, j)] + bias[o]
-    Same signature and results as conv2d_forward; slower, and im2col holds
-    Cin K^2 B Ho Wo values at once.
+
+    x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
+    -> y: (B, Cout, Ho, Wo).  Same signature and results as conv2d_forward; slower,
+    and im2col holds Cin K^2 B Ho Wo values at once.
+    Backward: dW = dy cols^T, dcols = W^T dy, dx = col2im(dcols) then the padding's
+    backward, db = sum dy.  Returns (dx, dW, db).
     """
     _check_conv("conv2d_reference_forward", x, W, b, stride, padding, padding_mode, groups)
     xp, pad_cache = pad2d_forward(x, padding, padding_mode)

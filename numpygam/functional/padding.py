@@ -22,6 +22,7 @@ def pad2d_forward(x, padding, mode="zeros"):
 
 
 def pad2d_backward(dxp, cache):
+    """dxp: (B, C, H + 2p, W + 2p) -> dx: (B, C, H, W) (see pad2d_forward)."""
     padding, mode = cache
     if padding == 0:
         return dxp

@@ -43,7 +43,8 @@ def max_pool2d_forward(x, kernel_size, stride=None):
 def avg_pool2d_forward(x, kernel_size, stride=None):
     """y[b, c, i, j] = mean_{u, v < K} x[b, c, s i + u, s j + v]   (no padding).
 
-    Backward: each element of a window receives dy / K^2.
+    x: (B, C, H, W) -> y: (B, C, (H - K) // s + 1, (W - K) // s + 1); stride s defaults to K.
+    Backward: each element of a window receives dy / K^2; overlapping windows add up.
     """
     stride = stride or kernel_size
     _check_pool("avg_pool2d_forward", x, kernel_size, stride)
@@ -83,5 +84,6 @@ def global_avg_pool_forward(x):
 
 
 def global_avg_pool_backward(dy, x_shape):
+    """dx[b, c, h, w] = dy[b, c] / (H W).   dy: (B, C) -> dx: (B, C, H, W)."""
     H, W = x_shape[2:]
     return np.broadcast_to((dy / (H * W))[:, :, None, None], x_shape).copy()

@@ -21,5 +21,6 @@ def channel_shuffle_forward(x, groups):
 
 
 def channel_shuffle_backward(dy, groups):
+    """dx = the inverse shuffle of dy: reshape (B, C/G, G, H, W), swap, reshape."""
     B, C, H, W = dy.shape
     return dy.reshape(B, C // groups, groups, H, W).transpose(0, 2, 1, 3, 4).reshape(B, C, H, W)
