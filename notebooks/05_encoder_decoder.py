@@ -17,7 +17,6 @@
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from numpygam import gradcheck_module, nn
 from numpygam.data import make_batch

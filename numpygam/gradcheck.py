@@ -173,10 +173,9 @@ def gradcheck(forward: Callable, backward: Callable, inputs: dict, options: Opti
     >>> gradcheck(F.linear_forward, F.linear_backward, {"x": x, "W": W, "b": None}).passed
     True
     """
-    options = dict(options or {})
     rng = np.random.default_rng(seed)
     args = {k: _to64(v) for k, v in inputs.items()}
-    options = {k: _to64(v) for k, v in options.items()}
+    options = {k: _to64(v) for k, v in (options or {}).items()}
     out, cache = forward(**args, **options)
     outs = _as_tuple(out)
     douts = _random_like(outs, rng)
@@ -187,28 +186,21 @@ def gradcheck(forward: Callable, backward: Callable, inputs: dict, options: Opti
         raise ValueError(f"gradcheck: backward returned {len(grads)} gradient(s) for the "
                          f"{len(args)} inputs {list(args)}; list every differentiable input, "
                          "in the forward's order")
+
+    def loss():
+        return _dot(_as_tuple(forward(**args, **options)[0]), douts)
+
     for (key, x), g in zip(args.items(), grads):
         if x is None:
             if g is not None:
                 raise ValueError(f"gradcheck: input {key} was None but backward returned a gradient")
             continue
-
-        def loss():
-            return _dot(_as_tuple(forward(**args, **options)[0]), douts)
-
         x_work = x.copy()
         args[key] = x_work
         numerical = numerical_gradient(loss, x_work, h)
         args[key] = x
         report.inputs.append(_compare(key, g, numerical, tiny, tolerance))
     return report
-
-
-def _module_grads(module, args, douts):
-    out = module(*args)
-    module.zero_grad()
-    grads = _as_tuple(module.backward(*douts))  # one gradient per output of forward
-    return grads, {n: p.grad.copy() for n, p in module.named_parameters()}
 
 
 def gradcheck_module(module, inputs: Sequence[np.ndarray], name=None, h=1e-3, tiny=1e-4,
@@ -238,8 +230,10 @@ def gradcheck_module(module, inputs: Sequence[np.ndarray], name=None, h=1e-3, ti
     outs = run()
     douts = _random_like(outs, rng)
     tiny = _noise_floor(outs, douts, h, tiny, tolerance)
-    module.set_buffers(buffers)
-    grads, param_grads = _module_grads(module, args, douts)
+    run()  # the forward whose cache the backward below uses
+    module.zero_grad()
+    grads = _as_tuple(module.backward(*douts))  # one gradient per output of forward
+    param_grads = {n: p.grad.copy() for n, p in module.named_parameters()}
     diff_positions = [i for i, c in enumerate(check_inputs) if c]
     if len(grads) < len(diff_positions):
         raise ValueError(f"gradcheck_module: backward returned {len(grads)} gradient(s) for "

@@ -14,7 +14,6 @@ wrong and where.
 import importlib.util
 import os
 import re
-import sys
 
 import numpy as np
 
@@ -212,6 +211,3 @@ def main_grade(exercise, folder):
     results = [grade(name, folder) for name in names]
     return 0 if all(results) else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main_grade(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "homework"))

@@ -110,13 +110,18 @@ def draw_mask(data, B, Tq, Tk, allow_empty_rows=True):
     return mask
 
 
-@pytest.mark.parametrize("score", SCORE_NAMES)
-@given(data=st.data())
-def test_attention_composite_matches_finite_differences_with_masks(score, data):
+def attention_inputs(data, score, allow_empty_rows):
+    """q, k, the score's parameters, values and a mask, for the composite."""
     q, k, params = score_inputs(data, score)
     B, Tq, Tk = q.shape[0], q.shape[1], k.shape[1]
     values = data.draw(arrays((B, Tk, data.draw(D_))))
-    mask = draw_mask(data, B, Tq, Tk)  # may contain fully masked rows
+    return q, k, params, values, draw_mask(data, B, Tq, Tk, allow_empty_rows)
+
+
+@pytest.mark.parametrize("score", SCORE_NAMES)
+@given(data=st.data())
+def test_attention_composite_matches_finite_differences_with_masks(score, data):
+    q, k, params, values, mask = attention_inputs(data, score, allow_empty_rows=True)
     gradcheck(F.attention_forward, F.attention_backward,
               {"q": q, "k": k, "values": values, **params},
               {"score": score, "mask": mask}).raise_if_failed()
@@ -125,10 +130,7 @@ def test_attention_composite_matches_finite_differences_with_masks(score, data):
 @pytest.mark.parametrize("score", SCORE_NAMES)
 @given(data=st.data())
 def test_attention_composite_matches_torch(score, data):
-    q, k, params = score_inputs(data, score)
-    B, Tq, Tk = q.shape[0], q.shape[1], k.shape[1]
-    values = data.draw(arrays((B, Tk, data.draw(D_))))
-    mask = draw_mask(data, B, Tq, Tk, allow_empty_rows=False)
+    q, k, params, values, mask = attention_inputs(data, score, allow_empty_rows=False)
     (c, a), cache = F.attention_forward(q, k, values, score, mask, **params)
     dc, da = data.draw(arrays(c.shape)), data.draw(arrays(a.shape))
     grads = F.attention_backward((dc, da), cache)

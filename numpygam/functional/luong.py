@@ -121,7 +121,7 @@ def local_p_attention_forward(q, k, values, Wp, vp, D, score="general", lengths=
     dim_equal(op, "vp.shape[0] must equal Wp.shape[0]", vp.shape[0], Wp.shape[0])
     if D <= 0:
         raise ValueError(f"{op}: D (the window half-width) must be > 0, got {D}")
-    B, Tq, Tk = q.shape[0], q.shape[1], k.shape[1]
+    B, Tk = q.shape[0], k.shape[1]
     S = np.full((B, 1), Tk, dtype=q.dtype) if lengths is None else \
         np.asarray(lengths, dtype=q.dtype).reshape(B, 1)
     hidden = np.tanh(matmul_last(q, Wp.T))

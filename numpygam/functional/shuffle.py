@@ -1,6 +1,4 @@
 """Channel shuffle (Zhang et al. 2018, ShuffleNet): mix channels across groups."""
-import numpy as np
-
 from ._checks import float_array
 
 

@@ -206,8 +206,7 @@ class Seq2Seq(Module):
     (half-width D).  "dot" needs dec_hidden == 2 * enc_hidden (keys and queries compared).
     forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V); the
     attention weights of that pass are self.weights (B, T, S).
-    loss(batch) -> cross-entropy over the real target tokens (caches for backward).
-    backward(dlogits) fills every parameter's .grad.
+    backward(dlogits) fills every parameter's .grad; SequenceLoss(model) adds the loss.
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, emb_dim=32, enc_hidden=64,
@@ -223,12 +222,6 @@ class Seq2Seq(Module):
                              "other than 'location'")
         self.context = context
         key_dim = 2 * enc_hidden
-        self.config = dict(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
-                           emb_dim=emb_dim, enc_hidden=enc_hidden, dec_hidden=dec_hidden,
-                           attention=attention, score=score, window=window, D=D,
-                           attn_dim=attn_dim, input_feeding=input_feeding,
-                           max_src_len=max_src_len, teacher_forcing=teacher_forcing,
-                           context=context)
         self.teacher_forcing = teacher_forcing
         self.num_keys = max_src_len if score == "location" else None
         self.encoder = Encoder(src_vocab_size, emb_dim, enc_hidden, dtype, rng)
@@ -264,11 +257,6 @@ class Seq2Seq(Module):
             dfinal = dfinal + dkeys[:, 0]
             dkeys = np.zeros(self._keys_shape, dkeys.dtype)
         self.encoder.backward(dkeys[:, :self._src_len], dfinal)
-
-    def loss(self, batch, rng=None):
-        """Mean cross-entropy of the teacher-forced predictions over real target tokens."""
-        return float(SequenceLoss(self)(batch.src, batch.src_lengths, batch.tgt_in,
-                                        batch.tgt_out, rng))
 
     # -- inference ------------------------------------------------------------------
     def greedy(self, src, src_lengths, max_len):
