@@ -105,12 +105,18 @@ def api_page():
     parts = ["<h1>numpygam.functional</h1>",
              "<p>Every op's formula (forward and backward) and shapes, then its code.</p>"]
     names = sorted(n for n in dir(F) if n.endswith(("_forward", "_backward")))
+    shown_modules = set()
     for name in names:
         fn = getattr(F, name)
         source = inspect.getsource(fn)
         source = "\n".join(l for l in source.split("\n")
                            if l.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
         module = fn.__module__.replace("numpygam.functional.", "")
+        if module not in shown_modules:  # ops refer to their module's docstring for the math
+            shown_modules.add(module)
+            doc = inspect.getdoc(sys.modules[fn.__module__]) or ""
+            parts.append(f'<h2 id="{module}.py"><code>{module}.py</code></h2>')
+            parts.append(f'<pre class="doc">{html.escape(doc)}</pre>')
         parts.append(f'<h2 id="{name}"><code>{name}</code> <small>({module}.py)</small></h2>')
         parts.append(f'<pre class="code"><code>{html.escape(source)}</code></pre>')
     return "\n".join(parts)

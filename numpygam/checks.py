@@ -73,6 +73,17 @@ def _cases(rng):
         ("conv2d", lambda: gradcheck(
             F.conv2d_forward, F.conv2d_backward, {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},
             {"stride": 2, "padding": 1, "padding_mode": "replicate", "groups": 2})),
+        ("conv2d (7x7, the DFT path)", lambda: gradcheck(
+            F.conv2d_forward, F.conv2d_backward, {"x": r(2, 4, 5, 6), "W": r(6, 2, 7, 7), "b": r(6)},
+            {"padding": 3, "padding_mode": "zeros", "groups": 2})),
+        ("conv2d_gemm", lambda: gradcheck(
+            F.conv2d_gemm_forward, F.conv2d_gemm_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 7, 7), "b": r(6)},
+            {"padding": 3, "padding_mode": "replicate", "groups": 2})),
+        ("conv2d_dft", lambda: gradcheck(
+            F.conv2d_dft_forward, F.conv2d_dft_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},
+            {"stride": 2, "padding": 1, "padding_mode": "replicate", "groups": 2})),
         ("conv2d_reference", lambda: gradcheck(
             F.conv2d_reference_forward, F.conv2d_reference_backward,
             {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},

@@ -8,17 +8,34 @@ from hypothesis import strategies as st
 
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
+from numpygam.functional import conv_dft
 from oracle import arrays, assert_close, t
 
+
+def one_channel_blocks(backward):
+    """The DFT backward with dW's spectrum cut into blocks of one output channel."""
+    def run(dy, cache):
+        saved, conv_dft.SPECTRUM_CHUNK = conv_dft.SPECTRUM_CHUNK, 1
+        try:
+            return backward(dy, cache)
+        finally:
+            conv_dft.SPECTRUM_CHUNK = saved
+    return run
+
+
 PAIRS = [(F.conv2d_forward, F.conv2d_backward),
+         (F.conv2d_gemm_forward, F.conv2d_gemm_backward),
+         (F.conv2d_dft_forward, F.conv2d_dft_backward),
+         (F.conv2d_dft_forward, one_channel_blocks(F.conv2d_dft_backward)),
          (F.conv2d_reference_forward, F.conv2d_reference_backward)]
+IDS = ["picked", "gemm", "dft", "dft-blocks", "reference"]
 
 
 @st.composite
-def conv_cases(draw, max_hw=6):
+def conv_cases(draw, max_hw=6, max_K=6):
     groups = draw(st.integers(1, 3))
     cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    K = draw(st.integers(1, 4))              # odd and even kernels
+    K = draw(st.integers(1, max_K))          # odd and even kernels, both paths of conv2d
     padding = draw(st.integers(0, 3))
     stride = draw(st.sampled_from([1, 2]))
     H = draw(st.integers(max(1, K - 2 * padding), max_hw))
@@ -30,14 +47,14 @@ def conv_cases(draw, max_hw=6):
     return x, weight, bias, dict(stride=stride, padding=padding, padding_mode=mode, groups=groups)
 
 
-@pytest.mark.parametrize("forward, backward", PAIRS, ids=["fast", "reference"])
-@given(case=conv_cases(max_hw=5))
+@pytest.mark.parametrize("forward, backward", PAIRS, ids=IDS)
+@given(case=conv_cases(max_hw=5, max_K=5))
 def test_conv2d_matches_finite_differences(forward, backward, case):
     x, W, b, opts = case
     gradcheck(forward, backward, {"x": x, "W": W, "b": b}, opts).raise_if_failed()
 
 
-@pytest.mark.parametrize("forward, backward", PAIRS, ids=["fast", "reference"])
+@pytest.mark.parametrize("forward, backward", PAIRS, ids=IDS)
 @given(case=conv_cases(), data=st.data())
 def test_conv2d_matches_torch(forward, backward, case, data):
     x, W, b, opts = case
@@ -195,3 +212,64 @@ def test_conv_module_initialises_like_torch_and_checks_out(rng):
     bound = 1 / np.sqrt(2 * 9)
     assert m.weight.shape == (6, 2, 3, 3) and np.all(np.abs(m.weight.data) <= bound)
     assert gradcheck_module(m, [rng.standard_normal((2, 4, 4, 4))]).passed
+
+
+# -- the DFT path: its transforms, the choice of path, float32 ----------------------
+
+@given(data=st.data())
+def test_spectrum_is_numpys_fft_of_the_map_on_its_grid_and_signal_inverts_it(data):
+    N1, N2 = data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9))   # odd and even
+    H, W = data.draw(st.integers(1, N1)), data.draw(st.integers(1, N2))
+    r0, c0 = data.draw(st.integers(0, N1 - H)), data.draw(st.integers(0, N2 - W))
+    a = data.draw(arrays((2, 3, H, W)))
+    grid, rows, cols = (N1, N2), range(r0, r0 + H), range(c0, c0 + W)
+    on_grid = np.zeros((2, 3, N1, N2))
+    on_grid[:, :, r0:r0 + H, c0:c0 + W] = a
+    expected = np.fft.rfft2(on_grid).transpose(2, 3, 0, 1)            # (N1, R, P, Q)
+    a_hat = conv_dft.spectrum(a, grid, rows, cols)
+    scale = np.abs(a).sum()                                           # bounds every |A^[k]|
+    np.testing.assert_allclose(a_hat, expected, rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(conv_dft.spectrum(a, grid, rows, cols, sign=1), expected.conj(),
+                               rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(conv_dft.signal(a_hat, grid, range(N1), range(N2)), on_grid,
+                               rtol=0, atol=1e-13 * scale)
+    np.testing.assert_allclose(conv_dft.signal(a_hat, grid, rows, cols), a, rtol=0,
+                               atol=1e-13 * scale)
+
+
+@pytest.mark.parametrize("K, stride, path", [(5, 1, "dft"), (7, 1, "dft"), (3, 1, "gemm"),
+                                             (7, 2, "gemm"), (1, 1, "gemm")])
+def test_conv2d_picks_the_dft_path_for_large_kernels_at_stride_1(K, stride, path, rng):
+    x, W = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 2, K, K))
+    y, cache = F.conv2d_forward(x, W, None, stride, K // 2, "replicate", 2)
+    assert isinstance(cache, conv_dft.Conv2dDFTCache) == (path == "dft")
+    y_ref, _ = F.conv2d_reference_forward(x, W, None, stride, K // 2, "replicate", 2)
+    assert_close(y, y_ref)
+
+
+@pytest.mark.parametrize("forward, backward", PAIRS[:3], ids=IDS[:3])
+def test_float32_conv2d_is_as_accurate_as_float32_allows(forward, backward, rng):
+    """GAM's 7 x 7 convolution in float32 against the same one in float64.
+
+    Rounding in a sum of n products grows like sqrt(n) eps32 times the sum of
+    their magnitudes (the usual statistical bound).  Each output of y, dx and dW
+    adds n = Cin K^2, Cout K^2 and B H W products; the bound on the sum of their
+    magnitudes is max|x| sum|W| over one output channel (y), max|dy| sum|W| over
+    one input channel (dx), max|dy| sum|x| over one channel (dW).
+    """
+    B, C, O, K, H = 4, 16, 4, 7, 14
+    x = rng.standard_normal((B, C, H, H))
+    W = rng.standard_normal((O, C, K, K)) / 10
+    dy = rng.standard_normal((B, O, H, H))
+    exact_y, exact_cache = forward(x, W, None, 1, K // 2)
+    exact = (exact_y,) + backward(dy, exact_cache)[:2]
+    y32, cache32 = forward(x.astype(np.float32), W.astype(np.float32), None, 1, K // 2)
+    got = (y32,) + backward(dy.astype(np.float32), cache32)[:2]
+    magnitudes = (np.abs(x).max() * np.abs(W).sum(axis=(1, 2, 3)).max(),
+                  np.abs(dy).max() * np.abs(W).sum(axis=(0, 2, 3)).max(),
+                  np.abs(dy).max() * np.abs(x).sum(axis=(0, 2, 3)).max())
+    eps = np.finfo(np.float32).eps
+    for name, ours, want, n, magnitude in zip(("y", "dx", "dW"), got, exact,
+                                              (C * K * K, O * K * K, B * H * H), magnitudes):
+        assert ours.dtype == np.float32
+        assert np.abs(ours - want).max() <= np.sqrt(n) * eps * magnitude, name

@@ -23,8 +23,9 @@ from .scores import (additive_score_backward, additive_score_forward, concat_sco
                      concat_score_forward, dot_score_backward, dot_score_forward,
                      general_score_backward, general_score_forward, location_score_backward,
                      location_score_forward)
-from .conv import (conv2d_backward, conv2d_forward, conv2d_reference_backward,
-                   conv2d_reference_forward)
+from .conv import (conv2d_backward, conv2d_forward, conv2d_gemm_backward, conv2d_gemm_forward,
+                   conv2d_reference_backward, conv2d_reference_forward)
+from .conv_dft import conv2d_dft_backward, conv2d_dft_forward
 from .gam import (channel_gate_backward, channel_gate_forward, spatial_gate_backward,
                   spatial_gate_forward)
 from .norm import batch_norm2d_backward, batch_norm2d_forward

@@ -5,6 +5,8 @@ expected, so a student can fix the call without reading this file.
 """
 import numpy as np
 
+from .padding import PADDING_MODES
+
 FLOAT_DTYPES = (np.float32, np.float64)
 
 
@@ -58,3 +60,30 @@ def bool_mask(op, name, mask, target_shape):
         raise ValueError(f"{op}: {name} of shape {mask.shape} does not broadcast to "
                          f"the scores' shape {target_shape}") from None
 
+
+def conv_arguments(op, x, W, b, stride, padding, padding_mode, groups):
+    """Raise unless (x, W, b) and the options make a valid conv2d call."""
+    float_array(op, "x", x, ndim=4)
+    float_array(op, "W", W, ndim=4)
+    if b is not None:
+        float_array(op, "b", b, ndim=1)
+        dim_equal(op, "b.shape[0] must equal the output channels W.shape[0]", b.shape[0],
+                  W.shape[0])
+    same_dtype(op, x=x, W=W, b=b)
+    if stride not in (1, 2):
+        raise ValueError(f"{op}: stride must be 1 or 2, got {stride}")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"{op}: padding must be an integer >= 0, got {padding!r}")
+    if W.shape[2] != W.shape[3]:
+        raise ValueError(f"{op}: the kernel must be square, got W.shape[2:] = {W.shape[2:]}")
+    if groups < 1 or x.shape[1] % groups or W.shape[0] % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the input channels "
+                         f"({x.shape[1]}) and the output channels ({W.shape[0]})")
+    dim_equal(op, f"W.shape[1] must equal in_channels / groups = {x.shape[1]} / {groups}",
+              W.shape[1], x.shape[1] // groups)
+    K = W.shape[2]
+    if x.shape[2] + 2 * padding < K or x.shape[3] + 2 * padding < K:
+        raise ValueError(f"{op}: the padded input {x.shape[2] + 2 * padding}x"
+                         f"{x.shape[3] + 2 * padding} is smaller than the {K}x{K} kernel")

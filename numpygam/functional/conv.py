@@ -13,10 +13,14 @@ Backward (per group):
           with the kernel rotated by 180 degrees and in/out channels swapped;
     dx  = the backward of the padding applied to dxp.
 
-Two implementations with the same signature and results:
-  conv2d_forward / conv2d_backward            the fast path, used by nn.Conv2d
-  conv2d_reference_forward / ..._backward      the textbook im2col, to read first
-The fast path differs from the reference in three ways, all measured:
+Three implementations with the same signature and results:
+  conv2d_reference_forward / ..._backward   the textbook im2col, to read first
+  conv2d_gemm_forward / ..._backward        im2col made fast (below)
+  conv2d_dft_forward / ..._backward         the convolution theorem (conv_dft.py)
+conv2d_forward / conv2d_backward, used by nn.Conv2d, run the DFT path for
+stride 1 and K >= DFT_MIN_KERNEL (GAM's 7 x 7 convolutions: 2-3x faster than
+the GEMM path, bench_conv.py) and the GEMM path otherwise (3 x 3, stride 2).
+The GEMM path differs from the reference in three ways, all measured:
   1. im2col is one strided view of xp (np.lib.stride_tricks.sliding_window_view),
      copied one chunk of images at a time (at most 16 MB) into a (rows, K K Cin)
      matrix; chunks that size are recycled by the allocator, where a whole-batch
@@ -34,39 +38,13 @@ from typing import NamedTuple, Optional
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import dim_equal, float_array, same_dtype
-from .padding import PADDING_MODES, pad2d_backward, pad2d_forward
+from ._checks import conv_arguments
+from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward
+from .padding import pad2d_backward, pad2d_forward
 
 
 
-def _check_conv(op, x, W, b, stride, padding, padding_mode, groups):
-    float_array(op, "x", x, ndim=4)
-    float_array(op, "W", W, ndim=4)
-    if b is not None:
-        float_array(op, "b", b, ndim=1)
-        dim_equal(op, "b.shape[0] must equal the output channels W.shape[0]", b.shape[0],
-                  W.shape[0])
-    same_dtype(op, x=x, W=W, b=b)
-    if stride not in (1, 2):
-        raise ValueError(f"{op}: stride must be 1 or 2, got {stride}")
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
-    if not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(f"{op}: padding must be an integer >= 0, got {padding!r}")
-    if W.shape[2] != W.shape[3]:
-        raise ValueError(f"{op}: the kernel must be square, got W.shape[2:] = {W.shape[2:]}")
-    if groups < 1 or x.shape[1] % groups or W.shape[0] % groups:
-        raise ValueError(f"{op}: groups={groups} must divide the input channels "
-                         f"({x.shape[1]}) and the output channels ({W.shape[0]})")
-    dim_equal(op, f"W.shape[1] must equal in_channels / groups = {x.shape[1]} / {groups}",
-              W.shape[1], x.shape[1] // groups)
-    K = W.shape[2]
-    if x.shape[2] + 2 * padding < K or x.shape[3] + 2 * padding < K:
-        raise ValueError(f"{op}: the padded input {x.shape[2] + 2 * padding}x"
-                         f"{x.shape[3] + 2 * padding} is smaller than the {K}x{K} kernel")
-
-
-# -- the fast path (channels-last) -------------------------------------------------
+# -- the GEMM path (channels-last im2col) ---------------------------------------------
 CHUNK_ELEMENTS = 1 << 22  # largest im2col chunk: 4M values (16 MB in float32)
 
 
@@ -156,14 +134,14 @@ class Conv2dCache(NamedTuple):
     pad_cache: tuple
 
 
-def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
-    """y = conv2d(x, W) + b, as torch.nn.functional.conv2d (see the module docstring).
+def conv2d_gemm_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
+    """y = conv2d(x, W) + b by channels-last im2col and one GEMM per chunk of images.
 
     x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
     -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
     Backward returns (dx, dW, db).
     """
-    _check_conv("conv2d_forward", x, W, b, stride, padding, padding_mode, groups)
+    conv_arguments("conv2d_gemm_forward", x, W, b, stride, padding, padding_mode, groups)
     xp, pad_cache = pad2d_forward(x, padding, padding_mode)
     xp = _to_rows(xp)
     Cin_g, Cout_g = x.shape[1] // groups, W.shape[0] // groups
@@ -176,7 +154,7 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", grou
         Conv2dCache(xp, W, b is not None, stride, groups, pad_cache)
 
 
-def conv2d_backward(dy, cache):
+def conv2d_gemm_backward(dy, cache):
     """Returns (dx, dW, db); db is None without a bias."""
     xp, W, s, G = cache.xp, cache.W, cache.stride, cache.groups
     Cin_g, Cout_g, K = xp.shape[3] // G, W.shape[0] // G, W.shape[2]
@@ -191,6 +169,33 @@ def conv2d_backward(dy, cache):
     db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return np.ascontiguousarray(pad2d_backward(dxp, cache.pad_cache)), \
         np.concatenate(dW, axis=0), db
+
+
+DFT_MIN_KERNEL = 5  # from 5 x 5 up the DFT path is the faster one at stride 1
+
+
+def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
+    """y = conv2d(x, W) + b, as torch.nn.functional.conv2d (see the module docstring).
+
+    x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
+    -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
+    Backward (conv2d_backward) returns (dx, dW, db).
+
+    Runs conv2d_dft_forward for stride 1 and K >= DFT_MIN_KERNEL, else
+    conv2d_gemm_forward: the faster of the two, as measured by
+    benchmarks/bench_conv.py.
+    """
+    conv_arguments("conv2d_forward", x, W, b, stride, padding, padding_mode, groups)
+    if stride == 1 and W.shape[2] >= DFT_MIN_KERNEL:
+        return conv2d_dft_forward(x, W, b, stride, padding, padding_mode, groups)
+    return conv2d_gemm_forward(x, W, b, stride, padding, padding_mode, groups)
+
+
+def conv2d_backward(dy, cache):
+    """Returns (dx, dW, db) for conv2d_forward's cache; db is None without a bias."""
+    if isinstance(cache, Conv2dDFTCache):
+        return conv2d_dft_backward(dy, cache)
+    return conv2d_gemm_backward(dy, cache)
 
 
 # -- the textbook reference ---------------------------------------------------------
@@ -245,7 +250,7 @@ def conv2d_reference_forward(x, W, b=None, stride=1, padding=0, padding_mode="ze
     Backward: dW = dy cols^T, dcols = W^T dy, dx = col2im(dcols) then the padding's
     backward, db = sum dy.  Returns (dx, dW, db).
     """
-    _check_conv("conv2d_reference_forward", x, W, b, stride, padding, padding_mode, groups)
+    conv_arguments("conv2d_reference_forward", x, W, b, stride, padding, padding_mode, groups)
     xp, pad_cache = pad2d_forward(x, padding, padding_mode)
     B, K = x.shape[0], W.shape[2]
     Ho, Wo = (xp.shape[2] - K) // stride + 1, (xp.shape[3] - K) // stride + 1

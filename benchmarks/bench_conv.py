@@ -1,0 +1,65 @@
+"""conv2d forward+backward: the GEMM path, the DFT path and PyTorch, float32.
+
+    python benchmarks/bench_conv.py
+
+The shapes are GAM's two 7 x 7 convolutions at both sizes of bench_gam.py, a
+5 x 5 and the 3 x 3 / stride-2 convolutions of a ResNet block.  conv2d_forward
+runs the DFT path for stride 1 and K >= DFT_MIN_KERNEL, the GEMM path otherwise:
+this table is where that rule comes from (the faster column should be the one
+the rule picks).
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as TF
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpygam.functional as F  # noqa: E402
+from numpygam.functional.conv import DFT_MIN_KERNEL  # noqa: E402
+from timing import median_seconds  # noqa: E402
+
+# (B, Cin, Cout, H = W, K, stride)
+SHAPES = [(8, 64, 16, 32, 7, 1), (8, 16, 64, 32, 7, 1), (8, 256, 64, 14, 7, 1),
+          (8, 64, 256, 14, 7, 1), (8, 64, 64, 32, 5, 1), (8, 64, 64, 32, 3, 1),
+          (8, 64, 64, 16, 3, 1), (8, 64, 128, 32, 3, 2)]
+
+
+def time_pair(forward, backward, x, W, stride, padding):
+    y, _ = forward(x, W, None, stride, padding)
+    dy = np.ones_like(y)
+    return median_seconds(lambda: backward(dy, forward(x, W, None, stride, padding)[1]),
+                          repeats=7)
+
+
+def time_torch(x, W, stride, padding):
+    xt, Wt = torch.tensor(x, requires_grad=True), torch.tensor(W, requires_grad=True)
+
+    def step():
+        xt.grad = Wt.grad = None
+        y = TF.conv2d(xt, Wt, None, stride, padding)
+        y.backward(torch.ones_like(y))
+    return median_seconds(step, repeats=7)
+
+
+def main():
+    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}")
+    print("conv2d forward+backward, float32, zero padding K // 2; milliseconds\n")
+    print(f"{'(B, Cin, Cout, H, K, s)':<26}{'gemm':>8}{'dft':>8}{'torch':>8}"
+          f"{'picked':>8}{'picked/torch':>14}")
+    rng = np.random.default_rng(0)
+    for B, Cin, Cout, H, K, s in SHAPES:
+        x = rng.standard_normal((B, Cin, H, H)).astype(np.float32)
+        W = rng.standard_normal((Cout, Cin, K, K)).astype(np.float32)
+        gemm = time_pair(F.conv2d_gemm_forward, F.conv2d_gemm_backward, x, W, s, K // 2)
+        dft = time_pair(F.conv2d_dft_forward, F.conv2d_dft_backward, x, W, s, K // 2)
+        theirs = time_torch(x, W, s, K // 2)
+        picked = "dft" if s == 1 and K >= DFT_MIN_KERNEL else "gemm"
+        ours = dft if picked == "dft" else gemm
+        print(f"{str((B, Cin, Cout, H, K, s)):<26}{gemm * 1e3:8.1f}{dft * 1e3:8.1f}"
+              f"{theirs * 1e3:8.1f}{picked:>8}{ours / theirs:>13.2f}x")
+
+
+if __name__ == "__main__":
+    main()
