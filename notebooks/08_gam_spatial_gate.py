@@ -66,7 +66,9 @@ print("direct == through the DFT:", np.allclose(direct, through_dft[:len(direct)
 # real map needs only half its spectrum) against $H W B C_{in} C_{out} K^2$ for
 # the direct sum, about 11x fewer for a 7x7 kernel on a 14x14 map.
 # `conv2d_dft_forward` computes each DFT as a product with a small DFT matrix,
-# so that BLAS runs it on every core. `conv2d_forward` picks it for stride 1
+# so that BLAS runs it on every core, and cuts the map into a few overlapping
+# tiles (2 x 2 tiles of 13 x 13 on a 14 x 14 map), which keeps $\hat{W}$, one
+# value per kernel and frequency, small. `conv2d_forward` picks it for stride 1
 # and kernels from 5x5 up, and the GEMM path otherwise
 # (`benchmarks/bench_conv.py` measures both). Same numbers, three ways:
 

@@ -23,12 +23,25 @@ def one_channel_blocks(backward):
     return run
 
 
+def one_tile(forward):
+    """The DFT forward with the whole padded input as one tile (tile_size picks
+    several tiles for most of the small shapes drawn here)."""
+    def run(*args, **kwargs):
+        saved = conv_dft.tile_size
+        conv_dft.tile_size = lambda Ho, Wo, K, stride, B: max(Ho, Wo)
+        try:
+            return forward(*args, **kwargs)
+        finally:
+            conv_dft.tile_size = saved
+    return run
+
+
 PAIRS = [(F.conv2d_forward, F.conv2d_backward),
          (F.conv2d_gemm_forward, F.conv2d_gemm_backward),
          (F.conv2d_dft_forward, F.conv2d_dft_backward),
-         (F.conv2d_dft_forward, one_channel_blocks(F.conv2d_dft_backward)),
+         (one_tile(F.conv2d_dft_forward), one_channel_blocks(F.conv2d_dft_backward)),
          (F.conv2d_reference_forward, F.conv2d_reference_backward)]
-IDS = ["picked", "gemm", "dft", "dft-blocks", "reference"]
+IDS = ["picked", "gemm", "dft", "dft-one-tile-blocks", "reference"]
 
 
 @st.composite
@@ -227,7 +240,7 @@ def test_spectrum_is_numpys_fft_of_the_map_on_its_grid_and_signal_inverts_it(dat
     on_grid[:, :, r0:r0 + H, c0:c0 + W] = a
     expected = np.fft.rfft2(on_grid).transpose(2, 3, 0, 1)            # (N1, R, P, Q)
     a_hat = conv_dft.spectrum(a, grid, rows, cols)
-    scale = np.abs(a).sum()                                           # bounds every |A^[k]|
+    scale = max(1.0, np.abs(a).sum())   # bounds every |A^[k]|; 1 as in oracle.assert_close
     np.testing.assert_allclose(a_hat, expected, rtol=0, atol=1e-13 * scale)
     np.testing.assert_allclose(conv_dft.spectrum(a, grid, rows, cols, sign=1), expected.conj(),
                                rtol=0, atol=1e-13 * scale)
@@ -245,6 +258,12 @@ def test_conv2d_picks_the_dft_path_for_large_kernels_at_stride_1(K, stride, path
     assert isinstance(cache, conv_dft.Conv2dDFTCache) == (path == "dft")
     y_ref, _ = F.conv2d_reference_forward(x, W, None, stride, K // 2, "replicate", 2)
     assert_close(y, y_ref)
+
+
+@pytest.mark.parametrize("size, B, tiles", [(14, 8, 2), (32, 8, 3)])
+def test_tile_size_cuts_gams_maps_into_a_few_tiles(size, B, tiles):
+    t = conv_dft.tile_size(size, size, 7, 1, B)
+    assert -(-size // t) == tiles
 
 
 @pytest.mark.parametrize("forward, backward", PAIRS[:3], ids=IDS[:3])

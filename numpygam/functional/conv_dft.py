@@ -6,47 +6,56 @@ Same op, signature and results as conv2d_forward / conv2d_backward (conv.py):
 
 x: (B, Cin, H, W)   W: (Cout, Cin / groups, K, K)   b: (Cout,)   stride s in {1, 2}
 
-Put every map on one N1 x N2 grid, the size of the padded input (N1 = H + 2 padding,
-N2 = W + 2 padding), and take its 2-D discrete Fourier transform (DFT)
+Cut the padded input xp into overlapping tiles of T x T pixels, each giving
+t x t outputs (T = s (t - 1) + K; neighbours share K - s rows), and take the 2-D
+discrete Fourier transform (DFT) of each tile on its T x T grid:
 
-    A^[k1, k2] = sum_{n1, n2} a[n1, n2] exp(-2 pi i (k1 n1 / N1 + k2 n2 / N2)).
+    A^[k1, k2] = sum_{n1, n2} a[n1, n2] exp(-2 pi i (k1 n1 + k2 n2) / T).
 
 A correlation turns into a product at each frequency k = (k1, k2), and the sum
-over channels into a matrix product (^ is the DFT, * the complex conjugate):
+over channels into a matrix product (^ is the DFT, * the complex conjugate; b
+runs over images and tiles):
 
     forward         y^[k, b, o]  = sum_c   x^[k, b, c]  W^[k, o, c]*
     backward, x     dx^[k, b, c] = sum_o  dy^[k, b, o]  W^[k, o, c]
     backward, W     dW^[k, o, c] = sum_b  dy^[k, b, o]* x^[k, b, c]
     db = sum_{b, i, j} dy
 
-The DFT is periodic, so these are circular correlations; they equal the plain
-ones here because nothing wraps around: y[i] reads xp[i + u] with
-i + u <= (Ho - 1) + (K - 1) = N1 - 1, and likewise for dx and dW.
+then each tile's y is read at its t x t output positions and the tiles are put
+side by side (dx: the tiles' gradients are added where they overlap).  The DFT
+is periodic, so these are circular correlations; they equal the plain ones
+because nothing wraps around: output i < t reads xp[s i + u] with
+s i + u <= s (t - 1) + K - 1 = T - 1, and likewise for dx and dW.
 
 How the work is arranged, each choice measured (benchmarks/bench_conv.py):
-  * each DFT is a product with a small DFT matrix (N x n) instead of an FFT: at
-    these sizes (N <= 40) BLAS on every core beats NumPy's single-threaded FFT
-    (rfft2 of 16384 kernels on a 20 x 20 grid: 103 ms, as matrices about 5 ms);
-    and the samples may sit anywhere on the grid: zero padding is x placed at
-    rows p .. p + H - 1 (no padded copy), stride 2 reads y only at even
+  * each DFT is a product with a small DFT matrix (T x n) instead of an FFT: at
+    these sizes BLAS on every core beats NumPy's single-threaded FFT (rfft2 of
+    16384 kernels on a 20 x 20 grid: 103 ms, as matrices about 5 ms); and the
+    samples may sit at any positions of the grid: stride 2 reads y only at even
     positions and puts dy back there;
-  * a real map needs only k2 = 0 .. N2 // 2 (the other half are conjugates):
-    R = N2 // 2 + 1 columns of frequencies; the inverse adds twice the real part;
-  * per frequency the work is (B x Cin) @ (Cin x Cout): N1 R B Cin Cout complex
-    multiply-adds against Ho Wo B Cin Cout K^2 real ones for the direct sum,
-    about 11x fewer for a 7 x 7 kernel on a 14 x 14 map;
-  * W's spectrum is 4.5x the size of W on a 20 x 20 grid with 7 x 7 kernels
-    (29 MB for 256 x 64 of them) and so is dW's: both are made a block at a time
-    (_kernel_spectra, _weight_blocks) and used while the block is in cache,
-    instead of being written to memory whole and read back.
+  * a real map needs only k2 = 0 .. T // 2 (the other half are conjugates):
+    R = T // 2 + 1 columns of frequencies; the inverse adds twice the real part;
+  * per frequency the work is (B n x Cin) @ (Cin x Cout) for n tiles per image:
+    T R B n Cin Cout complex multiply-adds against Ho Wo B Cin Cout K^2 real ones
+    for the direct sum, 5x fewer for a 7 x 7 kernel on a 14 x 14 map in 2 x 2
+    tiles of 13 x 13;
+  * tiles: W's spectrum has T R values per kernel against K^2 for W; one tile
+    per image on a 14 x 14 map (T = 20) makes it 4.5x the size of W (29 MB for
+    256 x 64 kernels), and a product with only B = 8 rows per frequency reads all
+    of it for little work.  2 x 2 tiles (T = 13) make it 2.4x smaller and the
+    products 4x taller, for some overlap; tile_size picks t by a cost model;
+  * W's and dW's spectra are made a block at a time (_kernel_spectra,
+    _weight_blocks) and used while the block is in cache, instead of being
+    written to memory whole and read back.
 
-Layout: spectra are (N1, R, P, Q), frequencies first, so that the (P, Q) matrix
+Layout: spectra are (T, R, P, Q), frequencies first, so that the (P, Q) matrix
 of each frequency is contiguous and NumPy's matmul hands it straight to BLAS.
 """
 from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import conv_arguments
 from .padding import pad2d_backward, pad2d_forward
@@ -76,21 +85,10 @@ def dft_matrix(N, positions, sign, dtype):
 
 
 @lru_cache(maxsize=256)
-def real_dft_matrix(N, positions, sign, dtype):
-    """(len(positions), 2R) real: real samples -> k = 0 .. R - 1, Re and Im interleaved.
-
-    a @ M viewed as complex is sum_m a[m] exp(sign 2 pi i k n_m / N), R = N // 2 + 1.
-    """
-    angle = _angles(N, positions, np.arange(N // 2 + 1))
-    M = np.empty((len(positions), 2 * angle.shape[1]))
-    M[:, 0::2], M[:, 1::2] = np.cos(angle), sign * np.sin(angle)
-    return _frozen(M.astype(dtype))
-
-
-@lru_cache(maxsize=256)
 def real_idft_matrix(N, positions, sign, dtype):
-    """(2R, len(positions)) real: the inverse of real_dft_matrix, read at `positions`.
+    """(2R, len(positions)) real: the inverse of a half spectrum, read at `positions`.
 
+    With A (k < R) viewed as real numbers, Re and Im interleaved, A @ M is
     a[n] = (1/N) sum_{k < R} c_k Re(A[k] exp(-sign 2 pi i k n / N)), c_k = 2 except
     c_0 = 1 and, for even N, c_{N/2} = 1: the omitted half of the spectrum are the
     conjugates of the kept one, and each pair adds twice the real part.
@@ -104,11 +102,16 @@ def real_idft_matrix(N, positions, sign, dtype):
 
 
 def row_spectra(a, N2, cols, sign=-1):
-    """The DFT along n2 of every row: a (P, Q, H, len(cols)) -> (H, R, P, Q) complex."""
-    P, Q, H = a.shape[:3]
-    half = a.reshape(-1, len(cols)) @ real_dft_matrix(N2, cols, sign, a.dtype)
-    half = half.view(COMPLEX[a.dtype]).reshape(P, Q, H, -1)
-    return np.ascontiguousarray(half.transpose(2, 3, 0, 1))
+    """The DFT along n2 of every row: a (P, Q, H, len(cols)) -> (H, R, P, Q) complex.
+
+    One copy puts the rows first and makes them complex; then one product with
+    the (R, len(cols)) DFT matrix per row.  (Transposing the complex result
+    instead, 3.5x the size of a, measured 3x slower.)
+    """
+    P, Q, H, W = a.shape
+    rows_first = a.transpose(2, 3, 0, 1).reshape(H, W, P * Q).astype(COMPLEX[a.dtype])
+    to_half = dft_matrix(N2, cols, sign, a.dtype)[:N2 // 2 + 1]
+    return (to_half @ rows_first).reshape(H, -1, P, Q)
 
 
 def spectrum(a, grid, rows, cols, sign=-1):
@@ -141,35 +144,100 @@ def signal(A, grid, rows, cols, sign=-1):
 SPECTRUM_CHUNK = 1 << 19  # most values in one block of dW's spectrum (4 MB in complex64)
 
 
+TILE_BETA = 32  # W's share of the work per frequency, in rows of x (fitted, see tile_size)
+
+
+class Tiling(NamedTuple):
+    t: int        # outputs per tile side
+    T: int        # the tile's grid: T x T inputs, T = s (t - 1) + K
+    n: tuple      # (tiles down, tiles across)
+    out: tuple    # (Ho, Wo)
+    padded: tuple  # (Hp, Wp), the padded input's size
+
+
+def tile_size(Ho, Wo, K, stride, B):
+    """t, the outputs per side of a tile, that minimises the modelled cost.
+
+    Per frequency of a T x T tile (T R of them) the products cost B n_h n_w rows
+    (n_h n_w tiles per image) and W's spectrum about TILE_BETA rows more; TILE_BETA
+    = 32 fits the products' times measured untiled and with 2 x 2 tiles on
+    GAM's 14 x 14 maps.  Small tiles waste work on the overlaps (each tile
+    re-reads K - s rows of its neighbours), large ones on W's spectrum.
+    """
+    def cost(t):
+        T = stride * (t - 1) + K
+        return T * (T // 2 + 1) * (B * -(-Ho // t) * -(-Wo // t) + TILE_BETA)
+    return min(range(1, max(Ho, Wo) + 1), key=cost)
+
+
+def _cut(xp, tiling, stride):
+    """(B, C, Hp, Wp) -> (B n_h n_w, C, T, T): the overlapping input tiles, zeros past the end."""
+    (nh, nw), T, step = tiling.n, tiling.T, stride * tiling.t
+    B, C, Hp, Wp = xp.shape
+    He, We = (nh - 1) * step + T, (nw - 1) * step + T
+    xe = np.zeros((B, C, He, We), xp.dtype)
+    xe[:, :, :min(He, Hp), :min(We, Wp)] = xp[:, :, :He, :We]
+    tiles = sliding_window_view(xe, (T, T), axis=(2, 3))[:, :, ::step, ::step]
+    return tiles.transpose(0, 2, 3, 1, 4, 5).reshape(B * nh * nw, C, T, T)
+
+
+def _overlap_add(dx_tiles, tiling, stride):
+    """The adjoint of _cut: (B n_h n_w, C, T, T) -> (B, C, Hp, Wp), overlaps added."""
+    (nh, nw), T, step, (Hp, Wp) = tiling.n, tiling.T, stride * tiling.t, tiling.padded
+    C = dx_tiles.shape[1]
+    tiles = dx_tiles.reshape(-1, nh, nw, C, T, T)
+    dxe = np.zeros((len(tiles), C, max((nh - 1) * step + T, Hp), max((nw - 1) * step + T, Wp)),
+                   dx_tiles.dtype)
+    for i in range(nh):
+        for j in range(nw):
+            dxe[:, :, i * step:i * step + T, j * step:j * step + T] += tiles[:, i, j]
+    return dxe[:, :, :Hp, :Wp]
+
+
+def _join(y_tiles, tiling):
+    """(B n_h n_w, Cout, t, t) -> (B, Cout, Ho, Wo): the output tiles side by side."""
+    (nh, nw), t, (Ho, Wo) = tiling.n, tiling.t, tiling.out
+    B, O = len(y_tiles) // (nh * nw), y_tiles.shape[1]
+    y = y_tiles.reshape(B, nh, nw, O, t, t).transpose(0, 3, 1, 4, 2, 5).reshape(B, O, nh * t, nw * t)
+    return np.ascontiguousarray(y[:, :, :Ho, :Wo])
+
+
+def _split(dy, tiling):
+    """The adjoint of _join: (B, Cout, Ho, Wo) -> (B n_h n_w, Cout, t, t), zeros past the end."""
+    (nh, nw), t, (Ho, Wo) = tiling.n, tiling.t, tiling.out
+    B, O = dy.shape[:2]
+    padded = np.zeros((B, O, nh * t, nw * t), dy.dtype)
+    padded[:, :, :Ho, :Wo] = dy
+    return padded.reshape(B, O, nh, t, nw, t).transpose(0, 2, 4, 1, 3, 5).reshape(-1, O, t, t)
+
+
 class Conv2dDFTCache(NamedTuple):
-    x_hat: np.ndarray       # (N1, R, B, Cin) spectrum of the (padded) input
+    x_hat: np.ndarray       # (T, R, B n_h n_w, Cin) spectra of the input tiles
     W_rows: np.ndarray      # (K, R, Cout, Cin / groups) conjugate DFT of W along v only
-    x_at: tuple             # (rows, cols) where x sits on the grid
-    y_at: tuple             # (rows, cols) where y is read
-    grid: tuple             # (N1, N2)
+    tiling: Tiling
+    stride: int
     has_bias: bool
     groups: int
-    pad_cache: tuple        # replicate padding only: pad2d's cache; zeros: None
+    pad_cache: tuple
 
 
-def _kernel_spectra(W_rows, N1):
-    """(k2, W^*[:, k2]) for each column of frequencies: (N1, Cout, Cin / groups).
+def _kernel_spectra(W_rows, T):
+    """(k2, W^*[:, k2]) for each column of frequencies: (T, Cout, Cin / groups).
 
-    W's whole spectrum (N1, R, Cout, Cin / groups) is 4.5x the size of W on a
-    20 x 20 grid with 7 x 7 kernels (29 MB for 256 x 64 of them): made one k2 at a
-    time, each part is used while it is still in cache.
+    W's whole spectrum (T, R, Cout, Cin / groups) is T R / K^2 times the size of
+    W: made one k2 at a time, each part is used while it is still in cache.
     """
     K, R, Cout, Cin_g = W_rows.shape
-    along_n1 = dft_matrix(N1, range(K), 1, W_rows.real.dtype)
+    along_n1 = dft_matrix(T, range(K), 1, W_rows.real.dtype)
     for k2 in range(R):
-        yield k2, (along_n1 @ W_rows[:, k2].reshape(K, -1)).reshape(N1, Cout, Cin_g)
+        yield k2, (along_n1 @ W_rows[:, k2].reshape(K, -1)).reshape(T, Cout, Cin_g)
 
 
 def _weight_blocks(Cout, Cin_g, groups, grid):
     """(input channels, output channels) of each block of dW's spectrum.
 
     A block is one group's output channels, cut so that its spectrum
-    (N1, R, outputs, Cin / groups) holds at most SPECTRUM_CHUNK values, for the same
+    (T, R, outputs, Cin / groups) holds at most SPECTRUM_CHUNK values, for the same
     reason as _kernel_spectra.
     """
     Cout_g = Cout // groups
@@ -180,50 +248,49 @@ def _weight_blocks(Cout, Cin_g, groups, grid):
 
 
 def conv2d_dft_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
-    """y = conv2d(x, W) + b computed per frequency (see the module docstring).
+    """y = conv2d(x, W) + b computed per frequency, tile by tile (see the module docstring).
 
     x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
     -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
     Backward returns (dx, dW, db).
     """
     conv_arguments("conv2d_dft_forward", x, W, b, stride, padding, padding_mode, groups)
-    K, p = W.shape[2], padding
-    grid = (x.shape[2] + 2 * p, x.shape[3] + 2 * p)
-    pad_cache = None
-    if padding_mode == "replicate" and p:       # replicated edges are real samples
-        x, pad_cache = pad2d_forward(x, p, padding_mode)
-        p = 0
-    x_at = (range(p, p + x.shape[2]), range(p, p + x.shape[3]))
-    y_at = (range(0, grid[0] - K + 1, stride), range(0, grid[1] - K + 1, stride))
-    x_hat = spectrum(x, grid, *x_at)                              # (N1, R, B, Cin)
-    W_rows = row_spectra(W, grid[1], range(K), sign=1)            # (K, R, Cout, Cin_g)
-    y_hat = np.empty(x_hat.shape[:3] + (W.shape[0],), x_hat.dtype)  # (N1, R, B, Cout)
-    for k2, W_hat_conj in _kernel_spectra(W_rows, grid[0]):
-        for inputs, outputs in _group_slices(x.shape[1], W.shape[0], groups):
-            y_hat[:, k2, :, outputs] = x_hat[:, k2, :, inputs] @ \
-                W_hat_conj[:, outputs].swapaxes(-1, -2)
-    y = signal(y_hat, grid, *y_at)                                # (B, Cout, Ho, Wo)
+    xp, pad_cache = pad2d_forward(x, padding, padding_mode)
+    K, (Hp, Wp) = W.shape[2], xp.shape[2:]
+    out = ((Hp - K) // stride + 1, (Wp - K) // stride + 1)
+    t = tile_size(*out, K, stride, x.shape[0])
+    tiling = Tiling(t, stride * (t - 1) + K, (-(-out[0] // t), -(-out[1] // t)), out, (Hp, Wp))
+    grid, whole, outputs = (tiling.T,) * 2, range(tiling.T), range(0, stride * t, stride)
+    x_hat = spectrum(_cut(xp, tiling, stride), grid, whole, whole)  # (T, R, B n, Cin)
+    W_rows = row_spectra(W, tiling.T, range(K), sign=1)             # (K, R, Cout, Cin_g)
+    y_hat = np.empty(x_hat.shape[:3] + (W.shape[0],), x_hat.dtype)  # (T, R, B n, Cout)
+    for k2, W_hat_conj in _kernel_spectra(W_rows, tiling.T):
+        for inputs, outputs_g in _group_slices(x.shape[1], W.shape[0], groups):
+            y_hat[:, k2, :, outputs_g] = x_hat[:, k2, :, inputs] @ \
+                W_hat_conj[:, outputs_g].swapaxes(-1, -2)
+    y = _join(signal(y_hat, grid, outputs, outputs), tiling)         # (B, Cout, Ho, Wo)
     if b is not None:
         y += b[:, None, None]
-    return y, Conv2dDFTCache(x_hat, W_rows, x_at, y_at, grid, b is not None, groups, pad_cache)
+    return y, Conv2dDFTCache(x_hat, W_rows, tiling, stride, b is not None, groups, pad_cache)
 
 
 def conv2d_dft_backward(dy, cache):
     """Returns (dx, dW, db); db is None without a bias."""
-    grid, x_hat, G = cache.grid, cache.x_hat, cache.groups
+    x_hat, tiling, s, G = cache.x_hat, cache.tiling, cache.stride, cache.groups
     K, _, Cout, Cin_g = cache.W_rows.shape
-    dy_hat_conj = spectrum(dy, grid, *cache.y_at, sign=1)         # (N1, R, B, Cout)
-    dx_hat_conj = np.empty_like(x_hat)                            # (N1, R, B, Cin)
-    for k2, W_hat_conj in _kernel_spectra(cache.W_rows, grid[0]):
-        for inputs, outputs in _group_slices(x_hat.shape[3], Cout, G):
-            dx_hat_conj[:, k2, :, inputs] = dy_hat_conj[:, k2, :, outputs] @ W_hat_conj[:, outputs]
-    dx = signal(dx_hat_conj, grid, *cache.x_at, sign=1)
-    if cache.pad_cache is not None:
-        dx = pad2d_backward(dx, cache.pad_cache)
+    grid, whole, outputs = (tiling.T,) * 2, range(tiling.T), range(0, s * tiling.t, s)
+    dy_hat_conj = spectrum(_split(dy, tiling), grid, outputs, outputs, sign=1)  # (T, R, B n, Cout)
+    dx_hat_conj = np.empty_like(x_hat)                                        # (T, R, B n, Cin)
+    for k2, W_hat_conj in _kernel_spectra(cache.W_rows, tiling.T):
+        for inputs, outputs_g in _group_slices(x_hat.shape[3], Cout, G):
+            dx_hat_conj[:, k2, :, inputs] = dy_hat_conj[:, k2, :, outputs_g] @ \
+                W_hat_conj[:, outputs_g]
+    dxp = _overlap_add(signal(dx_hat_conj, grid, whole, whole, sign=1), tiling, s)
+    dx = np.ascontiguousarray(pad2d_backward(dxp, cache.pad_cache))
     dW = np.empty((Cout, Cin_g, K, K), dx.dtype)
-    for inputs, outputs in _weight_blocks(Cout, Cin_g, G, grid):
-        dW_hat = dy_hat_conj[..., outputs].swapaxes(-1, -2) @ x_hat[..., inputs]
-        dW[outputs] = signal(dW_hat, grid, range(K), range(K))
+    for inputs, outputs_g in _weight_blocks(Cout, Cin_g, G, grid):
+        dW_hat = dy_hat_conj[..., outputs_g].swapaxes(-1, -2) @ x_hat[..., inputs]
+        dW[outputs_g] = signal(dW_hat, grid, range(K), range(K))
     db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return dx, dW, db
 

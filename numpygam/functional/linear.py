@@ -33,7 +33,7 @@ def linear_forward(x, W, b=None):
     same_dtype(op, x=x, W=W, b=b)
     y = matmul_last(x, W.T)
     if b is not None:
-        y = y + b
+        y += b                   # y is a new array: adding in place saves a copy
     return y, LinearCache(x, W, b is not None)
 
 
