@@ -54,7 +54,7 @@ def stable_sigmoid(x):
     exp is only ever taken of numbers <= 0, so it lies in (0, 1]:
         sigma(x) = exp(min(x, 0)) / (1 + exp(-|x|))
     which is 1 / (1 + exp(-x)) for x >= 0 and exp(x) / (1 + exp(x)) for x < 0
-    (accurate to the last bit in both tails), with no branch per element.
+    (accurate to a few ulp in both tails), with no branch per element.
     For |x| in the hundreds exp underflows to 0, which is the correctly
     rounded answer, so that (harmless) underflow is silenced.
     """

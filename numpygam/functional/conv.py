@@ -43,7 +43,6 @@ from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward
 from .padding import pad2d_backward, pad2d_forward
 
 
-
 # -- the GEMM path (channels-last im2col) ---------------------------------------------
 CHUNK_ELEMENTS = 1 << 22  # largest im2col chunk: 4M values (16 MB in float32)
 
