@@ -18,7 +18,7 @@ Three implementations with the same signature and results:
   conv2d_gemm_forward / ..._backward        im2col made fast (below)
   conv2d_dft_forward / ..._backward         the convolution theorem (conv_dft.py)
 conv2d_forward / conv2d_backward, used by nn.Conv2d, run the DFT path for
-stride 1 and K >= DFT_MIN_KERNEL (GAM's 7 x 7 convolutions: 2-3x faster than
+stride 1 and K >= DFT_MIN_KERNEL (GAM's 7 x 7 convolutions: 1.7-2.4x faster than
 the GEMM path, bench_conv.py) and the GEMM path otherwise (3 x 3, stride 2).
 The GEMM path differs from the reference in three ways, all measured:
   1. im2col is one strided view of xp (np.lib.stride_tricks.sliding_window_view),
