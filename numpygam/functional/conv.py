@@ -39,7 +39,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import conv_arguments
-from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward
+from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward, group_slices
 from .padding import pad2d_backward, pad2d_forward
 
 
@@ -134,19 +134,18 @@ class Conv2dCache(NamedTuple):
 
 
 def conv2d_gemm_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
-    """y = conv2d(x, W) + b by channels-last im2col and one GEMM per chunk of images.
+    """y = conv2d(x, W) + b (conv2d_forward's op) by channels-last im2col, one GEMM per chunk.
 
     x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
     -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
-    Backward returns (dx, dW, db).
+    Per group, with cols the (rows, K K Cin_g) windows:  y = cols W_m,  dW_m = cols^T dy,
+    dx as in the module docstring (_input_grad).  Backward returns (dx, dW, db).
     """
     conv_arguments("conv2d_gemm_forward", x, W, b, stride, padding, padding_mode, groups)
     xp, pad_cache = pad2d_forward(x, padding, padding_mode)
     xp = _to_rows(xp)
-    Cin_g, Cout_g = x.shape[1] // groups, W.shape[0] // groups
-    y = np.concatenate([_correlate(xp[..., g * Cin_g:(g + 1) * Cin_g],
-                                   W[g * Cout_g:(g + 1) * Cout_g], stride)
-                        for g in range(groups)], axis=3)
+    y = np.concatenate([_correlate(xp[..., ins], W[outs], stride)
+                        for ins, outs in group_slices(x.shape[1], W.shape[0], groups)], axis=3)
     if b is not None:
         y += b
     return np.ascontiguousarray(y.transpose(0, 3, 1, 2)), \
@@ -154,16 +153,13 @@ def conv2d_gemm_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros",
 
 
 def conv2d_gemm_backward(dy, cache):
-    """Returns (dx, dW, db); db is None without a bias."""
-    xp, W, s, G = cache.xp, cache.W, cache.stride, cache.groups
-    Cin_g, Cout_g, K = xp.shape[3] // G, W.shape[0] // G, W.shape[2]
+    """Returns (dx, dW, db); db is None without a bias (formulas: the module docstring)."""
+    xp, W, s = cache.xp, cache.W, cache.stride
     dy_rows = _to_rows(dy)
     dxp, dW = [], []
-    for g in range(G):
-        dy_g = dy_rows[..., g * Cout_g:(g + 1) * Cout_g]
-        W_g = W[g * Cout_g:(g + 1) * Cout_g]
-        dxp.append(_input_grad(dy_g, W_g, s, xp.shape[1:3]))
-        dW.append(_weight_grad(xp[..., g * Cin_g:(g + 1) * Cin_g], dy_g, K, s))
+    for ins, outs in group_slices(xp.shape[3], W.shape[0], cache.groups):
+        dxp.append(_input_grad(dy_rows[..., outs], W[outs], s, xp.shape[1:3]))
+        dW.append(_weight_grad(xp[..., ins], dy_rows[..., outs], W.shape[2], s))
     dxp = np.concatenate(dxp, axis=3).transpose(0, 3, 1, 2)
     db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return np.ascontiguousarray(pad2d_backward(dxp, cache.pad_cache)), \
@@ -174,11 +170,16 @@ DFT_MIN_KERNEL = 5  # from 5 x 5 up the DFT path is the faster one at stride 1
 
 
 def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
-    """y = conv2d(x, W) + b, as torch.nn.functional.conv2d (see the module docstring).
+    """y = conv2d(x, W) + b, as torch.nn.functional.conv2d.
+
+        y[b, o, i, j] = bias[o] + sum_{c, u, v} W[o, c, u, v] xp[b, g(o) + c, s i + u, s j + v]
 
     x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
     -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
-    Backward (conv2d_backward) returns (dx, dW, db).
+    Backward (conv2d_backward) returns (dx, dW, db):
+        db = sum_{b,i,j} dy
+        dW[o, c, u, v] = sum_{b,i,j} dy[b, o, i, j] xp[b, c, s i + u, s j + v]
+        dxp[b, c, s i + u, s j + v] += dy[b, o, i, j] W[o, c, u, v],  dx = pad backward(dxp)
 
     Runs conv2d_dft_forward for stride 1 and K >= DFT_MIN_KERNEL, else
     conv2d_gemm_forward: the faster of the two, as measured by

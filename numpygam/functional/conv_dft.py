@@ -202,7 +202,8 @@ def _join(y_tiles, tiling):
     """(B n_h n_w, Cout, t, t) -> (B, Cout, Ho, Wo): the output tiles side by side."""
     (nh, nw), t, (Ho, Wo) = tiling.n, tiling.t, tiling.out
     B, O = len(y_tiles) // (nh * nw), y_tiles.shape[1]
-    y = y_tiles.reshape(B, nh, nw, O, t, t).transpose(0, 3, 1, 4, 2, 5).reshape(B, O, nh * t, nw * t)
+    y = y_tiles.reshape(B, nh, nw, O, t, t).transpose(0, 3, 1, 4, 2, 5)
+    y = y.reshape(B, O, nh * t, nw * t)
     return np.ascontiguousarray(y[:, :, :Ho, :Wo])
 
 
@@ -237,6 +238,13 @@ def _kernel_spectra(W_rows, T):
         yield k2, (along_n1 @ W_rows[:, k2].reshape(K, -1)).reshape(T, Cout, Cin_g)
 
 
+def group_slices(Cin, Cout, groups):
+    """(input channels, output channels) of each group: slices of x's and W's channels."""
+    Cin_g, Cout_g = Cin // groups, Cout // groups
+    return [(slice(g * Cin_g, (g + 1) * Cin_g), slice(g * Cout_g, (g + 1) * Cout_g))
+            for g in range(groups)]
+
+
 def _weight_blocks(Cout, Cin_g, groups, grid):
     """(input channels, output channels) of each block of dW's spectrum.
 
@@ -244,19 +252,21 @@ def _weight_blocks(Cout, Cin_g, groups, grid):
     (T, R, outputs, Cin / groups) holds at most SPECTRUM_CHUNK values, for the same
     reason as _kernel_spectra.
     """
-    Cout_g = Cout // groups
     step = max(1, SPECTRUM_CHUNK // (grid[0] * (grid[1] // 2 + 1) * Cin_g))
-    for g in range(groups):
-        for start in range(g * Cout_g, (g + 1) * Cout_g, step):
-            yield slice(g * Cin_g, (g + 1) * Cin_g), slice(start, min(start + step, (g + 1) * Cout_g))
+    for ins, outs in group_slices(Cin_g * groups, Cout, groups):
+        for start in range(outs.start, outs.stop, step):
+            yield ins, slice(start, min(start + step, outs.stop))
 
 
 def conv2d_dft_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
-    """y = conv2d(x, W) + b computed per frequency, tile by tile (see the module docstring).
+    """y = conv2d(x, W) + b (conv2d_forward's op) computed per frequency, tile by tile.
 
     x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
     -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
-    Backward returns (dx, dW, db).
+    Per frequency k of each tile (the module docstring):
+        forward   y^[k] = x^[k] W^[k]*^T          (B n, Cin) @ (Cin, Cout) per group
+        backward  dx^[k] = dy^[k] W^[k],   dW^[k] = sum over images and tiles of dy^[k]* x^[k]
+    Backward returns (dx, dW, db), db = sum_{b, i, j} dy.
     """
     conv_arguments("conv2d_dft_forward", x, W, b, stride, padding, padding_mode, groups)
     xp, pad_cache = pad2d_forward(x, padding, padding_mode)
@@ -264,43 +274,34 @@ def conv2d_dft_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", 
     out = ((Hp - K) // stride + 1, (Wp - K) // stride + 1)
     t = tile_size(*out, K, stride, x.shape[0])
     tiling = Tiling(t, stride * (t - 1) + K, (-(-out[0] // t), -(-out[1] // t)), out, (Hp, Wp))
-    grid, whole, outputs = (tiling.T,) * 2, range(tiling.T), range(0, stride * t, stride)
-    x_hat = spectrum(_cut(xp, tiling, stride), grid, whole, whole)  # (T, R, B n, Cin)
+    grid, x_at, y_at = (tiling.T,) * 2, range(tiling.T), range(0, stride * t, stride)
+    x_hat = spectrum(_cut(xp, tiling, stride), grid, x_at, x_at)    # (T, R, B n, Cin)
     W_rows = row_spectra(W, tiling.T, range(K), sign=1)             # (K, R, Cout, Cin_g)
     y_hat = np.empty(x_hat.shape[:3] + (W.shape[0],), x_hat.dtype)  # (T, R, B n, Cout)
     for k2, W_hat_conj in _kernel_spectra(W_rows, tiling.T):
-        for inputs, outputs_g in _group_slices(x.shape[1], W.shape[0], groups):
-            y_hat[:, k2, :, outputs_g] = x_hat[:, k2, :, inputs] @ \
-                W_hat_conj[:, outputs_g].swapaxes(-1, -2)
-    y = _join(signal(y_hat, grid, outputs, outputs), tiling)         # (B, Cout, Ho, Wo)
+        for ins, outs in group_slices(x.shape[1], W.shape[0], groups):
+            y_hat[:, k2, :, outs] = x_hat[:, k2, :, ins] @ W_hat_conj[:, outs].swapaxes(-1, -2)
+    y = _join(signal(y_hat, grid, y_at, y_at), tiling)               # (B, Cout, Ho, Wo)
     if b is not None:
         y += b[:, None, None]
     return y, Conv2dDFTCache(x_hat, W_rows, tiling, stride, b is not None, groups, pad_cache)
 
 
 def conv2d_dft_backward(dy, cache):
-    """Returns (dx, dW, db); db is None without a bias."""
+    """Returns (dx, dW, db); db is None without a bias (formulas: conv2d_dft_forward)."""
     x_hat, tiling, s, G = cache.x_hat, cache.tiling, cache.stride, cache.groups
     K, _, Cout, Cin_g = cache.W_rows.shape
-    grid, whole, outputs = (tiling.T,) * 2, range(tiling.T), range(0, s * tiling.t, s)
-    dy_hat_conj = spectrum(_split(dy, tiling), grid, outputs, outputs, sign=1)  # (T, R, B n, Cout)
-    dx_hat_conj = np.empty_like(x_hat)                                        # (T, R, B n, Cin)
+    grid, x_at, y_at = (tiling.T,) * 2, range(tiling.T), range(0, s * tiling.t, s)
+    dy_hat_conj = spectrum(_split(dy, tiling), grid, y_at, y_at, sign=1)   # (T, R, B n, Cout)
+    dx_hat_conj = np.empty_like(x_hat)                                     # (T, R, B n, Cin)
     for k2, W_hat_conj in _kernel_spectra(cache.W_rows, tiling.T):
-        for inputs, outputs_g in _group_slices(x_hat.shape[3], Cout, G):
-            dx_hat_conj[:, k2, :, inputs] = dy_hat_conj[:, k2, :, outputs_g] @ \
-                W_hat_conj[:, outputs_g]
-    dxp = _overlap_add(signal(dx_hat_conj, grid, whole, whole, sign=1), tiling, s)
+        for ins, outs in group_slices(x_hat.shape[3], Cout, G):
+            dx_hat_conj[:, k2, :, ins] = dy_hat_conj[:, k2, :, outs] @ W_hat_conj[:, outs]
+    dxp = _overlap_add(signal(dx_hat_conj, grid, x_at, x_at, sign=1), tiling, s)
     dx = np.ascontiguousarray(pad2d_backward(dxp, cache.pad_cache))
     dW = np.empty((Cout, Cin_g, K, K), dx.dtype)
-    for inputs, outputs_g in _weight_blocks(Cout, Cin_g, G, grid):
-        dW_hat = dy_hat_conj[..., outputs_g].swapaxes(-1, -2) @ x_hat[..., inputs]
-        dW[outputs_g] = signal(dW_hat, grid, range(K), range(K))
+    for ins, outs in _weight_blocks(Cout, Cin_g, G, grid):
+        dW_hat = dy_hat_conj[..., outs].swapaxes(-1, -2) @ x_hat[..., ins]
+        dW[outs] = signal(dW_hat, grid, range(K), range(K))
     db = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return dx, dW, db
-
-
-def _group_slices(Cin, Cout, groups):
-    """(input channels, output channels) of each group."""
-    Cin_g, Cout_g = Cin // groups, Cout // groups
-    return [(slice(g * Cin_g, (g + 1) * Cin_g), slice(g * Cout_g, (g + 1) * Cout_g))
-            for g in range(groups)]

@@ -4,7 +4,10 @@ from .module import Module
 
 
 class MaxPool2d(Module):
-    """y = the maximum of each K x K window (stride defaults to K), no padding."""
+    """y = the maximum of each K x K window (stride defaults to K), no padding.
+
+    x: (B, C, H, W) -> y: (B, C, (H - K) // s + 1, (W - K) // s + 1).
+    """
 
     def __init__(self, kernel_size, stride=None):
         self.kernel_size, self.stride = kernel_size, stride or kernel_size
@@ -18,7 +21,10 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """y = the mean of each K x K window (stride defaults to K), no padding."""
+    """y = the mean of each K x K window (stride defaults to K), no padding.
+
+    x: (B, C, H, W) -> y: (B, C, (H - K) // s + 1, (W - K) // s + 1).
+    """
 
     def __init__(self, kernel_size, stride=None):
         self.kernel_size, self.stride = kernel_size, stride or kernel_size
