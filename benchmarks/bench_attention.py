@@ -7,15 +7,13 @@ and multi-head attention at B=32, T=128, E=256, H=8.  Prints the ratio
 numpygam time / torch time (target: at most 1.5).
 """
 import math
-import sys
 
 import numpy as np
 import torch
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
-import numpygam.functional as F  # noqa: E402
-from numpygam import nn  # noqa: E402
-from timing import median_seconds, report_row  # noqa: E402
+import numpygam.functional as F
+from numpygam import nn
+from timing import median_seconds, report_row
 
 B, Tq, Tk, D, A = 64, 20, 50, 256, 256
 

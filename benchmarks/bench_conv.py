@@ -8,17 +8,14 @@ runs the DFT path for stride 1 and K >= DFT_MIN_KERNEL, the GEMM path otherwise:
 this table is where that rule comes from (the faster column should be the one
 the rule picks).
 """
-import os
-import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as TF
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import numpygam.functional as F  # noqa: E402
-from numpygam.functional.conv import DFT_MIN_KERNEL  # noqa: E402
-from timing import median_seconds  # noqa: E402
+import numpygam.functional as F
+from numpygam.functional.conv import DFT_MIN_KERNEL
+from timing import median_seconds
 
 # (B, Cin, Cout, H = W, K, stride)
 SHAPES = [(8, 64, 16, 32, 7, 1), (8, 16, 64, 32, 7, 1), (8, 256, 64, 14, 7, 1),
@@ -26,11 +23,12 @@ SHAPES = [(8, 64, 16, 32, 7, 1), (8, 16, 64, 32, 7, 1), (8, 256, 64, 14, 7, 1),
           (8, 64, 64, 16, 3, 1), (8, 64, 128, 32, 3, 2)]
 
 
-def time_pair(forward, backward, x, W, stride, padding):
-    y, _ = forward(x, W, None, stride, padding)
-    dy = np.ones_like(y)
-    return median_seconds(lambda: backward(dy, forward(x, W, None, stride, padding)[1]),
-                          repeats=7)
+def time_method(method, x, W, stride, padding):
+    """Forward + backward by conv2d_forward(..., method=method)."""
+    def step():
+        y, cache = F.conv2d_forward(x, W, None, stride, padding, method=method)
+        F.conv2d_backward(np.ones_like(y), cache)
+    return median_seconds(step, repeats=7)
 
 
 def time_torch(x, W, stride, padding):
@@ -52,8 +50,8 @@ def main():
     for B, Cin, Cout, H, K, s in SHAPES:
         x = rng.standard_normal((B, Cin, H, H)).astype(np.float32)
         W = rng.standard_normal((Cout, Cin, K, K)).astype(np.float32)
-        gemm = time_pair(F.conv2d_gemm_forward, F.conv2d_gemm_backward, x, W, s, K // 2)
-        dft = time_pair(F.conv2d_dft_forward, F.conv2d_dft_backward, x, W, s, K // 2)
+        gemm = time_method("gemm", x, W, s, K // 2)
+        dft = time_method("dft", x, W, s, K // 2)
         theirs = time_torch(x, W, s, K // 2)
         picked = "dft" if s == 1 and K >= DFT_MIN_KERNEL else "gemm"
         ours = dft if picked == "dft" else gemm

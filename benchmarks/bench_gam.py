@@ -4,8 +4,8 @@
 
 nn.GAM (paper variant, rate 4, train mode, float32) at (B, C, H, W) =
 (8, 64, 32, 32) and (8, 256, 14, 14), against the same PyTorch module with the
-same weights, in the same process.  Also against numpygam's GAM with the plain
-im2col convolution (conv2d_reference_*, the textbook approach) swapped in.
+same weights, in the same process.  Also against numpygam's GAM built with
+method="reference" (conv2d's textbook im2col).
 Targets: time and peak memory at most 3x PyTorch's; at least 2x faster than im2col.
 
 Peak memory: each library runs one forward+backward in a fresh subprocess; the
@@ -13,29 +13,25 @@ kernel's peak-RSS mark is reset (/proc/self/clear_refs) just before, and the
 peak (VmHWM) minus the resident size before the run is reported.
 """
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests")]
-import numpygam.functional as F  # noqa: E402
-import numpygam.functional.gam as gam_ops  # noqa: E402
-from numpygam import nn  # noqa: E402
-from timing import median_seconds  # noqa: E402
-from torch_models import BlogGAM  # noqa: E402
+from numpygam import nn
+from timing import from_tests, median_seconds
+
+BlogGAM = from_tests("torch_models").BlogGAM
 
 SIZES = [(8, 64, 32, 32), (8, 256, 14, 14)]
 
 
-def build(size):
+def build(size, method="auto"):
     B, C, H, W = size
     torch.manual_seed(0)
     theirs = BlogGAM(C, C, 4, paper=True).float()
-    ours = nn.GAM(C, rate=4, variant="paper")
+    ours = nn.GAM(C, rate=4, variant="paper", method=method)
     ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
     x = np.random.default_rng(0).standard_normal(size).astype(np.float32)
     return ours, theirs, x
@@ -51,18 +47,6 @@ def step_theirs(theirs, xt, dyt):
     theirs.zero_grad()
     xt.grad = None
     theirs(xt).backward(dyt)
-
-
-class im2col_convolution:
-    """Within this block, numpygam's GAM convolves with the textbook im2col."""
-
-    def __enter__(self):
-        self.saved = gam_ops.conv2d_forward, gam_ops.conv2d_backward
-        gam_ops.conv2d_forward = F.conv2d_reference_forward
-        gam_ops.conv2d_backward = F.conv2d_reference_backward
-
-    def __exit__(self, *exc):
-        gam_ops.conv2d_forward, gam_ops.conv2d_backward = self.saved
 
 
 def _status_kb(field):
@@ -106,8 +90,8 @@ def main():
         xt, dyt = torch.tensor(x, requires_grad=True), torch.tensor(dy)
         t_ours = median_seconds(lambda: step_ours(ours, x, dy), repeats=7)
         t_theirs = median_seconds(lambda: step_theirs(theirs, xt, dyt), repeats=7)
-        with im2col_convolution():
-            t_im2col = median_seconds(lambda: step_ours(ours, x, dy), repeats=5)
+        textbook = build(size, method="reference")[0]  # the same weights, textbook im2col
+        t_im2col = median_seconds(lambda: step_ours(textbook, x, dy), repeats=5)
         m_ours, m_theirs = peak_mib("numpygam", size), peak_mib("torch", size)
         print(f"{str(size):<18}{t_ours * 1e3:>8.1f}ms{t_theirs * 1e3:>7.1f}ms"
               f"{t_ours / t_theirs:>6.2f}x{t_im2col * 1e3:>7.1f}ms{t_im2col / t_ours:>8.2f}x"

@@ -7,17 +7,13 @@ score, batch 64): forward, loss, backward, clipping and an Adam step, against
 the same model rebuilt from PyTorch ops (tests/torch_seq2seq.py) with the same
 weights and batches.  Target: at most 2x PyTorch's time.
 """
-import os
-import sys
-
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests")]
-from numpygam.train import TrainConfig, Trainer, sample_batch  # noqa: E402
-from timing import median_seconds, report_row  # noqa: E402
-from torch_seq2seq import Seq2Seq  # noqa: E402
+from numpygam.train import TrainConfig, Trainer, sample_batch
+from timing import from_tests, median_seconds, report_row
+
+Seq2Seq = from_tests("torch_seq2seq").Seq2Seq
 
 
 def main():

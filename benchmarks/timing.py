@@ -1,6 +1,22 @@
-"""Timing helper shared by the benchmarks: the median of repeated runs, after a warm-up."""
+"""Helpers shared by the benchmarks: the median of repeated runs, and the tests' torch models.
+
+Run a benchmark as `python benchmarks/bench_NAME.py`: Python puts benchmarks/ on
+the path, so `import timing` works, and numpygam is the installed package.
+"""
+import importlib.util
 import statistics
 import time
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+
+
+def from_tests(name):
+    """Import tests/NAME.py (the PyTorch reference models) by its path."""
+    spec = importlib.util.spec_from_file_location(name, TESTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def median_seconds(fn, repeats=15, warmup=3):
@@ -16,4 +32,5 @@ def median_seconds(fn, repeats=15, warmup=3):
 
 def report_row(name, ours, theirs, width=34):
     ratio = ours / theirs
-    return f"{name:<{width}} numpygam {ours * 1e3:8.2f} ms   torch {theirs * 1e3:8.2f} ms   ratio {ratio:5.2f}x"
+    return (f"{name:<{width}} numpygam {ours * 1e3:8.2f} ms   torch {theirs * 1e3:8.2f} ms   "
+            f"ratio {ratio:5.2f}x")

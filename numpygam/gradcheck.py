@@ -125,8 +125,17 @@ def _compare(name, analytic, numerical, tiny, tolerance):
     if numerical.size == 0:
         return InputReport(name, numerical.shape, 0.0, (), 0.0, 0.0, tolerance)
     analytic = np.asarray(analytic, dtype=np.float64)
+    # a NaN or inf is never a rounding error: it fails, and the verdict names it
+    for values, who in ((analytic, "backward returned"), (numerical, "the forward's finite "
+                                                          "differences gave")):
+        bad = ~np.isfinite(values)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            return InputReport(name, numerical.shape, np.inf, where, float(analytic[where]),
+                               float(numerical[where]), tolerance,
+                               problem=f"{who} {values[where]} at {where} "
+                                       f"({int(bad.sum())} non-finite value(s))")
     rel = np.abs(analytic - numerical) / np.maximum(np.abs(analytic) + np.abs(numerical), tiny)
-    rel = np.where(np.isnan(rel), np.inf, rel)
     worst = np.unravel_index(int(np.argmax(rel)), rel.shape)
     return InputReport(name, numerical.shape, float(rel[worst]), tuple(int(i) for i in worst),
                        float(analytic[worst]), float(numerical[worst]), tolerance)
@@ -223,7 +232,8 @@ def gradcheck_module(module, inputs: Sequence[np.ndarray], name=None, h=1e-3, ti
         check_inputs = [isinstance(x, np.ndarray) and x.dtype.kind == "f" for x in args]
     buffers = {k: v.copy() for k, v in module.named_buffers()}
 
-    def run():
+    def run():  # the backward below undoes only the last call: drop the others' caches
+        module.clear_caches()
         module.set_buffers(buffers)
         return _as_tuple(module(*args))
 

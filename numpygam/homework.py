@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from . import functional as F
+from .examples import examples
 from .gradcheck import gradcheck
 
 SOURCE = os.path.join(os.path.dirname(__file__), "functional")
@@ -42,27 +43,8 @@ EXERCISES = {
 
 
 def _inputs(forward, rng):
-    """Small random inputs (differentiable, options) for each graded forward."""
-    def r(*shape):
-        return rng.standard_normal(shape)
-
-    q, k = r(2, 3, 4), r(2, 5, 4)
-    return {
-        "softmax_forward": ({"scores": r(2, 3, 5)}, {"mask": rng.random((2, 1, 5)) < 0.8}),
-        "dot_score_forward": ({"q": q, "k": k}, {"scale": 0.5}),
-        "general_score_forward": ({"q": q, "k": r(2, 5, 3), "W": r(4, 3)}, {}),
-        "additive_score_forward": ({"q": q, "k": k, "Wq": r(6, 4), "Wk": r(6, 4), "v": r(6),
-                                    "b": r(6)}, {}),
-        "context_forward": ({"weights": r(2, 3, 5), "values": r(2, 5, 4)}, {}),
-        "channel_gate_forward": ({"x": r(2, 4, 3, 3), "W1": r(2, 4), "b1": r(2) + 2,
-                                  "W2": r(4, 2), "b2": r(4)}, {}),
-        "conv2d_reference_forward": ({"x": r(2, 4, 5, 5), "W": r(6, 2, 3, 3), "b": r(6)},
-                                     {"stride": 2, "padding": 1, "groups": 2}),
-        "batch_norm2d_forward": ({"x": r(3, 2, 2, 2) * 2, "gamma": r(2), "beta": r(2)},
-                                 {"running_mean": np.zeros(2), "running_var": np.ones(2)}),
-        "gru_cell_forward": ({"x": r(3, 4), "h": r(3, 5), "W_ih": r(15, 4), "W_hh": r(15, 5),
-                              "b_ih": r(15), "b_hh": r(15)}, {}),
-    }[forward]
+    """(differentiable inputs, options) for a graded forward: numpygam/examples.py's."""
+    return examples(rng)[forward[:-len("_forward")]][2:4]
 
 
 # -- writing the exercises ------------------------------------------------------------

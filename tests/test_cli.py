@@ -2,11 +2,14 @@
 import subprocess
 import sys
 
+import pytest
+
 import numpygam.functional as F
 from numpygam import checks
 from numpygam.__main__ import main
 
 
+@pytest.mark.slow
 def test_check_command_passes_and_prints_a_table(capsys):
     assert main(["check"]) == 0
     out = capsys.readouterr().out

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
-from numpygam.functional import conv_dft
+from numpygam.functional import conv_dft, conv_gemm
 from oracle import arrays, assert_close, t
 
 
@@ -36,12 +36,25 @@ def one_tile(forward):
     return run
 
 
+def one_image_chunks(op):
+    """The GEMM path with im2col cut into chunks of one image each (every test
+    shape fits in one chunk of the real CHUNK_ELEMENTS)."""
+    def run(*args, **kwargs):
+        saved, conv_gemm.CHUNK_ELEMENTS = conv_gemm.CHUNK_ELEMENTS, 1
+        try:
+            return op(*args, **kwargs)
+        finally:
+            conv_gemm.CHUNK_ELEMENTS = saved
+    return run
+
+
 PAIRS = [(F.conv2d_forward, F.conv2d_backward),
          (F.conv2d_gemm_forward, F.conv2d_gemm_backward),
+         (one_image_chunks(F.conv2d_gemm_forward), one_image_chunks(F.conv2d_gemm_backward)),
          (F.conv2d_dft_forward, F.conv2d_dft_backward),
          (one_tile(F.conv2d_dft_forward), one_channel_blocks(F.conv2d_dft_backward)),
          (F.conv2d_reference_forward, F.conv2d_reference_backward)]
-IDS = ["picked", "gemm", "dft", "dft-one-tile-blocks", "reference"]
+IDS = ["picked", "gemm", "gemm-one-image-chunks", "dft", "dft-one-tile-blocks", "reference"]
 
 
 @st.composite
@@ -53,7 +66,7 @@ def conv_cases(draw, max_hw=6, max_K=6):
     stride = draw(st.sampled_from([1, 2]))
     H = draw(st.integers(max(1, K - 2 * padding), max_hw))
     W = draw(st.integers(max(1, K - 2 * padding), max_hw))
-    x = draw(arrays((draw(st.integers(1, 2)), cin, H, W)))
+    x = draw(arrays((draw(st.integers(1, 3)), cin, H, W)))  # B >= 2: several chunks
     weight = draw(arrays((cout, cin // groups, K, K)))
     bias = draw(st.one_of(st.none(), arrays((cout,))))
     mode = draw(st.sampled_from(["zeros", "replicate"]))
@@ -266,7 +279,7 @@ def test_tile_size_cuts_gams_maps_into_a_few_tiles(size, B, tiles):
     assert -(-size // t) == tiles
 
 
-@pytest.mark.parametrize("forward, backward", PAIRS[:3], ids=IDS[:3])
+@pytest.mark.parametrize("forward, backward", PAIRS[:4], ids=IDS[:4])
 def test_float32_conv2d_is_as_accurate_as_float32_allows(forward, backward, rng):
     """GAM's 7 x 7 convolution in float32 against the same one in float64.
 
@@ -292,3 +305,27 @@ def test_float32_conv2d_is_as_accurate_as_float32_allows(forward, backward, rng)
                                               (C * K * K, O * K * K, B * H * H), magnitudes):
         assert ours.dtype == np.float32
         assert np.abs(ours - want).max() <= np.sqrt(n) * eps * magnitude, name
+
+
+@pytest.mark.parametrize("chunk, spectrum_chunk, tile", [(1, 1, 1), (1, 1, 2), (2, 10**9, 3)])
+@pytest.mark.parametrize("K, stride, groups", [(7, 1, 1), (5, 1, 2), (3, 2, 1), (3, 1, 3)])
+def test_every_chunk_block_and_tile_loop_run_many_times_agrees_with_the_reference(
+        chunk, spectrum_chunk, tile, K, stride, groups, rng, monkeypatch):
+    """The loops over chunks of images (GEMM), blocks of dW's spectrum and tiles
+    (DFT) forced to many iterations, with uneven last chunks and tiles."""
+    monkeypatch.setattr(conv_gemm, "CHUNK_ELEMENTS", chunk)              # chunk images per chunk
+    monkeypatch.setattr(conv_dft, "SPECTRUM_CHUNK", spectrum_chunk)  # 1: one channel a block
+    monkeypatch.setattr(conv_dft, "tile_size", lambda Ho, Wo, K, s, B: tile)
+    B, Cin, Cout, H = 5, 3 * groups, 2 * groups, 9
+    x, W = rng.standard_normal((B, Cin, H, H + 1)), rng.standard_normal((Cout, Cin // groups, K, K))
+    b = rng.standard_normal(Cout)
+    expected_y, cache = F.conv2d_reference_forward(x, W, b, stride, K // 2, "replicate", groups)
+    dy = rng.standard_normal(expected_y.shape)
+    expected = F.conv2d_reference_backward(dy, cache)
+    for forward, backward in [(F.conv2d_forward, F.conv2d_backward),
+                              (F.conv2d_gemm_forward, F.conv2d_gemm_backward),
+                              (F.conv2d_dft_forward, F.conv2d_dft_backward)]:
+        y, cache = forward(x, W, b, stride, K // 2, "replicate", groups)
+        assert_close(y, expected_y, name=f"{forward.__name__} y")
+        for name, g, want in zip(("dx", "dW", "db"), backward(dy, cache), expected):
+            assert_close(g, want, name=f"{forward.__name__} {name}")

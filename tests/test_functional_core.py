@@ -104,6 +104,7 @@ def test_linear_matches_torch(data):
 def test_activations_match_torch(name, torch_fn, data):
     shape = data.draw(shapes)
     x, dy = data.draw(arrays(shape, -30, 30)), data.draw(arrays(shape))
+    x[data.draw(arrays(shape).map(lambda a: a > 1))] = 0.0  # ReLU's kink: torch's subgradient is 0
     y, cache = getattr(F, f"{name}_forward")(x)
     dx = getattr(F, f"{name}_backward")(dy, cache)
     xt = t(x)
@@ -183,6 +184,47 @@ def test_softmax_weights_sum_to_one_over_allowed_keys_and_ignore_a_row_shift(dat
     shift = data.draw(arrays(shape[:-1] + (1,), -100, 100))
     np.testing.assert_allclose(F.softmax_forward(scores + shift, mask)[0], a,
                                rtol=1e-9, atol=1e-12)
+
+
+@st.composite
+def extreme_masked_scores(draw, dtype):
+    """Rows whose allowed scores and masked scores are far apart, both ways round.
+
+    Softmax is shift-invariant, so a wrong row maximum (taken over the masked
+    entries, or over every entry) changes nothing for moderate scores; it shows
+    only when exp overflows (allowed scores far above the masked ones) or
+    underflows to an all-zero row (masked scores far above the allowed ones).
+    """
+    big = float(np.finfo(dtype).max) / 4
+    rows, Tk = draw(st.integers(1, 4)), draw(st.integers(2, 6))
+    mask = np.array(draw(st.lists(st.lists(st.booleans(), min_size=Tk, max_size=Tk),
+                                  min_size=rows, max_size=rows)))
+    mask[:, 0], mask[:, -1] = True, False               # every row is partly masked
+    level = st.sampled_from([100.0, 1e4, 1e30, big])
+    allowed = np.array(draw(st.lists(st.sampled_from([-1, 1]), min_size=rows, max_size=rows)))
+    scores = np.empty((rows, Tk))
+    for i in range(rows):  # allowed near +level and masked near -level, or the reverse
+        top, spread = draw(level), draw(st.floats(0, 20))
+        noise = np.array(draw(st.lists(st.floats(-spread, spread), min_size=Tk, max_size=Tk)))
+        scores[i] = np.where(mask[i], allowed[i] * top, -allowed[i] * top) + noise
+    return scores.astype(dtype), mask
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(data=st.data())
+def test_extreme_scores_with_partial_masks_give_exact_finite_weights(dtype, data):
+    scores, mask = data.draw(extreme_masked_scores(dtype))
+    with np.errstate(all="raise"):  # no overflow, no 0/0, no invalid value, not even a warning
+        a, cache = F.softmax_forward(scores, mask)
+        de = F.softmax_backward(np.ones_like(a), cache)
+    assert a.dtype == dtype and np.isfinite(a).all() and np.isfinite(de).all()
+    assert np.all(a[~mask] == 0)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(a.sum(axis=-1), 1.0, rtol=0, atol=4 * scores.shape[-1] * eps)
+    # the oracle: PyTorch's softmax of the scores with the masked ones set to -inf
+    expected = torch.softmax(torch.as_tensor(scores.astype(np.float64)).masked_fill(
+        torch.as_tensor(~mask), -torch.inf), dim=-1).numpy()
+    np.testing.assert_allclose(a, expected, rtol=0, atol=4 * eps)
 
 
 def test_all_masked_row_gives_zero_weights_and_zero_gradient_without_warning():

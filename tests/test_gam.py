@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from numpygam import gradcheck_module, nn
 from oracle import assert_close, t
-from torch_models import SE, BasicBlock, BlogGAM, CBAM
+from torch_models import CBAM, SE, BasicBlock, BlogGAM
 
 RTOL = 1e-8  # the bar for whole blocks; float64 throughout
 
@@ -72,6 +72,7 @@ def test_blog_state_dict_keys_load_unchanged():
     assert ours.norm1.num_batches_tracked.dtype == np.int64
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", ["paper", "blog"])
 @given(data=st.data())
 def test_gam_matches_finite_differences_over_shapes(variant, data):
@@ -86,7 +87,7 @@ def test_gam_matches_finite_differences_over_shapes(variant, data):
     # gradcheck's docstring and test_conv.py); PyTorch checks those points instead:
     probe = copy.deepcopy(m).to(np.float64)
     probe(x)
-    spatial = probe._spatial_cache
+    _, spatial = probe.pop_cache()
     relu_inputs = [x.transpose(0, 2, 3, 1) @ probe.linear1.weight.data.T + probe.linear1.bias.data,
                    spatial.norm1.xhat * spatial.norm1.gamma[:, None, None]
                    + probe.norm1.bias.data[:, None, None]]
@@ -98,6 +99,7 @@ def test_gam_matches_finite_differences_over_shapes(variant, data):
     assert report.passed, str(report)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make, make_theirs", [
     (lambda: nn.SEBlock(6, 2), lambda: SE(6, 2)),
     (lambda: nn.CBAM(6, 2), lambda: CBAM(6, 2)),

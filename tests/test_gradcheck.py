@@ -78,3 +78,62 @@ def test_module_with_wrong_parameter_gradient_is_caught():
 
     report = gradcheck_module(BadLinear(3, 2), [np.ones((2, 3))])
     assert [r.name for r in report.failures()] == ["bias"]
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_nan_or_inf_gradient_fails_with_a_verdict_that_names_it(bad, rng):
+    def backward_with(dy, cache):  # right everywhere except one element
+        dx = F.tanh_backward(dy, cache)
+        dx[0, 1] = bad
+        return dx
+
+    report = gradcheck(F.tanh_forward, backward_with, {"x": rng.standard_normal((2, 3))})
+    assert not report.passed
+    row = report.failures()[0]
+    assert row.worst_index == (0, 1) and row.max_rel_error == np.inf
+    assert "WRONG" in row.verdict() and "backward returned" in row.verdict()
+    assert str(bad) in row.verdict()  # "nan", "inf" or "-inf"
+    with pytest.raises(AssertionError, match=str(bad)):
+        report.raise_if_failed()
+
+
+def test_a_nan_parameter_gradient_of_a_module_fails():
+    class NaNLinear(nn.Linear):
+        def backward(self, dy):
+            dx = super().backward(dy)
+            self.weight.grad[1, 0] = np.nan
+            return dx
+
+    report = gradcheck_module(NaNLinear(3, 2), [np.ones((2, 3))])
+    assert [r.name for r in report.failures()] == ["weight"]
+    assert "nan" in report.failures()[0].verdict()
+
+
+def test_a_forward_that_gives_nan_cannot_pass():
+    def log_forward(x):
+        return np.log(x), x
+
+    def log_backward(dy, x):
+        return dy / x
+
+    with np.errstate(invalid="ignore"):  # log of a negative number is the point here
+        report = gradcheck(log_forward, log_backward, {"x": np.array([1.0, -1.0, 2.0])})
+    assert not report.passed
+    assert "finite differences gave nan" in str(report)
+
+
+def test_a_gradient_of_the_wrong_shape_is_reported_even_if_it_broadcasts(rng):
+    def one_row(dy, cache):  # (1, 3) would broadcast against x's (2, 3)
+        return F.tanh_backward(dy, cache)[:1]
+
+    report = gradcheck(F.tanh_forward, one_row, {"x": rng.standard_normal((2, 3))})
+    assert not report.passed
+    assert "backward returned shape (1, 3), expected shape (2, 3)" in str(report)
+
+
+def test_a_backward_that_returns_zeros_fails_even_where_a_sum_of_outputs_is_constant(rng):
+    """Softmax's rows sum to 1, so with dout = ones the true gradient is zero and
+    a backward that returns zeros would pass; gradcheck's dout is random."""
+    report = gradcheck(F.softmax_forward, lambda da, cache: np.zeros_like(da),
+                       {"scores": rng.standard_normal((2, 4))})
+    assert not report.passed and "WRONG" in str(report)

@@ -7,6 +7,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "book"))
 import build  # noqa: E402  (book/build.py)
 
+pytestmark = pytest.mark.slow  # builds the book / executes every lesson (minutes)
+
 LESSONS = build.lesson_paths()
 
 

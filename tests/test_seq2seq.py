@@ -88,6 +88,7 @@ def tiny_batch():
     return make_batch(pairs, vocab, vocab), len(vocab)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attention", ["bahdanau", "luong"])
 @pytest.mark.parametrize("score, window", [(s, "global") for s in SCORES] +
                          [("general", "local-m"), ("additive", "local-p")])
@@ -101,6 +102,7 @@ def test_whole_model_loss_matches_finite_differences_for_every_parameter(attenti
     assert len(report.inputs) == len(model.parameters())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attention", ["bahdanau", "luong"])
 def test_fixed_context_model_matches_finite_differences(attention):
     batch, V = tiny_batch()
@@ -135,6 +137,7 @@ def test_whole_model_matches_pytorch_loss_and_every_gradient(attention, score):
         assert_close(params[name].grad, p.grad, name=name)
 
 
+@pytest.mark.slow
 def test_a_short_run_learns_the_copy_task_and_is_reproducible():
     config = TrainConfig(task="copy", steps=400, batch_size=32, lr=5e-3, warmup=20,
                          emb_dim=16, enc_hidden=32, dec_hidden=64, attn_dim=32, train_size=4000,
@@ -163,6 +166,7 @@ def test_checkpoint_round_trips_and_resuming_gives_the_same_next_step(tmp_path):
         np.testing.assert_array_equal(b.model.state_dict()[key], value)
 
 
+@pytest.mark.slow
 def test_greedy_and_beam_search_agree_on_a_trained_model():
     config = TrainConfig(task="copy", steps=300, batch_size=32, lr=5e-3, warmup=20, emb_dim=16,
                          enc_hidden=32, dec_hidden=64, attn_dim=32, train_size=3000)

@@ -29,7 +29,11 @@ def relu_forward(x):
 
 
 def relu_backward(dy, cache):
-    """dx = dy * [x > 0]."""
+    """dx = dy * [x > 0]   (the subgradient 0 at x = 0, as PyTorch).
+
+    dy: any shape, the gradient of y   cache: ReluCache(positive: bool [x > 0])
+    -> dx: dy's shape.
+    """
     return np.where(cache.positive, dy, dy.dtype.type(0))
 
 
@@ -44,7 +48,11 @@ def tanh_forward(x):
 
 
 def tanh_backward(dy, cache):
-    """dx = dy * (1 - y^2)."""
+    """dx = dy * (1 - y^2), with y = tanh(x) kept by the forward.
+
+    dy: any shape, the gradient of y   cache: TanhCache(y: tanh(x))
+    -> dx: dy's shape.
+    """
     return dy * (1 - cache.y * cache.y)
 
 
@@ -77,5 +85,9 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(ds, cache):
-    """dx = ds * s * (1 - s)."""
+    """dx = ds * s * (1 - s), with s = sigma(x) kept by the forward.
+
+    ds: any shape, the gradient of s   cache: SigmoidCache(s: sigma(x))
+    -> dx: ds's shape.
+    """
     return ds * cache.s * (1 - cache.s)

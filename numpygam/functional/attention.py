@@ -10,10 +10,18 @@ import numpy as np
 
 from ._checks import bool_mask, dim_equal, float_array, same_dtype
 from ._matmul import matmul_t
-from .scores import (additive_score_backward, additive_score_forward, concat_score_backward,
-                     concat_score_forward, dot_score_backward, dot_score_forward,
-                     general_score_backward, general_score_forward, location_score_backward,
-                     location_score_forward)
+from .scores import (
+    additive_score_backward,
+    additive_score_forward,
+    concat_score_backward,
+    concat_score_forward,
+    dot_score_backward,
+    dot_score_forward,
+    general_score_backward,
+    general_score_forward,
+    location_score_backward,
+    location_score_forward,
+)
 from .softmax import SoftmaxCache, softmax_backward, softmax_in_place
 
 
@@ -41,7 +49,12 @@ def context_forward(weights, values):
 
 
 def context_backward(dc, cache):
-    """Returns (dweights, dvalues)."""
+    """Backward of c = a values (c_i = sum_j a_ij h_j).
+
+    dc: (B, Tq, Dv)   cache: ContextCache(weights a (B, Tq, Tk), values h (B, Tk, Dv))
+    -> dweights = dc values^T   (B, Tq, Tk),   da_ij = dc_i . h_j
+       dvalues  = a^T dc        (B, Tk, Dv),   dh_j = sum_i a_ij dc_i
+    """
     # BEGIN SOLUTION
     return matmul_t(dc, cache.values), cache.weights.transpose(0, 2, 1) @ dc
     # END SOLUTION
@@ -115,7 +128,15 @@ def attention_forward(q, k, values, score="dot", mask=None, **params):
 
 
 def attention_backward(dout, cache):
-    """dout = (dcontext, dweights or None).  Returns (dq, dk, dvalues, *dparams)."""
+    """Backward of global attention: context, then softmax, then the score.
+
+    dout = (dc (B, Tq, Dv), dweights (B, Tq, Tk) or None: a loss on the weights too)
+    cache: AttentionCache(score name, the score's cache, SoftmaxCache(a), ContextCache, k)
+        da = dc values^T + dweights,   dvalues = a^T dc,
+        de = a * (da - sum_j a da),    then the score's backward of de.
+    -> (dq (B, Tq, Dq), dk (B, Tk, Dk), dvalues (B, Tk, Dv), *dparams), the score's
+       parameter gradients in SCORES order (the location score's dk is zeros).
+    """
     dc, dweights = dout
     da, dvalues = context_backward(dc, cache.context_cache)
     if dweights is not None:

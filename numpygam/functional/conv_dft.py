@@ -288,7 +288,17 @@ def conv2d_dft_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", 
 
 
 def conv2d_dft_backward(dy, cache):
-    """Returns (dx, dW, db); db is None without a bias (formulas: conv2d_dft_forward)."""
+    """Backward of conv2d_dft_forward, per frequency k of each tile:
+
+        dx^[k] = dy^[k] W^[k]  then each tile's inverse DFT, overlaps added   (B, Cin, H, W)
+        dW^[k] = sum over images and tiles of dy^[k]* x^[k], inverse DFT read at the
+                 K x K kernel positions                                        (Cout, Cin/groups, K, K)
+        db = sum_{b, i, j} dy                                                  (Cout,), or None
+
+    dy: (B, Cout, Ho, Wo)   cache: Conv2dDFTCache(x_hat (T, R, B n, Cin) the input
+    tiles' spectra, W_rows (K, R, Cout, Cin/groups), tiling, stride, has_bias, groups,
+    pad_cache)
+    """
     x_hat, tiling, s, G = cache.x_hat, cache.tiling, cache.stride, cache.groups
     K, _, Cout, Cin_g = cache.W_rows.shape
     grid, x_at, y_at = (tiling.T,) * 2, range(tiling.T), range(0, s * tiling.t, s)

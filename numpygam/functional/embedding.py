@@ -33,7 +33,13 @@ def embedding_forward(indices, W, padding_idx=None):
 
 
 def embedding_backward(dy, cache):
-    """dW = scatter-add of dy into the rows named by indices; returns dW alone."""
+    """dW[v] = sum of dy over the positions whose index is v (a scatter-add).
+
+    dy: (..., D), the gradient of y = W[indices]   cache: EmbeddingCache(indices (...),
+    num_embeddings V, padding_idx)
+    -> dW: (V, D); the row padding_idx gets no gradient.  Indices have no gradient,
+       so dW is returned alone.
+    """
     dW = np.zeros((cache.num_embeddings, dy.shape[-1]), dtype=dy.dtype)
     np.add.at(dW, cache.indices.reshape(-1), dy.reshape(-1, dy.shape[-1]))
     if cache.padding_idx is not None:

@@ -39,7 +39,8 @@ def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
     -> out: (B, C, H, W); the gate is cache.gate.
 
     The 3-D permutation is a transpose to (B, H, W, C): the MLP then acts on
-    each pixel's channel vector, mixing channels across the whole map.
+    each pixel's channel vector separately (a 1 x 1 convolution, in effect),
+    mixing the channels at that pixel and nowhere else.
     Backward, with g = Mc(x):
         dx = dout * g + permute_back(MLP backward of permute(dout * x))
     Returns (dx, dW1, db1, dW2, db2).
@@ -63,7 +64,18 @@ def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
 
 
 def channel_gate_backward(dout, cache):
-    """Returns (dx, dW1, db1, dW2, db2)."""
+    """Backward of channel_gate_forward, with g = Mc(x) and p = permute:
+
+        dgate = dout * x                       (B, C, H, W), permuted to (B, H, W, C)
+        [sigmoid]  datt = dgate * g (1 - g)    (paper variant only)
+        MLP backward: dW2 = sum_pixels datt^T relu_h,   db2 = sum datt,
+                      dh = datt W2 [h > 0],  dW1 = sum dh^T p(x),  db1 = sum dh
+        dx = dout * g + p^-1(dh W1)            (B, C, H, W)
+
+    dout: (B, C, H, W)   cache: ChannelGateCache (x, gate g, the caches of linear1,
+    relu, linear2 and the sigmoid (None for the blog's variant))
+    Returns (dx, dW1 (C/r, C), db1 (C/r,), dW2 (C, C/r), db2 (C,)); db None without biases.
+    """
     # BEGIN SOLUTION
     datt = np.ascontiguousarray((dout * cache.x).transpose(0, 2, 3, 1))
     if cache.sigmoid is not None:
@@ -88,29 +100,51 @@ class SpatialGateCache(NamedTuple):
     running_stats: tuple    # updated (mean1, var1, mean2, var2); None in eval mode
 
 
-def spatial_gate_forward(x, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,
-                         training=True, momentum=0.1, eps=1e-5, padding_mode="zeros", groups=1):
+class SpatialGateGrads(NamedTuple):
+    """spatial_gate_backward's result, in the forward's order, readable by name."""
+    dx: np.ndarray
+    dW1: np.ndarray
+    db1: Optional[np.ndarray]
+    dgamma1: np.ndarray
+    dbeta1: np.ndarray
+    dW2: np.ndarray
+    db2: Optional[np.ndarray]
+    dgamma2: np.ndarray
+    dbeta2: np.ndarray
+
+
+def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,
+                         training=True, momentum=0.1, eps=1e-5, padding_mode="zeros", groups=1,
+                         method="auto"):
     """out = Ms(x) * x, Ms(x) = sigma(BN2(conv2(relu(BN1(conv1(x)))))) [channel-shuffled].
 
+    Every argument after x is passed by name (there are fifteen):
     x: (B, C, H, W)   W1: (C/r, C/groups, K, K)   W2: (C, C/(r groups), K, K)
     b1: (C/r,)  b2: (C,)  (or None)   gamma1, beta1: (C/r,)   gamma2, beta2: (C,)
     running_stats: (running_mean1, running_var1, running_mean2, running_var2)
     padding: K // 2 on every side ("same"), "zeros" (paper) or "replicate" (blog)
+    method: conv2d_forward's ("auto" picks the DFT path for 7 x 7 kernels)
     -> out: (B, C, H, W); the gate is cache.gate, and in training the updated
        running statistics are cache.running_stats (the inputs are not modified).
-    Backward: each step's backward in reverse; dx = dout * Ms(x) + (the gate's
-    path back to x).  Returns (dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2).
+
+    Backward (spatial_gate_backward), given dout (B, C, H, W): each step's
+    backward in reverse,
+        dgate = dout * x   [un-shuffled],   dz2 = sigmoid backward(dgate),
+        BN2, conv2, ReLU, BN1, conv1 backwards in turn,
+        dx = dout * Ms(x) + (conv1's input gradient).
+    Returns SpatialGateGrads(dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2),
+    each the shape of its input (db1, db2 None without biases).
     """
     op = "spatial_gate_forward"
     float_array(op, "x", x, ndim=4)
     dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
               W2.shape[0], x.shape[1])
     rm1, rv1, rm2, rv2 = running_stats
-    pad = W1.shape[2] // 2
-    z, cc1 = conv2d_forward(x, W1, b1, 1, pad, padding_mode, groups)
+    conv = dict(stride=1, padding_mode=padding_mode, groups=groups, method=method)
+    z, cc1 = conv2d_forward(x, W1, b1, padding=W1.shape[2] // 2, **conv)
     z, cn1 = batch_norm2d_forward(z, gamma1, beta1, rm1, rv1, training, momentum, eps)
     z, cr = relu_forward(z)
-    z, cc2 = conv2d_forward(z, W2, b2, 1, W2.shape[2] // 2, padding_mode, groups)
+    z, cc2 = conv2d_forward(z, W2, b2, padding=W2.shape[2] // 2, **conv)
     z, cn2 = batch_norm2d_forward(z, gamma2, beta2, rm2, rv2, training, momentum, eps)
     gate, cs = sigmoid_forward(z)
     if groups > 1:
@@ -121,7 +155,12 @@ def spatial_gate_forward(x, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, runnin
 
 
 def spatial_gate_backward(dout, cache):
-    """Returns (dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2)."""
+    """Backward of spatial_gate_forward (formulas there).
+
+    dout: (B, C, H, W)   cache: SpatialGateCache (x, gate Ms(x), the caches of conv1,
+    norm1, relu, conv2, norm2 and the sigmoid, groups, running_stats)
+    Returns SpatialGateGrads(dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2).
+    """
     dgate = dout * cache.x
     if cache.groups > 1:
         dgate = channel_shuffle_backward(dgate, cache.groups)
@@ -131,4 +170,5 @@ def spatial_gate_backward(dout, cache):
     dz = relu_backward(dz, cache.relu)
     dz, dgamma1, dbeta1 = batch_norm2d_backward(dz, cache.norm1)
     dx, dW1, db1 = conv2d_backward(dz, cache.conv1)
-    return dout * cache.gate + dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2
+    return SpatialGateGrads(dout * cache.gate + dx, dW1, db1, dgamma1, dbeta1, dW2, db2,
+                            dgamma2, dbeta2)

@@ -104,7 +104,16 @@ def gru_cell_forward(x, h, W_ih, W_hh, b_ih=None, b_hh=None):
 
 
 def gru_cell_backward(dh_new, cache):
-    """Returns (dx, dh, dW_ih, dW_hh, db_ih, db_hh)."""
+    """Backward of one GRU step (formulas: the module docstring).
+
+    dh_new: (B, H), the gradient of h'   cache: GRUCellCache(x (B, In), h (B, H), W_ih,
+    W_hh, gates r, z, n (B, H), gh_n = W_hn h + b_hn (B, H), has_bias)
+    With dgi = [da_r, da_z, da_n], dgh = [da_r, da_z, da_n r] (B, 3H):
+    -> dx = dgi W_ih            (B, In)
+       dh = dh' z + dgh W_hh    (B, H)
+       dW_ih = dgi^T x (3H, In),  dW_hh = dgh^T h (3H, H)
+       db_ih = sum_b dgi, db_hh = sum_b dgh (3H,), or None without biases
+    """
     dgi, dgh, dh = _step_backward(dh_new, cache.h, cache.r, cache.z, cache.n, cache.gh_n)
     dx = dgi @ cache.W_ih
     dh = dh + dgh @ cache.W_hh
@@ -189,9 +198,17 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, reverse=F
 
 
 def gru_backward(dout, cache):
-    """dout = (doutputs (B, T, H), dh_last (B, H) or None).
+    """Backpropagation through time: the steps' backwards, last step first.
 
-    Returns (dx, dh0, dW_ih, dW_hh, db_ih, db_hh)."""
+    dout = (doutputs (B, T, H), dh_last (B, H) or None)
+    cache: GRUCache(x (B, T, In) in processing order, h_prev (B, T, H), gates r, z, n and
+    gh_n (B, T, H) per step, mask (B, T) of real tokens, the reversal order or None,
+    W_ih, W_hh, has_bias, h0_given)
+    A padded step passes dh on unchanged and adds nothing to the weights.
+    -> dx (B, T, In), dh0 (B, H) or None when h0 was None, dW_ih (3H, In),
+       dW_hh (3H, H), db_ih, db_hh (3H,) or None without biases; dW_hh and db_hh are
+       sums over the steps.
+    """
     doutputs, dh_last = dout
     if cache.order is not None:
         doutputs = np.take_along_axis(doutputs, cache.order[..., None], axis=1)

@@ -38,7 +38,13 @@ def linear_forward(x, W, b=None):
 
 
 def linear_backward(dy, cache):
-    """Returns (dx, dW, db); db is None when the forward had no bias."""
+    """Backward of y = x W^T + b.
+
+    dy: (..., Dout)   cache: LinearCache(x (..., Din), W (Dout, Din), has_bias)
+    -> dx = dy W                         (..., Din)
+       dW = sum over batch of dy^T x     (Dout, Din)
+       db = sum over batch of dy         (Dout,), or None when the forward had no bias
+    """
     x, W = cache.x, cache.W
     dx = matmul_last(dy, W)
     dy2 = dy.reshape(-1, W.shape[0])

@@ -51,7 +51,12 @@ def cross_entropy_forward(logits, targets, ignore_index=-100):
 
 
 def cross_entropy_backward(dloss, cache):
-    """dz = dL * (p - onehot(y)) / N on valid tokens, 0 on ignored ones."""
+    """dz_n = dL (p_n - onehot(y_n)) / N on valid tokens, 0 on ignored ones.
+
+    dloss: scalar (0-d), the gradient of L   cache: CrossEntropyCache(probs p (..., C),
+    targets (...), valid (...) bool, count N)
+    -> dz: (..., C), the gradient of the logits.
+    """
     probs = cache.probs
     dz = probs.copy()
     np.put_along_axis(dz, cache.targets[..., None],

@@ -45,7 +45,16 @@ def attentional_hidden_forward(c, h, W, b=None):
 
 
 def attentional_hidden_backward(dout, cache):
-    """Returns (dc, dh, dW, db); db is None without a bias."""
+    """Backward of h~ = tanh(W [c; h] + b).
+
+    dout: (..., D), the gradient of h~   cache: AttentionalHiddenCache(the linear and
+    tanh caches, context_size Dc)
+    With dz = dh~ (1 - h~^2):
+    -> dc = (dz W)[..., :Dc]           (..., Dc)
+       dh = (dz W)[..., Dc:]           (..., Dh)
+       dW = sum dz^T [c; h]            (D, Dc + Dh)
+       db = sum dz                     (D,), or None without a bias
+    """
     dz = tanh_backward(dout, cache.tanh_cache)
     dcat, dW, db = linear_backward(dz, cache.linear_cache)
     return dcat[..., :cache.context_size], dcat[..., cache.context_size:], dW, db
@@ -141,7 +150,15 @@ def local_p_attention_forward(q, k, values, Wp, vp, D, score="general", lengths=
 
 
 def local_p_attention_backward(dout, cache):
-    """dout = (dcontext, dweights or None).  Returns (dq, dk, dvalues, dWp, dvp, *dparams)."""
+    """Backward of local-p attention (formulas: local_p_attention_forward).
+
+    dout = (dc (B, Tq, Dv), dweights (B, Tq, Tk) or None)
+    cache: LocalPCache(q, Wp, vp, hidden tanh(W_p h_t) (B, Tq, A), sig (B, Tq), S (B, 1),
+    dist s - p_t (B, Tq, Tk), sigma, align (B, Tq, Tk), gauss (B, Tq, Tk), the score's,
+    softmax's and context's caches, k)
+    -> (dq (B, Tq, Dq), dk (B, Tk, Dk), dvalues (B, Tk, Dv), dWp (A, Dq), dvp (A,),
+       *dparams of the score); dq adds the path through p_t to the score's dq.
+    """
     dc, dweights = dout
     dw, dvalues = context_backward(dc, cache.context_cache)
     if dweights is not None:

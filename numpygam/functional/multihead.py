@@ -80,7 +80,15 @@ def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias
 
 
 def multi_head_attention_backward(dout, cache):
-    """dout = (dout (B, Tq, E), dweights (B, H, Tq, Tk) or None)."""
+    """Backward of multi-head attention, each step's backward in reverse.
+
+    dout = (dout (B, Tq, E), dweights (B, H, Tq, Tk) or None)
+    cache: MultiheadCache(the caches of the three input projections, of attention over
+    the B*H heads, of the output projection; num_heads H, has_bias)
+    -> dquery (B, Tq, E), dkey (B, Tk, E), dvalue (B, Tk, E),
+       din_proj_weight = [dW_q; dW_k; dW_v] (3E, E), din_proj_bias (3E,) or None,
+       dout_proj_weight (E, E), dout_proj_bias (E,) or None
+    """
     dy, dweights = dout
     H = cache.num_heads
     dmerged, dW_out, db_out = linear_backward(dy, cache.out_cache)

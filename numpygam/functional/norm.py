@@ -63,7 +63,15 @@ def batch_norm2d_forward(x, gamma, beta, running_mean, running_var, training=Tru
 
 
 def batch_norm2d_backward(dy, cache):
-    """Returns (dx, dgamma, dbeta)."""
+    """Backward of batch normalisation (formulas: batch_norm2d_forward).
+
+    dy: (B, C, H, W)   cache: BatchNormCache(xhat (B, C, H, W), gamma (C,), inv_std
+    1/sqrt(var + eps) (C,), training, the updated running statistics)
+    With g = dy gamma and means over N = B H W values per channel:
+    -> dx = (g - mean(g) - xhat mean(g xhat)) inv_std   (training)    (B, C, H, W)
+       dx = g inv_std                                    (eval)
+       dgamma = sum dy xhat (C,),   dbeta = sum dy (C,)
+    """
     # BEGIN SOLUTION
     xhat = cache.xhat
     dgamma = np.sum(dy * xhat, axis=(0, 2, 3))

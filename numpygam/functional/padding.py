@@ -22,7 +22,11 @@ def pad2d_forward(x, padding, mode="zeros"):
 
 
 def pad2d_backward(dxp, cache):
-    """dxp: (B, C, H + 2p, W + 2p) -> dx: (B, C, H, W) (see pad2d_forward)."""
+    """The interior of dxp, plus (replicate) each padded row and column summed into its edge.
+
+    dxp: (B, C, H + 2p, W + 2p)   cache: (padding p, mode)
+    -> dx: (B, C, H, W).
+    """
     padding, mode = cache
     if padding == 0:
         return dxp

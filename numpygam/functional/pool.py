@@ -65,12 +65,20 @@ def _pool_backward(dy, cache):
 
 
 def max_pool2d_backward(dy, cache):
-    """dx: dy routed to each window's maximum."""
+    """dx[window max] += dy: each output's gradient goes to the input that was its maximum.
+
+    dy: (B, C, Ho, Wo)   cache: PoolCache(x's shape, K, stride, argmax (B, C, Ho, Wo))
+    -> dx: (B, C, H, W); overlapping windows add up.
+    """
     return _pool_backward(dy, cache)
 
 
 def avg_pool2d_backward(dy, cache):
-    """dx: dy / K^2 spread over each window."""
+    """dx[window] += dy / K^2: each output's gradient spread evenly over its window.
+
+    dy: (B, C, Ho, Wo)   cache: PoolCache(x's shape, K, stride, argmax None)
+    -> dx: (B, C, H, W); overlapping windows add up.
+    """
     return _pool_backward(dy, cache)
 
 
@@ -84,6 +92,10 @@ def global_avg_pool_forward(x):
 
 
 def global_avg_pool_backward(dy, x_shape):
-    """dx[b, c, h, w] = dy[b, c] / (H W).   dy: (B, C) -> dx: (B, C, H, W)."""
+    """dx[b, c, h, w] = dy[b, c] / (H W).
+
+    dy: (B, C)   cache: x's shape (B, C, H, W)
+    -> dx: (B, C, H, W).
+    """
     H, W = x_shape[2:]
     return np.broadcast_to((dy / (H * W))[:, :, None, None], x_shape).copy()

@@ -58,7 +58,12 @@ def dot_score_forward(q, k, scale=None):
 
 
 def dot_score_backward(de, cache):
-    """Returns (dq, dk)."""
+    """Backward of e = scale * q k^T.
+
+    de: (B, Tq, Tk)   cache: DotCache(q_scaled = scale q (B, Tq, D), k (B, Tk, D), scale)
+    -> dq = scale * de k        (B, Tq, D)
+       dk = de^T (scale q)      (B, Tk, D)
+    """
     # BEGIN SOLUTION
     dq = de @ cache.k
     if cache.scale != 1.0:
@@ -94,7 +99,13 @@ def general_score_forward(q, k, W):
 
 
 def general_score_backward(de, cache):
-    """Returns (dq, dk, dW)."""
+    """Backward of e_ij = q_i^T W k_j, computed as (q W) k^T.
+
+    de: (B, Tq, Tk)   cache: GeneralCache(q (B, Tq, Dq), k (B, Tk, Dk), W (Dq, Dk), qW (B, Tq, Dk))
+    -> dq = (de k) W^T               (B, Tq, Dq)
+       dk = de^T (q W)               (B, Tk, Dk)
+       dW = sum_b q^T (de k)         (Dq, Dk)
+    """
     # BEGIN SOLUTION
     dqW = de @ cache.k                                   # (B, Tq, Dk)
     dq = matmul_last(dqW, cache.W.T)
@@ -153,7 +164,18 @@ def additive_score_forward(q, k, Wq, Wk, v, b=None):
 
 
 def additive_score_backward(de, cache):
-    """Returns (dq, dk, dWq, dWk, dv, db); db is None without a bias."""
+    """Backward of e_ij = v^T tanh(Wq q_i + Wk k_j + b).
+
+    de: (B, Tq, Tk)   cache: AdditiveCache(q, k, Wq (A, Dq), Wk (A, Dk), v (A,),
+    hidden z = tanh(.) (B, Tq, Tk, A), has_bias)
+    With g_ija = de_ij v_a (1 - z_ija^2):
+    -> dq_i = sum_j g_ij Wq                (B, Tq, Dq)
+       dk_j = sum_i g_ij Wk                (B, Tk, Dk)
+       dWq  = sum_bi (sum_j g_ij) q_i^T    (A, Dq)
+       dWk  = sum_bj (sum_i g_ij) k_j^T    (A, Dk)
+       dv   = sum_bij de_ij z_ij           (A,)
+       db   = sum_bij g_ij                 (A,), or None without a bias
+    """
     # BEGIN SOLUTION
     z, v = cache.hidden, cache.v
     A = v.shape[0]
@@ -187,7 +209,12 @@ def concat_score_forward(q, k, W, v):
 
 
 def concat_score_backward(de, cache):
-    """Returns (dq, dk, dW, dv)."""
+    """Backward of e_ij = v^T tanh(W [q_i; k_j]), by additive_score_backward.
+
+    de: (B, Tq, Tk)   cache: AdditiveCache (W split as Wq = W[:, :Dq], Wk = W[:, Dq:])
+    -> dq (B, Tq, Dq), dk (B, Tk, Dk) as for the additive score,
+       dW = [dWq | dWk]   (A, Dq + Dk),   dv (A,)
+    """
     dq, dk, dWq, dWk, dv, _ = additive_score_backward(de, cache)
     return dq, dk, np.concatenate([dWq, dWk], axis=1), dv
 
@@ -216,6 +243,11 @@ def location_score_forward(q, W):
 
 
 def location_score_backward(de, cache):
-    """Returns (dq, dW)."""
+    """Backward of e = q W^T (W_a h_t, one row of W per source position).
+
+    de: (B, Tq, Tk)   cache: LocationCache(q (B, Tq, Dq), W (Tk, Dq))
+    -> dq = de W                (B, Tq, Dq)
+       dW = sum_bi de_i^T q_i   (Tk, Dq)
+    """
     Tk, Dq = cache.W.shape
     return matmul_last(de, cache.W), de.reshape(-1, Tk).T @ cache.q.reshape(-1, Dq)

@@ -19,6 +19,10 @@ def channel_shuffle_forward(x, groups):
 
 
 def channel_shuffle_backward(dy, groups):
-    """dx = the inverse shuffle of dy: reshape (B, C/G, G, H, W), swap, reshape."""
+    """The inverse permutation: dx[:, g (C/G) + j] = dy[:, j G + g].
+
+    dy: (B, C, H, W)   cache: groups G (the shuffle is a permutation, nothing else is kept)
+    -> dx: (B, C, H, W): reshape (B, C/G, G, H, W), swap the two channel axes, reshape.
+    """
     B, C, H, W = dy.shape
     return dy.reshape(B, C // groups, groups, H, W).transpose(0, 2, 1, 3, 4).reshape(B, C, H, W)

@@ -64,7 +64,12 @@ def softmax_in_place(e, mask=None):
 
 
 def softmax_backward(dweights, cache):
-    """de = a * (da - sum_k(a * da)) over the last axis."""
+    """de_ij = a_ij (da_ij - sum_k a_ik da_ik), over the last axis.
+
+    da: (..., Tk), the gradient of the weights a   cache: SoftmaxCache(weights a (..., Tk))
+    -> de: (..., Tk).  Masked entries have a_ij = 0, so de_ij = 0 there; a fully
+       masked row gets de = 0.
+    """
     # BEGIN SOLUTION
     a = cache.weights
     de = dweights - np.vecdot(a, dweights)[..., None]  # the row dot, without a temporary
@@ -94,5 +99,9 @@ def log_softmax_forward(x):
 
 
 def log_softmax_backward(dy, cache):
-    """dx = dy - p * sum_k dy_k, with p = softmax(x)."""
+    """dx_i = dy_i - p_i sum_k dy_k, with p = softmax(x).
+
+    dy: (..., C)   cache: LogSoftmaxCache(probs p (..., C))
+    -> dx: (..., C).
+    """
     return dy - cache.probs * dy.sum(axis=-1, keepdims=True)

@@ -7,30 +7,33 @@ class ReLU(Module):
     """y = max(x, 0)."""
 
     def forward(self, x):
-        y, self._cache = F.relu_forward(x)
+        y, cache = F.relu_forward(x)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        return F.relu_backward(dy, self._cache)
+        return F.relu_backward(dy, self.pop_cache())
 
 
 class Tanh(Module):
     """y = tanh(x)."""
 
     def forward(self, x):
-        y, self._cache = F.tanh_forward(x)
+        y, cache = F.tanh_forward(x)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        return F.tanh_backward(dy, self._cache)
+        return F.tanh_backward(dy, self.pop_cache())
 
 
 class Sigmoid(Module):
     """y = 1 / (1 + exp(-x))."""
 
     def forward(self, x):
-        y, self._cache = F.sigmoid_forward(x)
+        y, cache = F.sigmoid_forward(x)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        return F.sigmoid_backward(dy, self._cache)
+        return F.sigmoid_backward(dy, self.pop_cache())

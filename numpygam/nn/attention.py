@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, add_grads, data
 
 # score -> [(functional argument name, module attribute name)]
 SCORE_PARAMS = {
@@ -73,10 +73,7 @@ class _ScoreParams(Module):
 
     def _add_score_grads(self, dparams):
         attrs = [attr for _, attr in SCORE_PARAMS[self.score]]
-        for attr, g in zip(attrs, dparams):
-            p = getattr(self, attr)
-            if p is not None:
-                p.grad += g
+        add_grads(*((getattr(self, attr), g) for attr, g in zip(attrs, dparams)))
 
 
 class Attention(_ScoreParams):
@@ -101,15 +98,16 @@ class Attention(_ScoreParams):
 
     def forward(self, query, keys, values=None, mask=None):
         score, params = self._score_kwargs()
-        self._values_are_keys = values is None
-        (c, a), self._cache = F.attention_forward(query, keys, keys if values is None else values,
-                                                  score, mask, **params)
+        (c, a), cache = F.attention_forward(query, keys, keys if values is None else values,
+                                            score, mask, **params)
+        self.push_cache((cache, values is None))
         return c, a
 
     def backward(self, dcontext, dweights=None):
-        dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), self._cache)
+        cache, values_are_keys = self.pop_cache()
+        dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), cache)
         self._add_score_grads(dparams)
-        return _input_grads(dq, dk, dv, self._values_are_keys)
+        return _input_grads(dq, dk, dv, values_are_keys)
 
     def extra_repr(self):
         return f"score={self.score!r}, query_dim={self.query_dim}, key_dim={self.key_dim}"
@@ -131,15 +129,13 @@ class AttentionalHidden(Module):
         self.b_c = Parameter(init.uniform((out_dim,), bound, rng, dtype)) if bias else None
 
     def forward(self, context, hidden):
-        out, self._cache = F.attentional_hidden_forward(
-            context, hidden, self.W_c.data, None if self.b_c is None else self.b_c.data)
+        out, cache = F.attentional_hidden_forward(context, hidden, self.W_c.data, data(self.b_c))
+        self.push_cache(cache)
         return out
 
     def backward(self, dout):
-        dc, dh, dW, db = F.attentional_hidden_backward(dout, self._cache)
-        self.W_c.grad += dW
-        if self.b_c is not None:
-            self.b_c.grad += db
+        dc, dh, dW, db = F.attentional_hidden_backward(dout, self.pop_cache())
+        add_grads((self.W_c, dW), (self.b_c, db))
         return dc, dh
 
 
@@ -177,7 +173,7 @@ class LocalAttention(_ScoreParams):
         self.positions = None
 
     def forward(self, query, keys, values=None, lengths=None, positions=None):
-        self._values_are_keys = values is None
+        values_are_keys = values is None
         values = keys if values is None else values
         score, params = self._score_kwargs()
         if self.mode == "m":
@@ -185,25 +181,26 @@ class LocalAttention(_ScoreParams):
             p = np.arange(Tq) if positions is None else np.asarray(positions)
             mask = F.local_window_mask(np.broadcast_to(p, (B, Tq)), keys.shape[1], self.D,
                                        lengths)
-            (c, a), self._cache = F.attention_forward(query, keys, values, score, mask, **params)
+            (c, a), cache = F.attention_forward(query, keys, values, score, mask, **params)
             self.positions = np.broadcast_to(p, (B, Tq))
         else:
-            (c, a), self._cache = F.local_p_attention_forward(
+            (c, a), cache = F.local_p_attention_forward(
                 query, keys, values, self.W_p.data, self.v_p.data, self.D, score, lengths,
                 **params)
-            self.positions = F.local_p_positions(self._cache)
+            self.positions = F.local_p_positions(cache)
+        self.push_cache((cache, values_are_keys))
         return c, a
 
     def backward(self, dcontext, dweights=None):
+        cache, values_are_keys = self.pop_cache()
         if self.mode == "m":
-            dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), self._cache)
+            dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), cache)
         else:
             dq, dk, dv, dWp, dvp, *dparams = F.local_p_attention_backward((dcontext, dweights),
-                                                                          self._cache)
-            self.W_p.grad += dWp
-            self.v_p.grad += dvp
+                                                                          cache)
+            add_grads((self.W_p, dWp), (self.v_p, dvp))
         self._add_score_grads(dparams)
-        return _input_grads(dq, dk, dv, self._values_are_keys)
+        return _input_grads(dq, dk, dv, values_are_keys)
 
     def extra_repr(self):
         return f"mode={self.mode!r}, D={self.D}, score={self.score!r}"

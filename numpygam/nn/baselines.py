@@ -10,7 +10,7 @@ import numpy as np
 from .. import functional as F
 from .conv import Conv2d
 from .linear import Linear
-from .module import Module
+from .module import Module, add_grads
 
 
 def _mlp_forward(fc1, fc2, v):
@@ -24,10 +24,7 @@ def _mlp_backward(fc1, fc2, dout, caches):
     c1, cr, c2 = caches
     dh, dW2, db2 = F.linear_backward(dout, c2)
     dv, dW1, db1 = F.linear_backward(F.relu_backward(dh, cr), c1)
-    fc1.weight.grad += dW1
-    fc1.bias.grad += db1
-    fc2.weight.grad += dW2
-    fc2.bias.grad += db2
+    add_grads((fc1.weight, dW1), (fc1.bias, db1), (fc2.weight, dW2), (fc2.bias, db2))
     return dv
 
 
@@ -57,14 +54,14 @@ class SEBlock(Module):
         pooled, pool_cache = F.global_avg_pool_forward(x)
         logits, mlp_cache = _mlp_forward(self.fc1, self.fc2, pooled)
         self.gate, sig_cache = F.sigmoid_forward(logits)
-        self._cache = (x, pool_cache, mlp_cache, sig_cache)
+        self.push_cache((x, self.gate, pool_cache, mlp_cache, sig_cache))
         return x * self.gate[:, :, None, None]
 
     def backward(self, dout):
-        x, pool_cache, mlp_cache, sig_cache = self._cache
+        x, gate, pool_cache, mlp_cache, sig_cache = self.pop_cache()
         dgate = F.sigmoid_backward(np.sum(dout * x, axis=(2, 3)), sig_cache)
         dpooled = _mlp_backward(self.fc1, self.fc2, dgate, mlp_cache)
-        return dout * self.gate[:, :, None, None] + F.global_avg_pool_backward(dpooled, pool_cache)
+        return dout * gate[:, :, None, None] + F.global_avg_pool_backward(dpooled, pool_cache)
 
 
 class CBAM(Module):
@@ -94,18 +91,20 @@ class CBAM(Module):
         cmax, cmax_idx = _max_forward(x1, axis=1)
         pooled = np.stack([x1.mean(axis=1), cmax], axis=1)              # (B, 2, H, W)
         self.spatial_gate, s_sig = F.sigmoid_forward(self.conv(pooled))
-        self._cache = (x, avg_cache, mx_idx, a_mlp, m_mlp, c_sig, x1, cmax_idx, s_sig)
+        self.push_cache((x, avg_cache, mx_idx, a_mlp, m_mlp, c_sig, x1, cmax_idx, s_sig,
+                         self.channel_gate, self.spatial_gate))
         return x1 * self.spatial_gate
 
     def backward(self, dout):
-        x, avg_cache, mx_idx, a_mlp, m_mlp, c_sig, x1, cmax_idx, s_sig = self._cache
+        (x, avg_cache, mx_idx, a_mlp, m_mlp, c_sig, x1, cmax_idx, s_sig, channel_gate,
+         spatial_gate) = self.pop_cache()
         B, C, H, W = x.shape
         dgate_s = F.sigmoid_backward(np.sum(dout * x1, axis=1, keepdims=True), s_sig)
         dpooled = self.conv.backward(dgate_s)
-        dx1 = dout * self.spatial_gate + dpooled[:, :1] / C \
+        dx1 = dout * spatial_gate + dpooled[:, :1] / C \
             + _max_backward(dpooled[:, 1], cmax_idx, x1.shape, axis=1)
         dlogits = F.sigmoid_backward(np.sum(dx1 * x, axis=(2, 3)), c_sig)
         davg = _mlp_backward(self.fc1, self.fc2, dlogits, a_mlp)
         dmx = _mlp_backward(self.fc1, self.fc2, dlogits, m_mlp)
-        dx = dx1 * self.channel_gate[:, :, None, None] + F.global_avg_pool_backward(davg, avg_cache)
+        dx = dx1 * channel_gate[:, :, None, None] + F.global_avg_pool_backward(davg, avg_cache)
         return dx + _max_backward(dmx, mx_idx, (B, C, H * W), axis=2).reshape(x.shape)

@@ -4,8 +4,9 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..functional.conv import METHODS
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, add_grads, data
 
 
 class Conv2d(Module):
@@ -14,10 +15,15 @@ class Conv2d(Module):
     weight: (out_channels, in_channels / groups, K, K), bias: (out_channels,),
     both U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels / groups * K^2,
     as PyTorch initialises them.  padding_mode: "zeros" or "replicate".
+    method: how F.conv2d_forward computes it, "auto" (default), "reference",
+    "gemm" or "dft"; the same numbers whichever is chosen.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 padding_mode="zeros", groups=1, bias=True, dtype=np.float32, rng=None):
+                 padding_mode="zeros", groups=1, bias=True, method="auto", dtype=np.float32,
+                 rng=None):
+        if method not in METHODS:
+            raise ValueError(f"Conv2d: method must be one of {METHODS}, got {method!r}")
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
@@ -26,6 +32,7 @@ class Conv2d(Module):
                              f"{padding_mode!r}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.padding, self.padding_mode, self.groups = stride, padding, padding_mode, groups
+        self.method = method
         fan_in = in_channels // groups * kernel_size ** 2
         bound = 1 / math.sqrt(fan_in)
         self.weight = Parameter(init.uniform(
@@ -33,15 +40,14 @@ class Conv2d(Module):
         self.bias = Parameter(init.uniform((out_channels,), bound, rng, dtype)) if bias else None
 
     def forward(self, x):
-        y, self._cache = F.conv2d_forward(x, self.weight.data, _data(self.bias), self.stride,
-                                          self.padding, self.padding_mode, self.groups)
+        y, cache = F.conv2d_forward(x, self.weight.data, data(self.bias), self.stride,
+                                    self.padding, self.padding_mode, self.groups, self.method)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        dx, dW, db = F.conv2d_backward(dy, self._cache)
-        self.weight.grad += dW
-        if self.bias is not None:
-            self.bias.grad += db
+        dx, dW, db = F.conv2d_backward(dy, self.pop_cache())
+        add_grads((self.weight, dW), (self.bias, db))
         return dx
 
     def extra_repr(self):
@@ -67,11 +73,12 @@ class BatchNorm2d(Module):
         self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def forward(self, x):
-        y, self._cache = F.batch_norm2d_forward(x, self.weight.data, self.bias.data,
-                                                self.running_mean, self.running_var,
-                                                self.training, self.momentum, self.eps)
+        y, cache = F.batch_norm2d_forward(x, self.weight.data, self.bias.data,
+                                          self.running_mean, self.running_var,
+                                          self.training, self.momentum, self.eps)
         if self.training:
-            self.update_running_stats(self._cache.running_mean, self._cache.running_var)
+            self.update_running_stats(cache.running_mean, cache.running_var)
+        self.push_cache(cache)
         return y
 
     def update_running_stats(self, mean, var):
@@ -79,14 +86,9 @@ class BatchNorm2d(Module):
         self.num_batches_tracked = self.num_batches_tracked + 1
 
     def backward(self, dy):
-        dx, dgamma, dbeta = F.batch_norm2d_backward(dy, self._cache)
-        self.weight.grad += dgamma
-        self.bias.grad += dbeta
+        dx, dgamma, dbeta = F.batch_norm2d_backward(dy, self.pop_cache())
+        add_grads((self.weight, dgamma), (self.bias, dbeta))
         return dx
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-
-
-def _data(p):
-    return None if p is None else p.data

@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, add_grads
 
 
 class Embedding(Module):
@@ -27,11 +27,12 @@ class Embedding(Module):
         self.weight = Parameter(weight)
 
     def forward(self, ids):
-        y, self._cache = F.embedding_forward(ids, self.weight.data, self.padding_idx)
+        y, cache = F.embedding_forward(ids, self.weight.data, self.padding_idx)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        self.weight.grad += F.embedding_backward(dy, self._cache)
+        add_grads((self.weight, F.embedding_backward(dy, self.pop_cache())))
         return None
 
     def extra_repr(self):

@@ -12,13 +12,9 @@ import numpy as np
 from .. import functional as F
 from .conv import BatchNorm2d, Conv2d
 from .linear import Linear
-from .module import Module
+from .module import Module, add_grads, data
 
 VARIANTS = ("paper", "blog")
-
-
-def _b(p):
-    return None if p is None else p.data
 
 
 def _check_config(name, in_channels, out_channels, rate, groups, variant):
@@ -39,50 +35,43 @@ def _check_config(name, in_channels, out_channels, rate, groups, variant):
                          f"divisors of {in_channels} and {hidden}")
 
 
-# Each gate is written once, for any module that owns the blog's submodules.
+# Each gate is written once, for any module that owns the blog's submodules; the
+# forward returns its cache, which the calling module pushes (nn/module.py's rule).
 
 def _channel_forward(m, x, sigmoid):
-    out, m._channel_cache = F.channel_gate_forward(x, m.linear1.weight.data, _b(m.linear1.bias),
-                                                   m.linear2.weight.data, _b(m.linear2.bias),
-                                                   sigmoid)
-    return out
+    return F.channel_gate_forward(x, m.linear1.weight.data, data(m.linear1.bias),
+                                  m.linear2.weight.data, data(m.linear2.bias), sigmoid)
 
 
-def _channel_backward(m, dout):
-    dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, m._channel_cache)
-    for layer, dW, db in ((m.linear1, dW1, db1), (m.linear2, dW2, db2)):
-        layer.weight.grad += dW
-        if layer.bias is not None:
-            layer.bias.grad += db
+def _channel_backward(m, dout, cache):
+    dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, cache)
+    add_grads((m.linear1.weight, dW1), (m.linear1.bias, db1),
+              (m.linear2.weight, dW2), (m.linear2.bias, db2))
     return dx
 
 
 def _spatial_forward(m, x, groups):
     n1, n2 = m.norm1, m.norm2
     out, cache = F.spatial_gate_forward(
-        x, m.conv1.weight.data, _b(m.conv1.bias), n1.weight.data, n1.bias.data,
-        m.conv2.weight.data, _b(m.conv2.bias), n2.weight.data, n2.bias.data,
-        (n1.running_mean, n1.running_var, n2.running_mean, n2.running_var),
-        m.training, n1.momentum, n1.eps, m.conv1.padding_mode, groups)
+        x, W1=m.conv1.weight.data, b1=data(m.conv1.bias), gamma1=n1.weight.data,
+        beta1=n1.bias.data, W2=m.conv2.weight.data, b2=data(m.conv2.bias),
+        gamma2=n2.weight.data, beta2=n2.bias.data,
+        running_stats=(n1.running_mean, n1.running_var, n2.running_mean, n2.running_var),
+        training=m.training, momentum=n1.momentum, eps=n1.eps,
+        padding_mode=m.conv1.padding_mode, groups=groups, method=m.conv1.method)
     if m.training:
         mean1, var1, mean2, var2 = cache.running_stats
         n1.update_running_stats(mean1, var1)
         n2.update_running_stats(mean2, var2)
-    m._spatial_cache = cache
-    return out
+    return out, cache
 
 
-def _spatial_backward(m, dout):
-    dx, dW1, db1, dg1, dbeta1, dW2, db2, dg2, dbeta2 = F.spatial_gate_backward(
-        dout, m._spatial_cache)
-    for conv, dW, db in ((m.conv1, dW1, db1), (m.conv2, dW2, db2)):
-        conv.weight.grad += dW
-        if conv.bias is not None:
-            conv.bias.grad += db
-    for norm, dg, dbeta in ((m.norm1, dg1, dbeta1), (m.norm2, dg2, dbeta2)):
-        norm.weight.grad += dg
-        norm.bias.grad += dbeta
-    return dx
+def _spatial_backward(m, dout, cache):
+    g = F.spatial_gate_backward(dout, cache)
+    add_grads((m.conv1.weight, g.dW1), (m.conv1.bias, g.db1), (m.norm1.weight, g.dgamma1),
+              (m.norm1.bias, g.dbeta1), (m.conv2.weight, g.dW2), (m.conv2.bias, g.db2),
+              (m.norm2.weight, g.dgamma2), (m.norm2.bias, g.dbeta2))
+    return g.dx
 
 
 def _make_channel_layers(m, C, rate, dtype, rng):
@@ -90,56 +79,57 @@ def _make_channel_layers(m, C, rate, dtype, rng):
     m.linear2 = Linear(C // rate, C, dtype=dtype, rng=rng)
 
 
-def _make_spatial_layers(m, C, rate, padding_mode, groups, kernel_size, dtype, rng):
+def _make_spatial_layers(m, C, rate, padding_mode, groups, kernel_size, method, dtype, rng):
     hidden, pad = C // rate, kernel_size // 2
     m.conv1 = Conv2d(C, hidden, kernel_size, padding=pad, padding_mode=padding_mode,
-                     groups=groups, dtype=dtype, rng=rng)
+                     groups=groups, method=method, dtype=dtype, rng=rng)
     m.conv2 = Conv2d(hidden, C, kernel_size, padding=pad, padding_mode=padding_mode,
-                     groups=groups, dtype=dtype, rng=rng)
+                     groups=groups, method=method, dtype=dtype, rng=rng)
     m.norm1 = BatchNorm2d(hidden, dtype=dtype)
     m.norm2 = BatchNorm2d(C, dtype=dtype)
 
 
 class ChannelGate(Module):
     """F2 = Mc(F1) * F1: permute, MLP C -> C/rate -> C per pixel, permute back
-    (sigmoid for variant="paper").  x: (B, C, H, W) -> (B, C, H, W); gate: self.gate."""
+    (sigmoid for variant="paper").  x: (B, C, H, W) -> (B, C, H, W).
+    After forward, self.gate is the latest call's gate (B, C, H, W), for plotting."""
 
     def __init__(self, in_channels, rate=4, variant="paper", dtype=np.float32, rng=None):
         _check_config("ChannelGate", in_channels, None, rate, 1, variant)
         self.variant = variant
         _make_channel_layers(self, in_channels, rate, dtype, rng)
 
-    @property
-    def gate(self):
-        return self._channel_cache.gate
-
     def forward(self, x):
-        return _channel_forward(self, x, self.variant == "paper")
+        out, cache = _channel_forward(self, x, self.variant == "paper")
+        self.gate = cache.gate
+        self.push_cache(cache)
+        return out
 
     def backward(self, dout):
-        return _channel_backward(self, dout)
+        return _channel_backward(self, dout, self.pop_cache())
 
 
 class SpatialGate(Module):
     """F3 = Ms(F2) * F2: conv (C -> C/rate), BN, ReLU, conv (C/rate -> C), BN, sigmoid,
-    [channel shuffle when groups > 1].  x: (B, C, H, W) -> (B, C, H, W); gate: self.gate."""
+    [channel shuffle when groups > 1].  x: (B, C, H, W) -> (B, C, H, W).
+    method: the convolutions' conv2d method ("auto", "reference", "gemm", "dft").
+    After forward, self.gate is the latest call's gate (B, C, H, W), for plotting."""
 
     def __init__(self, in_channels, rate=4, variant="paper", groups=1, kernel_size=7,
-                 dtype=np.float32, rng=None):
+                 method="auto", dtype=np.float32, rng=None):
         _check_config("SpatialGate", in_channels, None, rate, groups, variant)
         self.variant, self.groups = variant, groups
         _make_spatial_layers(self, in_channels, rate, "zeros" if variant == "paper" else
-                             "replicate", groups, kernel_size, dtype, rng)
-
-    @property
-    def gate(self):
-        return self._spatial_cache.gate
+                             "replicate", groups, kernel_size, method, dtype, rng)
 
     def forward(self, x):
-        return _spatial_forward(self, x, self.groups)
+        out, cache = _spatial_forward(self, x, self.groups)
+        self.gate = cache.gate
+        self.push_cache(cache)
+        return out
 
     def backward(self, dout):
-        return _spatial_backward(self, dout)
+        return _spatial_backward(self, dout, self.pop_cache())
 
 
 class GAM(Module):
@@ -152,30 +142,28 @@ class GAM(Module):
     variant="blog": the blog's PyTorch class exactly (no channel sigmoid,
     replicate padding).  groups > 1: grouped 7x7 convolutions and a channel
     shuffle of the spatial gate (the paper's ResNet50 variant).
+    method: the 7x7 convolutions' conv2d method ("auto", "reference", "gemm", "dft").
     """
 
     def __init__(self, in_channels, out_channels=None, rate=4, variant="paper", groups=1,
-                 dtype=np.float32, rng=None):
+                 method="auto", dtype=np.float32, rng=None):
         _check_config("GAM", in_channels, out_channels, rate, groups, variant)
         self.in_channels, self.rate, self.variant, self.groups = in_channels, rate, variant, groups
         _make_channel_layers(self, in_channels, rate, dtype, rng)
         _make_spatial_layers(self, in_channels, rate, "zeros" if variant == "paper" else
-                             "replicate", groups, 7, dtype, rng)
-
-    @property
-    def channel_gate(self):
-        return self._channel_cache.gate
-
-    @property
-    def spatial_gate(self):
-        return self._spatial_cache.gate
+                             "replicate", groups, 7, method, dtype, rng)
 
     def forward(self, x):
-        return _spatial_forward(self, _channel_forward(self, x, self.variant == "paper"),
-                                self.groups)
+        f2, channel_cache = _channel_forward(self, x, self.variant == "paper")
+        out, spatial_cache = _spatial_forward(self, f2, self.groups)
+        self.channel_gate, self.spatial_gate = channel_cache.gate, spatial_cache.gate
+        self.push_cache((channel_cache, spatial_cache))
+        return out
 
     def backward(self, dout):
-        return _channel_backward(self, _spatial_backward(self, dout))
+        channel_cache, spatial_cache = self.pop_cache()
+        return _channel_backward(self, _spatial_backward(self, dout, spatial_cache),
+                                 channel_cache)
 
     def extra_repr(self):
         return (f"in_channels={self.in_channels}, rate={self.rate}, variant={self.variant!r}, "

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, add_grads, data
 
 
 class Linear(Module):
@@ -25,15 +25,13 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((out_features,), bound, rng, dtype)) if bias else None
 
     def forward(self, x):
-        y, self._cache = F.linear_forward(x, self.weight.data,
-                                          None if self.bias is None else self.bias.data)
+        y, cache = F.linear_forward(x, self.weight.data, data(self.bias))
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        dx, dW, db = F.linear_backward(dy, self._cache)
-        self.weight.grad += dW
-        if self.bias is not None:
-            self.bias.grad += db
+        dx, dW, db = F.linear_backward(dy, self.pop_cache())
+        add_grads((self.weight, dW), (self.bias, db))
         return dx
 
     def extra_repr(self):

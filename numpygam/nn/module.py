@@ -7,6 +7,26 @@ they were set, which is also how PyTorch orders its state_dict keys.
 
     y = m(x)              # forward; caches what backward needs
     dx = m.backward(dy)   # adds into every p.grad, returns the input gradient(s)
+
+The cache rule, the same for every module:
+
+  * forward ends with self.push_cache(cache), backward starts with
+    cache = self.pop_cache(): each call's cache (everything that call's backward
+    needs, per-call flags included) goes on a stack of its own;
+  * so a module called T times in training mode (a decoder step, a shared
+    layer) is back-propagated by calling backward T times, last call first,
+    which is exactly backpropagation through time's order; nothing outside a
+    module ever reads or writes its caches;
+  * in eval mode the stack holds only the latest call, so inference over
+    10,000 steps keeps no more memory than one step (and a frozen model can
+    still be differentiated once, e.g. for a saliency map, as in PyTorch);
+  * backward with no forward left to undo raises a RuntimeError that says so;
+  * clear_caches() drops every cache of a module and its children (a
+    training-mode forward whose loss is thrown away, e.g. in gradcheck_module).
+
+    rnn_cell.train()
+    for t in range(T): h = rnn_cell(x[t], h)      # T caches pushed
+    for t in reversed(range(T)): rnn_cell.backward(dh)  # T caches popped
 """
 import numpy as np
 
@@ -26,6 +46,22 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def data(p):
+    """p.data, or None for a parameter left out (e.g. bias=False): what the functional ops take."""
+    return None if p is None else p.data
+
+
+def add_grads(*pairs):
+    """p.grad += g for each (p, g); a parameter left out (None) is skipped.
+
+    Gradients add up (+=), so that a module called several times before an
+    optimiser step sums the contributions of every call.
+    """
+    for p, g in pairs:
+        if p is not None:
+            p.grad += g
+
+
 class Module:
     """Base class: parameter discovery, state_dict, train/eval, zero_grad, dtype."""
 
@@ -39,6 +75,28 @@ class Module:
 
     def backward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    # -- the per-call caches (the rule is in the module docstring) --------------
+    def push_cache(self, cache):
+        """Keep what this call's backward needs: stacked in training, latest only in eval."""
+        stack = self.__dict__.setdefault("_caches", [])
+        if not self.training:
+            stack.clear()
+        stack.append(cache)
+
+    def pop_cache(self):
+        """The cache of the latest forward not yet back-propagated (last in, first out)."""
+        stack = self.__dict__.get("_caches")
+        if not stack:
+            raise RuntimeError(f"{type(self).__name__}.backward: no forward left to undo; call "
+                               "backward once per forward call, after it (in eval mode only "
+                               "the latest call can be undone)")
+        return stack.pop()
+
+    def clear_caches(self):
+        """Drop the caches of this module and every child (forwards never back-propagated)."""
+        for m in self.modules():
+            m.__dict__.pop("_caches", None)
 
     # -- what the module holds -------------------------------------------------
     def register_buffer(self, name, value):

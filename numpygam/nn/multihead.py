@@ -6,7 +6,7 @@ import numpy as np
 from .. import functional as F
 from . import init
 from .linear import Linear
-from .module import Module, Parameter
+from .module import Module, Parameter, add_grads, data
 
 
 class MultiheadAttention(Module):
@@ -68,28 +68,23 @@ class MultiheadAttention(Module):
                 attn_mask=None, average_attn_weights=True):
         B, Tq = query.shape[:2]
         mask = self._allowed(key_padding_mask, attn_mask, B, Tq, key.shape[1])
-        (out, weights), self._cache = F.multi_head_attention_forward(
-            query, key, value, self.in_proj_weight.data,
-            None if self.in_proj_bias is None else self.in_proj_bias.data,
-            self.out_proj.weight.data,
-            None if self.out_proj.bias is None else self.out_proj.bias.data,
-            self.num_heads, mask)
-        self._averaged = average_attn_weights
+        (out, weights), cache = F.multi_head_attention_forward(
+            query, key, value, self.in_proj_weight.data, data(self.in_proj_bias),
+            self.out_proj.weight.data, data(self.out_proj.bias), self.num_heads, mask)
+        self.push_cache((cache, average_attn_weights))
         if not need_weights:
             return out, None
         return out, (weights.mean(axis=1) if average_attn_weights else weights)
 
     def backward(self, dout, dweights=None):
-        if dweights is not None and self._averaged:
+        cache, averaged = self.pop_cache()
+        if dweights is not None and averaged:
             H = self.num_heads
             dweights = np.repeat(dweights[:, None] / H, H, axis=1)
         dq, dk, dv, dW_in, db_in, dW_out, db_out = F.multi_head_attention_backward(
-            (dout, dweights), self._cache)
-        self.in_proj_weight.grad += dW_in
-        self.out_proj.weight.grad += dW_out
-        if self.in_proj_bias is not None:
-            self.in_proj_bias.grad += db_in
-            self.out_proj.bias.grad += db_out
+            (dout, dweights), cache)
+        add_grads((self.in_proj_weight, dW_in), (self.in_proj_bias, db_in),
+                  (self.out_proj.weight, dW_out), (self.out_proj.bias, db_out))
         return dq, dk, dv
 
     def extra_repr(self):

@@ -13,11 +13,12 @@ class MaxPool2d(Module):
         self.kernel_size, self.stride = kernel_size, stride or kernel_size
 
     def forward(self, x):
-        y, self._cache = F.max_pool2d_forward(x, self.kernel_size, self.stride)
+        y, cache = F.max_pool2d_forward(x, self.kernel_size, self.stride)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        return F.max_pool2d_backward(dy, self._cache)
+        return F.max_pool2d_backward(dy, self.pop_cache())
 
 
 class AvgPool2d(Module):
@@ -30,19 +31,21 @@ class AvgPool2d(Module):
         self.kernel_size, self.stride = kernel_size, stride or kernel_size
 
     def forward(self, x):
-        y, self._cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride)
+        y, cache = F.avg_pool2d_forward(x, self.kernel_size, self.stride)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        return F.avg_pool2d_backward(dy, self._cache)
+        return F.avg_pool2d_backward(dy, self.pop_cache())
 
 
 class GlobalAvgPool2d(Module):
     """(B, C, H, W) -> (B, C), the mean over H and W (AdaptiveAvgPool2d(1) + flatten)."""
 
     def forward(self, x):
-        y, self._cache = F.global_avg_pool_forward(x)
+        y, cache = F.global_avg_pool_forward(x)
+        self.push_cache(cache)
         return y
 
     def backward(self, dy):
-        return F.global_avg_pool_backward(dy, self._cache)
+        return F.global_avg_pool_backward(dy, self.pop_cache())

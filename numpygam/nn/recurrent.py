@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, add_grads, data
 
 
 def _gru_params(module, suffix, input_size, hidden_size, bias, dtype, rng):
@@ -21,16 +21,15 @@ def _gru_params(module, suffix, input_size, hidden_size, bias, dtype, rng):
         setattr(module, "bias_hh" + suffix, None)
 
 
+GRU_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
 def _weights(module, suffix):
-    return [None if p is None else p.data for p in
-            (getattr(module, n + suffix) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))]
+    return [data(getattr(module, n + suffix)) for n in GRU_PARAMS]
 
 
 def _add_grads(module, suffix, grads):
-    for name, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), grads):
-        p = getattr(module, name + suffix)
-        if p is not None:
-            p.grad += g
+    add_grads(*((getattr(module, n + suffix), g) for n, g in zip(GRU_PARAMS, grads)))
 
 
 class GRUCell(Module):
@@ -44,11 +43,12 @@ class GRUCell(Module):
         _gru_params(self, "", input_size, hidden_size, bias, dtype, rng)
 
     def forward(self, x, h):
-        h_new, self._cache = F.gru_cell_forward(x, h, *_weights(self, ""))
+        h_new, cache = F.gru_cell_forward(x, h, *_weights(self, ""))
+        self.push_cache(cache)
         return h_new
 
     def backward(self, dh_new):
-        dx, dh, *grads = F.gru_cell_backward(dh_new, self._cache)
+        dx, dh, *grads = F.gru_cell_backward(dh_new, self.pop_cache())
         _add_grads(self, "", grads)
         return dx, dh
 
@@ -77,28 +77,29 @@ class GRU(Module):
             _gru_params(self, suffix, input_size, hidden_size, bias, dtype, rng)
 
     def forward(self, x, h0=None, lengths=None):
-        self._h0_given = h0 is not None
-        outs, finals, self._caches = [], [], []
+        outs, finals, caches = [], [], []
         for d, suffix in enumerate(self.directions):
             (out, h_n), cache = F.gru_forward(x, None if h0 is None else h0[d],
                                               *_weights(self, suffix), lengths=lengths,
                                               reverse=suffix.endswith("reverse"))
             outs.append(out)
             finals.append(h_n)
-            self._caches.append(cache)
+            caches.append(cache)
+        self.push_cache((caches, h0 is not None))
         return np.concatenate(outs, axis=-1), np.stack(finals)
 
     def backward(self, doutput, dh_n=None):
+        caches, h0_given = self.pop_cache()
         H = self.hidden_size
         dx, dh0 = 0, []
         for d, suffix in enumerate(self.directions):
             dx_d, dh0_d, *grads = F.gru_backward(
                 (doutput[..., d * H:(d + 1) * H], None if dh_n is None else dh_n[d]),
-                self._caches[d])
+                caches[d])
             _add_grads(self, suffix, grads)
             dx = dx + dx_d
             dh0.append(dh0_d)
-        return (dx, np.stack(dh0)) if self._h0_given else dx
+        return (dx, np.stack(dh0)) if h0_given else dx
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, bidirectional={len(self.directions) == 2}"

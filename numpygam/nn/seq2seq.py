@@ -14,8 +14,10 @@
 
 Training is teacher-forced (y_{i-1} is the true previous token; with
 teacher_forcing < 1 it is sometimes the model's own guess).  Backpropagation
-through time walks the decoder steps in reverse, handing each module the
-cache of its own forward at that step.
+through time walks the decoder steps in reverse: each module called at every
+step keeps one cache per call (nn/module.py), so calling its backward once per
+step, last step first, undoes the calls in the right order.  Inference
+(greedy, beam_search) runs in eval mode and keeps no caches.
 """
 import numpy as np
 
@@ -28,12 +30,6 @@ from .module import Module
 from .recurrent import GRU, GRUCell
 
 WINDOWS = ("global", "local-m", "local-p")
-
-
-def backward_step(module, cache, *grads):
-    """Backpropagate through one earlier call of `module`, whose cache was kept."""
-    module._cache = cache
-    return module.backward(*grads)
 
 
 class Encoder(Module):
@@ -98,26 +94,25 @@ class _Decoder(Module):
 
     def forward(self, tgt_in, state, memory, teacher_forcing=1.0, rng=None):
         B, T = tgt_in.shape
-        self._steps, logits, weights = [], [], []
+        logits, weights = [], []
         y_prev = tgt_in[:, 0]
         for t in range(T):
             if t > 0:
                 y_prev = tgt_in[:, t]
                 if teacher_forcing < 1 and rng.random() > teacher_forcing:
                     y_prev = logits[-1].argmax(axis=-1)  # the model's own guess
-            out, state, a, caches = self.step(y_prev, state, memory, t, keep=True)
-            self._steps.append(caches)
+            out, state, a = self.step(y_prev, state, memory, t)
             logits.append(out)
             weights.append(a)
-        self._key_shape = memory.keys.shape
+        self.push_cache(memory.keys.shape)
         return np.stack(logits, axis=1), np.stack(weights, axis=1)
 
     def backward(self, dlogits):
-        """-> (dkeys (B, S, Dk), dstate0)."""
-        dkeys = np.zeros(self._key_shape, dlogits.dtype)
+        """-> (dkeys (B, S, Dk), dstate0).  One step_backward per step, last step first."""
+        dkeys = np.zeros(self.pop_cache(), dlogits.dtype)
         dstate = None
         for t in reversed(range(dlogits.shape[1])):
-            dstate, dk = self.step_backward(dlogits[:, t], dstate, self._steps[t])
+            dstate, dk = self.step_backward(dlogits[:, t], dstate)
             dkeys += dk
         return dkeys, dstate
 
@@ -134,24 +129,22 @@ class BahdanauDecoder(_Decoder):
     def initial_state(self, s0):
         return s0
 
-    def step(self, y_prev, s, memory, t, keep=False):
+    def step(self, y_prev, s, memory, t):
         e = self.embedding(y_prev)
         c, a = _attend(self.attention, s, memory, t)
-        caches = [self.embedding._cache, self.attention._cache]
         s = self.cell(np.concatenate([e, c], axis=-1), s)
         logits = self.out(np.concatenate([s, c], axis=-1))
-        caches += [self.cell._cache, self.out._cache]
-        return logits, s, a, (caches if keep else None)
+        return logits, s, a
 
-    def step_backward(self, dlogits, ds_next, caches):
-        emb_cache, attn_cache, cell_cache, out_cache = caches
+    def step_backward(self, dlogits, ds_next):
+        """Undo the latest step not yet undone: each module's backward, in reverse."""
         H = self.cell.hidden_size
-        do = backward_step(self.out, out_cache, dlogits)
+        do = self.out.backward(dlogits)
         ds = do[:, :H] if ds_next is None else do[:, :H] + ds_next
-        dinp, ds_prev = backward_step(self.cell, cell_cache, ds)
+        dinp, ds_prev = self.cell.backward(ds)
         E = self.embedding.embedding_dim
-        backward_step(self.embedding, emb_cache, dinp[:, :E])
-        dq, dk = backward_step(self.attention, attn_cache, (do[:, H:] + dinp[:, E:])[:, None])
+        dq, dk = self.attention.backward((do[:, H:] + dinp[:, E:])[:, None])
+        self.embedding.backward(dinp[:, :E])
         return ds_prev + dq[:, 0], dk
 
 
@@ -172,26 +165,24 @@ class LuongDecoder(_Decoder):
     def initial_state(self, s0):
         return s0, np.zeros_like(s0)
 
-    def step(self, y_prev, state, memory, t, keep=False):
+    def step(self, y_prev, state, memory, t):
         h, h_tilde = state
         e = self.embedding(y_prev)
         h = self.cell(np.concatenate([e, h_tilde], axis=-1) if self.input_feeding else e, h)
         c, a = _attend(self.attention, h, memory, t)
         h_tilde = self.attentional(c, h)
         logits = self.out(h_tilde)
-        caches = [self.embedding._cache, self.cell._cache, self.attention._cache,
-                  self.attentional._cache, self.out._cache]
-        return logits, (h, h_tilde), a, (caches if keep else None)
+        return logits, (h, h_tilde), a
 
-    def step_backward(self, dlogits, dstate_next, caches):
-        emb_cache, cell_cache, attn_cache, hid_cache, out_cache = caches
+    def step_backward(self, dlogits, dstate_next):
+        """Undo the latest step not yet undone: each module's backward, in reverse."""
         dh_next, dh_tilde_next = (0, 0) if dstate_next is None else dstate_next
-        dh_tilde = backward_step(self.out, out_cache, dlogits) + dh_tilde_next
-        dc, dh = backward_step(self.attentional, hid_cache, dh_tilde)
-        dq, dk = backward_step(self.attention, attn_cache, dc[:, None])
-        dinp, dh_prev = backward_step(self.cell, cell_cache, dh + dq[:, 0] + dh_next)
+        dh_tilde = self.out.backward(dlogits) + dh_tilde_next
+        dc, dh = self.attentional.backward(dh_tilde)
+        dq, dk = self.attention.backward(dc[:, None])
+        dinp, dh_prev = self.cell.backward(dh + dq[:, 0] + dh_next)
         E = self.embedding.embedding_dim
-        backward_step(self.embedding, emb_cache, dinp[:, :E])
+        self.embedding.backward(dinp[:, :E])
         dh_tilde_prev = dinp[:, E:] if self.input_feeding else np.zeros_like(dh_prev)
         return (dh_prev, dh_tilde_prev), dk
 
@@ -201,9 +192,10 @@ class Seq2Seq(Module):
 
     attention: "bahdanau" or "luong";  context: "attention", or "fixed" for the model
     attention replaced (Cho et al. 2014): the only key is the encoder's final summary
-    [h_fwd_last; h_bwd_first], so every step reads the same fixed-length vector;  score: "dot", "scaled_dot", "general", "concat",
-    "additive" or "location" (needs max_src_len);  window: "global", "local-m" or "local-p"
-    (half-width D).  "dot" needs dec_hidden == 2 * enc_hidden (keys and queries compared).
+    [h_fwd_last; h_bwd_first], so every step reads the same fixed-length vector;
+    score: "dot", "scaled_dot", "general", "concat", "additive" or "location" (needs
+    max_src_len);  window: "global", "local-m" or "local-p" (half-width D).
+    "dot" needs dec_hidden == 2 * enc_hidden (keys and queries compared).
     forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V); the
     attention weights of that pass are self.weights (B, T, S).
     backward(dlogits) fills every parameter's .grad; SequenceLoss(model) adds the loss.
@@ -234,49 +226,60 @@ class Seq2Seq(Module):
                          rng)
 
     def encode(self, src, src_lengths):
+        """-> memory, the decoder's initial state, and the cache of the bridge's tanh."""
         keys, final = self.encoder(src, src_lengths)
-        s0, self._bridge_tanh = F.tanh_forward(self.bridge(final))
-        self._src_len = keys.shape[1]
+        s0, tanh_cache = F.tanh_forward(self.bridge(final))
         if self.context == "fixed":  # one key, the summary: its weight is always 1
-            self._keys_shape = keys.shape
-            return Memory(final[:, None], np.ones(len(final), int)), \
-                self.decoder.initial_state(s0)
-        return Memory(keys, src_lengths, self.num_keys), self.decoder.initial_state(s0)
+            memory = Memory(final[:, None], np.ones(len(final), int))
+        else:
+            memory = Memory(keys, src_lengths, self.num_keys)
+        return memory, self.decoder.initial_state(s0), (tanh_cache, keys.shape)
 
     def forward(self, src, src_lengths, tgt_in, rng=None):
-        memory, state = self.encode(src, src_lengths)
+        memory, state, encode_cache = self.encode(src, src_lengths)
         logits, self.weights = self.decoder(tgt_in, state, memory, self.teacher_forcing,
                                             rng or np.random.default_rng(0))
+        self.push_cache(encode_cache)
         return logits
 
     def backward(self, dlogits):
+        tanh_cache, keys_shape = self.pop_cache()
         dkeys, dstate0 = self.decoder.backward(dlogits)
         ds0 = dstate0[0] if isinstance(dstate0, tuple) else dstate0  # h~_0 = 0 is no parameter
-        dfinal = self.bridge.backward(F.tanh_backward(ds0, self._bridge_tanh))
+        dfinal = self.bridge.backward(F.tanh_backward(ds0, tanh_cache))
         if self.context == "fixed":
             dfinal = dfinal + dkeys[:, 0]
-            dkeys = np.zeros(self._keys_shape, dkeys.dtype)
-        self.encoder.backward(dkeys[:, :self._src_len], dfinal)
+            dkeys = np.zeros(keys_shape, dkeys.dtype)
+        self.encoder.backward(dkeys[:, :keys_shape[1]], dfinal)
+
+    def _inference(self, src, src_lengths):
+        """encode() in eval mode (no caches kept); the mode is restored by the caller."""
+        was_training = self.training
+        self.eval()
+        return self.encode(src, src_lengths), was_training
 
     # -- inference ------------------------------------------------------------------
     def greedy(self, src, src_lengths, max_len):
-        """Most likely token at each step.  -> tokens (B, max_len), weights (B, max_len, S)."""
-        memory, state = self.encode(src, src_lengths)
+        """Most likely token at each step.  -> tokens (B, max_len), weights (B, max_len, S).
+
+        Runs in eval mode (batch norm, caches), whatever the model's mode; it is restored."""
+        (memory, state, _), was_training = self._inference(src, src_lengths)
         y = np.full(src.shape[0], SOS)
         tokens, weights = [], []
         for t in range(max_len):
-            logits, state, a, _ = self.decoder.step(y, state, memory, t)
+            logits, state, a = self.decoder.step(y, state, memory, t)
             y = logits.argmax(axis=-1)
             tokens.append(y)
             weights.append(a)
+        self.train(was_training)
         weights = np.stack(weights, 1)
         return np.stack(tokens, 1), weights if self.context == "fixed" else \
-            weights[:, :, :self._src_len]
+            weights[:, :, :src.shape[1]]
 
     def beam_search(self, src, src_length, beam_size=5, max_len=20):
         """Best sequence for one source (src (S,) ids) by beam search with length-
         normalised log-probability.  -> (tokens list ending with EOS, weights (T, S))."""
-        memory, state = self.encode(src[None], np.array([src_length]))
+        (memory, state, _), was_training = self._inference(src[None], np.array([src_length]))
         memory = memory.repeat(beam_size)
         state = _repeat_state(state, beam_size)
         scores = np.full(beam_size, -np.inf)
@@ -286,7 +289,7 @@ class Seq2Seq(Module):
         y = np.full(beam_size, SOS)
         finished = []
         for t in range(max_len):
-            logits, state, a, _ = self.decoder.step(y, state, memory, t)
+            logits, state, a = self.decoder.step(y, state, memory, t)
             logp, _ = F.log_softmax_forward(logits.astype(np.float64))
             total = (scores[:, None] + logp).ravel()
             best = np.argsort(-total)[:beam_size]
@@ -300,6 +303,7 @@ class Seq2Seq(Module):
                 scores[k] = -np.inf  # a finished hypothesis grows no further
             if len(finished) >= beam_size or np.all(np.isinf(scores)):
                 break
+        self.train(was_training)
         if not finished:
             k = int(np.argmax(scores))
             finished.append((scores[k], history[k].tolist(), attn[k]))
@@ -321,14 +325,16 @@ class SequenceLoss(Module):
 
     def forward(self, src, src_lengths, tgt_in, tgt_out, rng=None):
         logits = self.model(src, src_lengths, tgt_in, rng)
-        value, self._cache = F.cross_entropy_forward(logits, tgt_out, ignore_index=PAD)
+        value, cache = F.cross_entropy_forward(logits, tgt_out, ignore_index=PAD)
         real = tgt_out != PAD
         self.token_accuracy = float(np.mean((logits.argmax(-1) == tgt_out)[real]))
-        self._dtype = logits.dtype
+        self.push_cache(cache)
         return value
 
     def backward(self, dloss=1.0):
-        self.model.backward(F.cross_entropy_backward(np.asarray(dloss, self._dtype), self._cache))
+        cache = self.pop_cache()
+        dloss = np.asarray(dloss, cache.probs.dtype)
+        self.model.backward(F.cross_entropy_backward(dloss, cache))
         return ()
 
 

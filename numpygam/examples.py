@@ -1,0 +1,216 @@
+"""Small example inputs for every functional op: the one table that `check` and the homework share.
+
+    examples(rng)["softmax"] -> Example(forward, backward, inputs, options, h)
+
+inputs are the op's differentiable arguments by name, in the forward's order;
+options the rest (masks, integer targets, flags); h the finite-difference step
+(1e-5 where a ReLU's kink could sit within 2h of an input).  A new op adds one
+entry here, and `python -m numpygam check` checks it from then on.
+"""
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from . import functional as F
+
+
+class Example(NamedTuple):
+    forward: Callable
+    backward: Callable
+    inputs: dict
+    options: dict
+    h: float = 1e-3
+
+
+def examples(rng):
+    """{op name: Example}, with inputs drawn from rng (float64)."""
+
+    def r(*shape):
+        return rng.standard_normal(shape)
+
+    def away_from_zero(*shape):  # keeps ReLU's kink out of the finite-difference stencil
+        x = r(*shape)
+        return x + np.sign(x) * 0.1
+
+    def distinct(*shape):  # values 0.1 apart: no ties within a max-pooling window
+        return rng.permutation(np.prod(shape)).reshape(shape) * 0.1
+
+    # local-p's window edges are steps in p_t, which finite differences would see as
+    # jumps; here D >= Tk so every key is inside (tests check the edges separately).
+    return {
+        "linear": Example(
+            F.linear_forward, F.linear_backward, {"x": r(2, 3, 4), "W": r(5, 4), "b": r(5)}, {}
+        ),
+        "relu": Example(F.relu_forward, F.relu_backward, {"x": away_from_zero(3, 4)}, {}),
+        "tanh": Example(F.tanh_forward, F.tanh_backward, {"x": r(3, 4)}, {}),
+        "sigmoid": Example(F.sigmoid_forward, F.sigmoid_backward, {"x": r(3, 4)}, {}),
+        "softmax": Example(
+            F.softmax_forward,
+            F.softmax_backward,
+            {"scores": r(2, 3, 5)},
+            {"mask": rng.random((2, 1, 5)) < 0.7},
+        ),
+        "log_softmax": Example(F.log_softmax_forward, F.log_softmax_backward, {"x": r(3, 6)}, {}),
+        "cross_entropy": Example(
+            F.cross_entropy_forward,
+            F.cross_entropy_backward,
+            {"logits": r(2, 4, 6)},
+            {"targets": np.array([[1, 5, -100, 0], [2, 2, 3, -100]])},
+        ),
+        "embedding": Example(
+            F.embedding_forward,
+            F.embedding_backward,
+            {"W": r(6, 3)},
+            {"indices": np.array([[0, 2, 2], [5, 1, 0]])},
+        ),
+        "dot_score": Example(
+            F.dot_score_forward, F.dot_score_backward, {"q": r(2, 3, 4), "k": r(2, 5, 4)}, {"scale": 0.5}
+        ),
+        "general_score": Example(
+            F.general_score_forward,
+            F.general_score_backward,
+            {"q": r(2, 3, 4), "k": r(2, 5, 6), "W": r(4, 6)},
+            {},
+        ),
+        "concat_score": Example(
+            F.concat_score_forward,
+            F.concat_score_backward,
+            {"q": r(2, 3, 4), "k": r(2, 5, 6), "W": r(7, 10), "v": r(7)},
+            {},
+        ),
+        "additive_score": Example(
+            F.additive_score_forward,
+            F.additive_score_backward,
+            {"q": r(2, 3, 4), "k": r(2, 5, 6), "Wq": r(7, 4), "Wk": r(7, 6), "v": r(7), "b": r(7)},
+            {},
+        ),
+        "location_score": Example(
+            F.location_score_forward, F.location_score_backward, {"q": r(2, 3, 4), "W": r(5, 4)}, {}
+        ),
+        "context": Example(
+            F.context_forward, F.context_backward, {"weights": r(2, 3, 5), "values": r(2, 5, 4)}, {}
+        ),
+        "attention": Example(
+            F.attention_forward,
+            F.attention_backward,
+            {"q": r(2, 3, 4), "k": r(2, 5, 4), "values": r(2, 5, 3), "W": r(4, 4)},
+            {"score": "general", "mask": rng.random((2, 1, 5)) < 0.7},
+        ),
+        "attentional_hidden": Example(
+            F.attentional_hidden_forward,
+            F.attentional_hidden_backward,
+            {"c": r(2, 3, 4), "h": r(2, 3, 5), "W": r(6, 9), "b": None},
+            {},
+        ),
+        "local_p_attention": Example(
+            F.local_p_attention_forward,
+            F.local_p_attention_backward,
+            {"q": r(2, 3, 4), "k": r(2, 7, 4), "values": r(2, 7, 3), "Wp": r(5, 4), "vp": r(5), "W": r(4, 4)},
+            {"D": 7, "lengths": np.array([7, 5])},
+        ),
+        "multi_head_attention": Example(
+            F.multi_head_attention_forward,
+            F.multi_head_attention_backward,
+            {
+                "query": r(2, 3, 4),
+                "key": r(2, 5, 4),
+                "value": r(2, 5, 4),
+                "in_proj_weight": r(12, 4),
+                "in_proj_bias": r(12),
+                "out_proj_weight": r(4, 4),
+                "out_proj_bias": r(4),
+            },
+            {"num_heads": 2, "mask": rng.random((2, 1, 1, 5)) < 0.8},
+        ),
+        "conv2d": Example(
+            F.conv2d_forward,
+            F.conv2d_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},
+            {"stride": 2, "padding": 1, "padding_mode": "replicate", "groups": 2},
+        ),
+        "conv2d (7x7, the DFT path)": Example(
+            F.conv2d_forward,
+            F.conv2d_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 7, 7), "b": r(6)},
+            {"padding": 3, "padding_mode": "zeros", "groups": 2},
+        ),
+        "conv2d_gemm": Example(
+            F.conv2d_gemm_forward,
+            F.conv2d_gemm_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 7, 7), "b": r(6)},
+            {"padding": 3, "padding_mode": "replicate", "groups": 2},
+        ),
+        "conv2d_dft": Example(
+            F.conv2d_dft_forward,
+            F.conv2d_dft_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},
+            {"stride": 2, "padding": 1, "padding_mode": "replicate", "groups": 2},
+        ),
+        "conv2d_reference": Example(
+            F.conv2d_reference_forward,
+            F.conv2d_reference_backward,
+            {"x": r(2, 4, 5, 6), "W": r(6, 2, 3, 3), "b": r(6)},
+            {"stride": 2, "padding": 1, "padding_mode": "replicate", "groups": 2},
+        ),
+        "batch_norm2d": Example(
+            F.batch_norm2d_forward,
+            F.batch_norm2d_backward,
+            {"x": r(2, 3, 2, 2), "gamma": r(3), "beta": r(3)},
+            {"running_mean": r(3), "running_var": np.ones(3), "training": True},
+        ),
+        "channel_shuffle": Example(
+            F.channel_shuffle_forward, F.channel_shuffle_backward, {"x": r(2, 6, 2, 2)}, {"groups": 3}
+        ),
+        "max_pool2d": Example(
+            F.max_pool2d_forward,
+            F.max_pool2d_backward,
+            {"x": distinct(2, 2, 5, 5)},
+            {"kernel_size": 3, "stride": 2},
+        ),
+        "avg_pool2d": Example(
+            F.avg_pool2d_forward, F.avg_pool2d_backward, {"x": r(2, 2, 5, 5)}, {"kernel_size": 2}
+        ),
+        "channel_gate": Example(
+            F.channel_gate_forward,
+            F.channel_gate_backward,
+            {"x": r(2, 4, 3, 2), "W1": r(2, 4), "b1": r(2) + 3, "W2": r(4, 2), "b2": r(4)},
+            {},
+        ),
+        "spatial_gate": Example(
+            F.spatial_gate_forward,
+            F.spatial_gate_backward,
+            {
+                "x": r(2, 4, 3, 3),
+                "W1": r(2, 2, 3, 3),
+                "b1": r(2),
+                "gamma1": r(2),
+                "beta1": r(2),
+                "W2": r(4, 1, 3, 3),
+                "b2": r(4),
+                "gamma2": r(4),
+                "beta2": r(4),
+            },
+            {"running_stats": (r(2), np.ones(2), r(4), np.ones(4)), "groups": 2},
+            h=1e-5,
+        ),
+        "gru_cell": Example(
+            F.gru_cell_forward,
+            F.gru_cell_backward,
+            {"x": r(3, 4), "h": r(3, 5), "W_ih": r(15, 4), "W_hh": r(15, 5), "b_ih": r(15), "b_hh": r(15)},
+            {},
+        ),
+        "gru(reverse, padded)": Example(
+            F.gru_forward,
+            F.gru_backward,
+            {
+                "x": r(3, 5, 4),
+                "h0": r(3, 5),
+                "W_ih": r(15, 4),
+                "W_hh": r(15, 5),
+                "b_ih": r(15),
+                "b_hh": r(15),
+            },
+            {"lengths": np.array([5, 2, 3]), "reverse": True},
+        ),
+    }
