@@ -17,6 +17,7 @@
 import time
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from numpygam import gradcheck_module, nn
 from numpygam.data import make_batch
@@ -72,6 +73,33 @@ plt.show()
 trainer = trainers["Bahdanau, additive, global"]
 for text in ["5/3/79", "the 1 of january 2000", "dec 31, 1999"]:
     print(f"{text!r:>26} -> greedy {trainer.translate(text)[0]}, beam {trainer.translate(text, 5)[0]}")
+
+# %% [markdown]
+# ## Backpropagation through time: one cache per call
+#
+# The decoder calls the same modules (its GRU cell, the attention, the output
+# layer) once per step. Each module keeps a stack of caches, one per forward
+# call in training mode; `backward` pops the latest one. So the decoder's
+# backward is just each module's `backward`, step by step from the last step to
+# the first: last in, first out, which is exactly the order of backpropagation
+# through time. No code outside a module touches its caches, and in eval mode
+# (greedy and beam search) a module keeps only its latest call, so inference
+# never grows memory. A GRU cell unrolled over three steps:
+
+# %%
+cell = nn.GRUCell(2, 3).to(np.float64)
+xs = np.random.default_rng(0).standard_normal((3, 1, 2))
+h = np.zeros((1, 3))
+for x_t in xs:                      # forward: three calls, three caches pushed
+    h = cell(x_t, h)
+dh = np.ones((1, 3))                # dL/dh_3
+for t in reversed(range(3)):        # backward: three calls, last step first
+    dx_t, dh = cell.backward(dh)
+    print(f"step {t}: dL/dx_{t} = {dx_t.round(4)}")
+try:
+    cell.backward(dh)               # a fourth backward has no forward left to undo
+except RuntimeError as err:
+    print("RuntimeError:", err)
 
 # %% [markdown]
 # ## Gradient check of both decoders

@@ -37,8 +37,9 @@ y, _ = F.conv2d_forward(x, Wk, padding=1)
 print("im2col == conv2d_forward:", np.allclose(y_im2col, y))
 
 # %% [markdown]
-# The textbook version (`conv2d_reference_forward`) builds those columns for
-# the whole batch; `conv2d_gemm_forward` takes them as one strided view in
+# The textbook version (`conv2d_reference_forward`, the first thing in
+# `numpygam/functional/conv.py`) builds those columns for the whole batch;
+# `conv2d_gemm_forward` (in `conv_gemm.py`) takes them as one strided view in
 # channels-last order and copies a chunk of images at a time.
 #
 # ## Convolution as a product per frequency (the DFT path)
@@ -68,20 +69,21 @@ print("direct == through the DFT:", np.allclose(direct, through_dft[:len(direct)
 # `conv2d_dft_forward` computes each DFT as a product with a small DFT matrix,
 # so that BLAS runs it on every core, and cuts the map into a few overlapping
 # tiles (2 x 2 tiles of 13 x 13 on a 14 x 14 map), which keeps $\hat{W}$, one
-# value per kernel and frequency, small. `conv2d_forward` picks it for stride 1
-# and kernels from 5x5 up, and the GEMM path otherwise
-# (`benchmarks/bench_conv.py` measures both). Same numbers, three ways:
+# value per kernel and frequency, small. `conv2d_forward(..., method="auto")`
+# picks it for stride 1 and kernels from 5x5 up, and the GEMM path otherwise
+# (`benchmarks/bench_conv.py` measures both); `method="reference"`, `"gemm"` or
+# `"dft"` picks one by hand, and `conv2d_backward` follows the cache to the same
+# path. Same numbers, three ways:
 
 # %%
 x = rng.standard_normal((8, 64, 32, 32)).astype(np.float32)
 Wk = rng.standard_normal((16, 64, 7, 7)).astype(np.float32) * 0.02
-for name in ("conv2d_reference", "conv2d_gemm", "conv2d_dft"):
-    forward, backward = getattr(F, f"{name}_forward"), getattr(F, f"{name}_backward")
+for method in ("reference", "gemm", "dft"):
     for run in range(2):  # time the second run: the first pays for first-touch page faults
         start = time.perf_counter()
-        y, cache = forward(x, Wk, None, 1, 3)
-        backward(np.ones_like(y), cache)
-    print(f"{name:>17}: {(time.perf_counter() - start) * 1e3:6.1f} ms forward+backward, "
+        y, cache = F.conv2d_forward(x, Wk, None, 1, 3, method=method)
+        F.conv2d_backward(np.ones_like(y), cache)
+    print(f"{method:>9}: {(time.perf_counter() - start) * 1e3:6.1f} ms forward+backward, "
           f"y[0, 0, 0, :3] = {y[0, 0, 0, :3]}")
 
 # %% [markdown]

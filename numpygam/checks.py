@@ -6,6 +6,7 @@ module.  Each entry is a name and a function that returns a GradcheckReport.
 """
 import numpy as np
 
+from . import functional as F
 from . import nn
 from .examples import examples
 from .gradcheck import gradcheck, gradcheck_module
@@ -30,7 +31,7 @@ def _cases(rng):
                                                   [np.array([[1, 2], [5, 2]])])),
         *[(f"nn.Attention({score})", lambda score=score: gradcheck_module(
             nn.Attention(score, 4, 6, attn_dim=5, num_keys=5), [r(2, 3, 4), r(2, 5, 6), r(2, 5, 3)]))
-          for score in ("general", "concat", "additive", "location")],
+          for score, entry in F.SCORES.items() if entry.params],
         ("nn.Attention(scaled_dot)", lambda: gradcheck_module(nn.Attention("scaled_dot", 4),
                                                               [r(2, 3, 4), r(2, 5, 4)])),
         ("nn.AttentionalHidden", lambda: gradcheck_module(nn.AttentionalHidden(3, 4),

@@ -59,7 +59,7 @@ MUTANTS = [
     Mutant("softmax: all-masked rows divide by zero", "functional/softmax.py",
            "total[total == 0] = 1", "pass", CORE + ATTN),
     Mutant("softmax: masked entries keep their score", "functional/softmax.py",
-           "np.copyto(e, -np.inf, where=~mask)", "pass", CORE + ATTN),
+           "np.where(mask, scores - row_max, -np.inf)", "scores - row_max", CORE + ATTN),
     Mutant("softmax backward: the row sum term dropped", "functional/softmax.py",
            "de = dweights - np.vecdot(a, dweights)[..., None]", "de = dweights.copy()",
            CORE + ATTN),

@@ -416,3 +416,19 @@ def test_attention_keeps_dtype_and_leaves_inputs_alone(dtype, rng):
     assert c.dtype == a.dtype == dtype and all(g.dtype == dtype for g in grads if g is not None)
     for x, x0 in zip((q, k, v, W), copies):
         np.testing.assert_array_equal(x, x0)
+
+
+def test_multihead_attention_with_a_fully_padded_key_row_gives_zeros_not_nan(rng):
+    """torch returns NaN here (so the oracle test avoids it); numpygam's rule is
+    that a query with no key to attend to gets zero weights and a zero context."""
+    m = nn.MultiheadAttention(6, 3).to(np.float64)
+    q, kv = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 5, 6))
+    padding = np.zeros((2, 5), bool)
+    padding[0] = True  # every key of the first sequence is padding
+    with np.errstate(all="raise"):
+        out, w = m(q, kv, kv, key_padding_mask=padding, average_attn_weights=False)
+        dq, dk, dv = m.backward(np.ones_like(out), np.ones_like(w))
+    assert np.all(w[0] == 0) and np.allclose(w[1].sum(-1), 1)
+    np.testing.assert_array_equal(out[0], np.broadcast_to(m.out_proj.bias.data, (4, 6)))
+    assert np.all(dk[0] == 0) and np.all(dv[0] == 0)
+    assert all(np.isfinite(g).all() for g in (dq, dk, dv))

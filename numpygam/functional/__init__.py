@@ -4,79 +4,35 @@
     grads = op_backward(dout, cache)
 
 Each op lives in the file named after its topic; its docstring states the
-forward formula, the backward formula and every shape.
+forward formula, the backward formula and every shape.  The imports below are
+in reading order (topic by topic), not alphabetical.
 """
-from .activations import (
-                          relu_backward,
-                          relu_forward,
-                          sigmoid_backward,
-                          sigmoid_forward,
-                          stable_sigmoid,
-                          tanh_backward,
-                          tanh_forward,
-)
-from .attention import (
-                          SCORES,
-                          attention_backward,
-                          attention_forward,
-                          context_backward,
-                          context_forward,
-)
-from .conv import (
-                          conv2d_backward,
-                          conv2d_forward,
-                          conv2d_gemm_backward,
-                          conv2d_gemm_forward,
-                          conv2d_reference_backward,
-                          conv2d_reference_forward,
-)
-from .conv_dft import conv2d_dft_backward, conv2d_dft_forward
+from .activations import (relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
+                          stable_sigmoid, tanh_backward, tanh_forward)
 from .embedding import embedding_backward, embedding_forward
-from .gam import (
-                          channel_gate_backward,
-                          channel_gate_forward,
-                          spatial_gate_backward,
-                          spatial_gate_forward,
-)
-from .gru import gru_backward, gru_cell_backward, gru_cell_forward, gru_forward, reversal_index
 from .linear import linear_backward, linear_forward
 from .loss import cross_entropy_backward, cross_entropy_forward
-from .luong import (
-                          attentional_hidden_backward,
-                          attentional_hidden_forward,
-                          local_p_attention_backward,
-                          local_p_attention_forward,
-                          local_p_positions,
-                          local_window_mask,
-)
+from .softmax import (log_softmax_backward, log_softmax_forward, logsumexp,
+                      softmax_backward, softmax_forward)
+from .attention import (attention_backward, attention_forward, context_backward,
+                        context_forward)
+from .luong import (attentional_hidden_backward, attentional_hidden_forward,
+                    local_p_attention_backward, local_p_attention_forward, local_p_positions,
+                    local_window_mask)
 from .multihead import multi_head_attention_backward, multi_head_attention_forward
+from .scores import (SCORES, additive_score_backward, additive_score_forward, concat_score_backward,
+                     concat_score_forward, dot_score_backward, dot_score_forward,
+                     general_score_backward, general_score_forward, location_score_backward,
+                     location_score_forward)
+from .conv import (conv2d_backward, conv2d_forward, conv2d_reference_backward,
+                   conv2d_reference_forward)
+from .conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
+from .conv_dft import conv2d_dft_backward, conv2d_dft_forward
+from .gam import (channel_gate_backward, channel_gate_forward, spatial_gate_backward,
+                  spatial_gate_forward)
 from .norm import batch_norm2d_backward, batch_norm2d_forward
 from .padding import pad2d_backward, pad2d_forward
-from .pool import (
-                          avg_pool2d_backward,
-                          avg_pool2d_forward,
-                          global_avg_pool_backward,
-                          global_avg_pool_forward,
-                          max_pool2d_backward,
-                          max_pool2d_forward,
-)
-from .scores import (
-                          additive_score_backward,
-                          additive_score_forward,
-                          concat_score_backward,
-                          concat_score_forward,
-                          dot_score_backward,
-                          dot_score_forward,
-                          general_score_backward,
-                          general_score_forward,
-                          location_score_backward,
-                          location_score_forward,
-)
+from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,
+                   global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward)
 from .shuffle import channel_shuffle_backward, channel_shuffle_forward
-from .softmax import (
-                          log_softmax_backward,
-                          log_softmax_forward,
-                          logsumexp,
-                          softmax_backward,
-                          softmax_forward,
-)
+from .gru import gru_backward, gru_cell_backward, gru_cell_forward, gru_forward, reversal_index

@@ -8,21 +8,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import bool_mask, dim_equal, float_array, same_dtype
-from ._matmul import matmul_t
-from .scores import (
-    additive_score_backward,
-    additive_score_forward,
-    concat_score_backward,
-    concat_score_forward,
-    dot_score_backward,
-    dot_score_forward,
-    general_score_backward,
-    general_score_forward,
-    location_score_backward,
-    location_score_forward,
-)
-from .softmax import SoftmaxCache, softmax_backward, softmax_in_place
+from ._checks import dim_equal, float_array, same_dtype
+from .scores import score_backward, score_forward
+from .softmax import softmax_backward, softmax_forward
 
 
 class ContextCache(NamedTuple):
@@ -56,41 +44,8 @@ def context_backward(dc, cache):
        dvalues  = a^T dc        (B, Tk, Dv),   dh_j = sum_i a_ij dc_i
     """
     # BEGIN SOLUTION
-    return matmul_t(dc, cache.values), cache.weights.transpose(0, 2, 1) @ dc
+    return dc @ cache.values.transpose(0, 2, 1), cache.weights.transpose(0, 2, 1) @ dc
     # END SOLUTION
-
-
-# Each score: its pair and the names of its parameters, in the backward's order.
-SCORES = {
-    "dot": (dot_score_forward, dot_score_backward, ()),
-    "general": (general_score_forward, general_score_backward, ("W",)),
-    "concat": (concat_score_forward, concat_score_backward, ("W", "v")),
-    "additive": (additive_score_forward, additive_score_backward, ("Wq", "Wk", "v", "b")),
-    "location": (location_score_forward, location_score_backward, ("W",)),
-}
-
-
-def score_forward(score, q, k, params):
-    """Run the score function named `score` with its parameters {name: array}."""
-    if score not in SCORES:
-        raise ValueError(f"unknown score {score!r}; choose one of {sorted(SCORES)}")
-    forward, _, names = SCORES[score]
-    allowed = set(names) | ({"scale"} if score == "dot" else set())
-    extra = set(params) - allowed
-    if extra:
-        raise TypeError(f"score {score!r} takes parameters {sorted(allowed)}, got also "
-                        f"{sorted(extra)}")
-    if score == "location":
-        return forward(q, **params)
-    return forward(q, k, **params)
-
-
-def score_backward(score, de, cache, k):
-    """Returns (dq, dk, *parameter gradients in SCORES order)."""
-    grads = SCORES[score][1](de, cache)
-    if score == "location":  # the location score never looks at the keys
-        return (grads[0], np.zeros_like(k)) + grads[1:]
-    return grads
 
 
 class AttentionCache(NamedTuple):
@@ -105,8 +60,9 @@ def attention_forward(q, k, values, score="dot", mask=None, **params):
     """Global attention: context and weights for every query.
 
     q: (B, Tq, Dq)   k: (B, Tk, Dk)   values: (B, Tk, Dv)
-    score: "dot" (option scale), "general" (W), "concat" (W, v),
-           "additive" (Wq, Wk, v, b), "location" (W); see numpygam.functional.scores
+    score: "dot" (option scale), "scaled_dot", "general" (W), "concat" (W, v),
+           "additive" (Wq, Wk, v, b), "location" (W): the names of
+           numpygam.functional.scores.SCORES, which lists each score's parameters
     mask: bool broadcastable to (B, Tq, Tk), True = may attend; e.g. a key
           padding mask of shape (B, 1, Tk).
     -> (context (B, Tq, Dv), weights (B, Tq, Tk)), cache
@@ -122,9 +78,9 @@ def attention_forward(q, k, values, score="dot", mask=None, **params):
               values.shape[:2], k.shape[:2])
     same_dtype(op, q=q, k=k, values=values)
     e, score_cache = score_forward(score, q, k, params)
-    a = softmax_in_place(e, bool_mask(op, "mask", mask, e.shape))  # e is ours: reuse it
+    a, softmax_cache = softmax_forward(e, mask)
     c, context_cache = context_forward(a, values)
-    return (c, a), AttentionCache(score, score_cache, SoftmaxCache(a), context_cache, k)
+    return (c, a), AttentionCache(score, score_cache, softmax_cache, context_cache, k)
 
 
 def attention_backward(dout, cache):

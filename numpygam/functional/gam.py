@@ -142,10 +142,11 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
     rm1, rv1, rm2, rv2 = running_stats
     conv = dict(stride=1, padding_mode=padding_mode, groups=groups, method=method)
     z, cc1 = conv2d_forward(x, W1, b1, padding=W1.shape[2] // 2, **conv)
-    z, cn1 = batch_norm2d_forward(z, gamma1, beta1, rm1, rv1, training, momentum, eps)
+    norm = dict(training=training, momentum=momentum, eps=eps)
+    z, cn1 = batch_norm2d_forward(z, gamma1, beta1, running_mean=rm1, running_var=rv1, **norm)
     z, cr = relu_forward(z)
     z, cc2 = conv2d_forward(z, W2, b2, padding=W2.shape[2] // 2, **conv)
-    z, cn2 = batch_norm2d_forward(z, gamma2, beta2, rm2, rv2, training, momentum, eps)
+    z, cn2 = batch_norm2d_forward(z, gamma2, beta2, running_mean=rm2, running_var=rv2, **norm)
     gate, cs = sigmoid_forward(z)
     if groups > 1:
         gate, _ = channel_shuffle_forward(gate, groups)

@@ -13,8 +13,9 @@ import numpy as np
 from ._checks import dim_equal, float_array
 from ._matmul import matmul_last
 from .activations import stable_sigmoid, tanh_backward, tanh_forward
-from .attention import context_backward, context_forward, score_backward, score_forward
+from .attention import context_backward, context_forward
 from .linear import linear_backward, linear_forward
+from .scores import score_backward, score_forward
 from .softmax import softmax_backward, softmax_forward
 
 

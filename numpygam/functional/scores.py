@@ -17,12 +17,13 @@ concat and additive are the same function: writing W_a = [Wq | Wk] (split
 by columns), W_a [q; k] = Wq q + Wk k.  additive also allows a bias b.  So
 concat is computed by additive's code, with W split in two.
 """
-from typing import NamedTuple
+import math
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
 from ._checks import dim_equal, float_array, same_dtype
-from ._matmul import matmul_last, matmul_t
+from ._matmul import matmul_last
 
 
 def _check_qk(op, q, k):
@@ -54,7 +55,7 @@ def dot_score_forward(q, k, scale=None):
     same_dtype(op, q=q, k=k)
     scale = 1.0 if scale is None else float(scale)
     q_scaled = q * q.dtype.type(scale) if scale != 1.0 else q
-    return matmul_t(q_scaled, k), DotCache(q_scaled, k, scale)
+    return q_scaled @ k.transpose(0, 2, 1), DotCache(q_scaled, k, scale)
 
 
 def dot_score_backward(de, cache):
@@ -95,7 +96,7 @@ def general_score_forward(q, k, W):
     dim_equal(op, "W.shape[1] must equal the key size Dk = k.shape[-1]", W.shape[1], k.shape[-1])
     same_dtype(op, q=q, k=k, W=W)
     qW = matmul_last(q, W)
-    return matmul_t(qW, k), GeneralCache(q, k, W, qW)
+    return qW @ k.transpose(0, 2, 1), GeneralCache(q, k, W, qW)
 
 
 def general_score_backward(de, cache):
@@ -251,3 +252,80 @@ def location_score_backward(de, cache):
     """
     Tk, Dq = cache.W.shape
     return matmul_last(de, cache.W), de.reshape(-1, Tk).T @ cache.q.reshape(-1, Dq)
+
+
+# -- the registry: every score, its parameters, and their names in the papers ----------
+
+class Sizes(NamedTuple):
+    """The sizes a score's parameter shapes are made of."""
+    Dq: int            # query size
+    Dk: int            # key size
+    A: int             # attention (hidden) size of concat and additive
+    Tk: Optional[int]  # number of source positions (the location score only)
+
+
+class ScoreParam(NamedTuple):
+    """One parameter of a score function.
+
+    arg: its keyword in the functional op (DESIGN.md's name: W, Wq, Wk, v, b);
+    attr: its name in nn modules, the papers' (W_a, U_a, v_a, b_a);
+    shape(sizes) -> its shape;  fan_in(sizes) -> the fan-in of its initialisation
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)); None for a bias, which starts at zero and
+    may be left out (None).
+    """
+    arg: str
+    attr: str
+    shape: Callable
+    fan_in: Optional[Callable]
+
+
+class Score(NamedTuple):
+    """A score function: its pair, its parameters in the backward's order, and
+    whether it reads the keys (location does not) and scales by 1/sqrt(D)."""
+    forward: Callable
+    backward: Callable
+    params: tuple = ()
+    uses_keys: bool = True
+    scaled: bool = False
+
+
+_W_general = ScoreParam("W", "W_a", lambda s: (s.Dq, s.Dk), lambda s: s.Dk)
+_v = ScoreParam("v", "v_a", lambda s: (s.A,), lambda s: s.A)
+SCORES = {
+    "dot": Score(dot_score_forward, dot_score_backward),
+    "scaled_dot": Score(dot_score_forward, dot_score_backward, scaled=True),
+    "general": Score(general_score_forward, general_score_backward, (_W_general,)),
+    "concat": Score(concat_score_forward, concat_score_backward, (
+        ScoreParam("W", "W_a", lambda s: (s.A, s.Dq + s.Dk), lambda s: s.Dq + s.Dk), _v)),
+    "additive": Score(additive_score_forward, additive_score_backward, (
+        ScoreParam("Wq", "W_a", lambda s: (s.A, s.Dq), lambda s: s.Dq),
+        ScoreParam("Wk", "U_a", lambda s: (s.A, s.Dk), lambda s: s.Dk), _v,
+        ScoreParam("b", "b_a", lambda s: (s.A,), None))),
+    "location": Score(location_score_forward, location_score_backward, (
+        ScoreParam("W", "W_a", lambda s: (s.Tk, s.Dq), lambda s: s.Dq),), uses_keys=False),
+}
+
+
+def score_forward(name, q, k, params):
+    """e = SCORES[name] of (q, k) with its parameters {arg: array} (scaled_dot: scale 1/sqrt(D))."""
+    if name not in SCORES:
+        raise ValueError(f"unknown score {name!r}; choose one of {sorted(SCORES)}")
+    score = SCORES[name]
+    allowed = {p.arg for p in score.params} | ({"scale"} if score.forward is dot_score_forward
+                                               else set())
+    extra = set(params) - allowed
+    if extra:
+        raise TypeError(f"score {name!r} takes parameters {sorted(allowed)}, got also "
+                        f"{sorted(extra)}")
+    if score.scaled:
+        params = {"scale": 1 / math.sqrt(q.shape[-1]), **params}
+    return score.forward(q, k, **params) if score.uses_keys else score.forward(q, **params)
+
+
+def score_backward(name, de, cache, k):
+    """(dq, dk, *the parameters' gradients in SCORES[name].params order)."""
+    score = SCORES[name]
+    grads = score.backward(de, cache)
+    if not score.uses_keys:  # the score never looked at the keys
+        return (grads[0], np.zeros_like(k)) + grads[1:]
+    return grads

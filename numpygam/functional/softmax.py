@@ -37,30 +37,18 @@ def softmax_forward(scores, mask=None):
     op = "softmax_forward"
     float_array(op, "scores", scores, min_ndim=1)
     mask = bool_mask(op, "mask", mask, scores.shape)
-    weights = softmax_in_place(scores.copy(), mask)
-    return weights, SoftmaxCache(weights)
-
-
-def softmax_in_place(e, mask=None):
-    """The softmax of e over its last axis, written into e itself, which is returned.
-
-    For callers that own e (attention_forward's fresh scores): at attention
-    sizes a fresh (page-faulted) temporary costs as much as the arithmetic.
-    mask: None or bool, already broadcast to e's shape.
-    """
     if mask is None:
-        e -= e.max(axis=-1, keepdims=True)
+        shifted = scores - scores.max(axis=-1, keepdims=True)
     else:
-        row_max = np.max(e, axis=-1, keepdims=True, where=mask, initial=-np.inf)
-        row_max[~np.isfinite(row_max)] = 0  # all-masked rows
-        e -= row_max
-        np.copyto(e, -np.inf, where=~mask)  # exp(-inf) = 0 at masked entries
-    with np.errstate(under="ignore"):       # exp of very negative scores -> 0 exactly
-        np.exp(e, out=e)
+        row_max = np.max(scores, axis=-1, keepdims=True, where=mask, initial=-np.inf)
+        row_max[~np.isfinite(row_max)] = 0       # all-masked rows
+        shifted = np.where(mask, scores - row_max, -np.inf)  # exp(-inf) = 0 at masked entries
+    with np.errstate(under="ignore"):            # exp of very negative scores -> 0 exactly
+        e = np.exp(shifted)
     total = e.sum(axis=-1, keepdims=True)
-    total[total == 0] = 1                   # all-masked rows stay all zero
-    e /= total
-    return e
+    total[total == 0] = 1                        # all-masked rows stay all zero
+    weights = e / total
+    return weights, SoftmaxCache(weights)
 
 
 def softmax_backward(dweights, cache):
@@ -72,7 +60,8 @@ def softmax_backward(dweights, cache):
     """
     # BEGIN SOLUTION
     a = cache.weights
-    de = dweights - np.vecdot(a, dweights)[..., None]  # the row dot, without a temporary
+    # np.vecdot(a, da) is sum_k a_ik da_ik (np.sum(a * da, axis=-1)) without the temporary
+    de = dweights - np.vecdot(a, dweights)[..., None]
     de *= a
     return de
     # END SOLUTION

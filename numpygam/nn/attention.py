@@ -9,71 +9,46 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..functional.scores import Sizes
 from . import init
 from .module import Module, Parameter, add_grads, data
 
-# score -> [(functional argument name, module attribute name)]
-SCORE_PARAMS = {
-    "dot": [], "scaled_dot": [],
-    "general": [("W", "W_a")],
-    "concat": [("W", "W_a"), ("v", "v_a")],
-    "additive": [("Wq", "W_a"), ("Wk", "U_a"), ("v", "v_a"), ("b", "b_a")],
-    "location": [("W", "W_a")],
-}
 
-
-def _input_grads(dq, dk, dv, values_are_keys):
+def _input_grads(dq, dk, dvalues, values_are_keys):
     """When the keys also served as the values, their gradient is the sum of both uses."""
-    return (dq, dk + dv) if values_are_keys else (dq, dk, dv)
+    return (dq, dk + dvalues) if values_are_keys else (dq, dk, dvalues)
 
 
 class _ScoreParams(Module):
-    """Owns the parameters of one score function and maps them to its arguments."""
+    """Owns the parameters of one score function, named as in F.SCORES (the papers' names)."""
 
     def _init_score(self, score, query_dim, key_dim, attn_dim, num_keys, bias, dtype, rng):
-        if score not in SCORE_PARAMS:
+        if score not in F.SCORES:
             raise ValueError(f"{type(self).__name__}: unknown score {score!r}; choose one of "
-                             f"{sorted(SCORE_PARAMS)}")
+                             f"{sorted(F.SCORES)}")
         if score in ("dot", "scaled_dot") and query_dim != key_dim:
             raise ValueError(f"{type(self).__name__}: the {score} score needs query_dim == "
                              f"key_dim, got query_dim={query_dim} and key_dim={key_dim}; use "
                              "'general' to compare states of different sizes")
-        if score == "location" and not num_keys:
-            raise ValueError(f"{type(self).__name__}: the location score needs num_keys "
+        if not F.SCORES[score].uses_keys and not num_keys:
+            raise ValueError(f"{type(self).__name__}: the {score} score needs num_keys "
                              "(its W_a has one row per source position)")
         self.score, self.query_dim, self.key_dim = score, query_dim, key_dim
-        A = attn_dim or query_dim
-
-        def u(shape, fan_in):
-            return Parameter(init.uniform(shape, 1 / math.sqrt(fan_in), rng, dtype))
-
-        if score == "general":
-            self.W_a = u((query_dim, key_dim), key_dim)
-        elif score == "concat":
-            self.W_a = u((A, query_dim + key_dim), query_dim + key_dim)
-            self.v_a = u((A,), A)
-        elif score == "additive":
-            self.W_a = u((A, query_dim), query_dim)
-            self.U_a = u((A, key_dim), key_dim)
-            self.v_a = u((A,), A)
-            self.b_a = Parameter(np.zeros(A, dtype)) if bias else None
-        elif score == "location":
-            self.W_a = u((num_keys, query_dim), query_dim)
+        sizes = Sizes(query_dim, key_dim, attn_dim or query_dim, num_keys)
+        for p in F.SCORES[score].params:
+            if p.fan_in is None:  # a bias: zeros, or left out
+                value = Parameter(np.zeros(p.shape(sizes), dtype)) if bias else None
+            else:
+                value = Parameter(init.uniform(p.shape(sizes), 1 / math.sqrt(p.fan_in(sizes)),
+                                               rng, dtype))
+            setattr(self, p.attr, value)
 
     def _score_kwargs(self):
-        if self.score == "dot":
-            return "dot", {}
-        if self.score == "scaled_dot":
-            return "dot", {"scale": 1 / math.sqrt(self.query_dim)}
-        kwargs = {}
-        for arg, attr in SCORE_PARAMS[self.score]:
-            p = getattr(self, attr)
-            kwargs[arg] = None if p is None else p.data
-        return self.score, kwargs
+        return {p.arg: data(getattr(self, p.attr)) for p in F.SCORES[self.score].params}
 
     def _add_score_grads(self, dparams):
-        attrs = [attr for _, attr in SCORE_PARAMS[self.score]]
-        add_grads(*((getattr(self, attr), g) for attr, g in zip(attrs, dparams)))
+        add_grads(*((getattr(self, p.attr), g) for p, g in zip(F.SCORES[self.score].params,
+                                                                 dparams)))
 
 
 class Attention(_ScoreParams):
@@ -97,17 +72,16 @@ class Attention(_ScoreParams):
                          dtype, rng)
 
     def forward(self, query, keys, values=None, mask=None):
-        score, params = self._score_kwargs()
         (c, a), cache = F.attention_forward(query, keys, keys if values is None else values,
-                                            score, mask, **params)
+                                            self.score, mask, **self._score_kwargs())
         self.push_cache((cache, values is None))
         return c, a
 
     def backward(self, dcontext, dweights=None):
         cache, values_are_keys = self.pop_cache()
-        dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), cache)
+        dq, dk, dvalues, *dparams = F.attention_backward((dcontext, dweights), cache)
         self._add_score_grads(dparams)
-        return _input_grads(dq, dk, dv, values_are_keys)
+        return _input_grads(dq, dk, dvalues, values_are_keys)
 
     def extra_repr(self):
         return f"score={self.score!r}, query_dim={self.query_dim}, key_dim={self.key_dim}"
@@ -175,7 +149,7 @@ class LocalAttention(_ScoreParams):
     def forward(self, query, keys, values=None, lengths=None, positions=None):
         values_are_keys = values is None
         values = keys if values is None else values
-        score, params = self._score_kwargs()
+        score, params = self.score, self._score_kwargs()
         if self.mode == "m":
             B, Tq = query.shape[:2]
             p = np.arange(Tq) if positions is None else np.asarray(positions)
@@ -185,8 +159,8 @@ class LocalAttention(_ScoreParams):
             self.positions = np.broadcast_to(p, (B, Tq))
         else:
             (c, a), cache = F.local_p_attention_forward(
-                query, keys, values, self.W_p.data, self.v_p.data, self.D, score, lengths,
-                **params)
+                query, keys, values, Wp=self.W_p.data, vp=self.v_p.data, D=self.D, score=score,
+                lengths=lengths, **params)
             self.positions = F.local_p_positions(cache)
         self.push_cache((cache, values_are_keys))
         return c, a
@@ -194,13 +168,13 @@ class LocalAttention(_ScoreParams):
     def backward(self, dcontext, dweights=None):
         cache, values_are_keys = self.pop_cache()
         if self.mode == "m":
-            dq, dk, dv, *dparams = F.attention_backward((dcontext, dweights), cache)
+            dq, dk, dvalues, *dparams = F.attention_backward((dcontext, dweights), cache)
         else:
-            dq, dk, dv, dWp, dvp, *dparams = F.local_p_attention_backward((dcontext, dweights),
-                                                                          cache)
+            dq, dk, dvalues, dWp, dvp, *dparams = F.local_p_attention_backward(
+                (dcontext, dweights), cache)
             add_grads((self.W_p, dWp), (self.v_p, dvp))
         self._add_score_grads(dparams)
-        return _input_grads(dq, dk, dv, values_are_keys)
+        return _input_grads(dq, dk, dvalues, values_are_keys)
 
     def extra_repr(self):
         return f"mode={self.mode!r}, D={self.D}, score={self.score!r}"

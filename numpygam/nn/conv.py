@@ -73,9 +73,10 @@ class BatchNorm2d(Module):
         self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def forward(self, x):
-        y, cache = F.batch_norm2d_forward(x, self.weight.data, self.bias.data,
-                                          self.running_mean, self.running_var,
-                                          self.training, self.momentum, self.eps)
+        y, cache = F.batch_norm2d_forward(
+            x, self.weight.data, self.bias.data, running_mean=self.running_mean,
+            running_var=self.running_var, training=self.training, momentum=self.momentum,
+            eps=self.eps)
         if self.training:
             self.update_running_stats(cache.running_mean, cache.running_var)
         self.push_cache(cache)

@@ -22,7 +22,9 @@ The cache rule, the same for every module:
     still be differentiated once, e.g. for a saliency map, as in PyTorch);
   * backward with no forward left to undo raises a RuntimeError that says so;
   * clear_caches() drops every cache of a module and its children (a
-    training-mode forward whose loss is thrown away, e.g. in gradcheck_module).
+    training-mode forward whose loss is thrown away, e.g. in gradcheck_module);
+  * attributes a module sets for display (attention weights, GAM's gates,
+    local-p's positions) describe its latest call; backward never reads them.
 
     rnn_cell.train()
     for t in range(T): h = rnn_cell(x[t], h)      # T caches pushed

@@ -69,8 +69,9 @@ class MultiheadAttention(Module):
         B, Tq = query.shape[:2]
         mask = self._allowed(key_padding_mask, attn_mask, B, Tq, key.shape[1])
         (out, weights), cache = F.multi_head_attention_forward(
-            query, key, value, self.in_proj_weight.data, data(self.in_proj_bias),
-            self.out_proj.weight.data, data(self.out_proj.bias), self.num_heads, mask)
+            query, key, value, in_proj_weight=self.in_proj_weight.data,
+            in_proj_bias=data(self.in_proj_bias), out_proj_weight=self.out_proj.weight.data,
+            out_proj_bias=data(self.out_proj.bias), num_heads=self.num_heads, mask=mask)
         self.push_cache((cache, average_attn_weights))
         if not need_weights:
             return out, None

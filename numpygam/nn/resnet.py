@@ -30,19 +30,21 @@ class BasicBlock(Module):
                 BatchNorm2d(planes, dtype=dtype))
 
     def forward(self, x):
-        out, self._relu1 = F.relu_forward(self.bn1(self.conv1(x)))
+        out, relu1 = F.relu_forward(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         if self.attention is not None:
             out = self.attention(out)
         shortcut = x if self.downsample is None else self.downsample(x)
-        out, self._relu2 = F.relu_forward(out + shortcut)
+        out, relu2 = F.relu_forward(out + shortcut)
+        self.push_cache((relu1, relu2))
         return out
 
     def backward(self, dout):
-        d = F.relu_backward(dout, self._relu2)
+        relu1, relu2 = self.pop_cache()
+        d = F.relu_backward(dout, relu2)
         dx = d if self.downsample is None else self.downsample.backward(d)
         if self.attention is not None:
             d = self.attention.backward(d)
         d = self.conv2.backward(self.bn2.backward(d))
-        d = F.relu_backward(d, self._relu1)
+        d = F.relu_backward(d, relu1)
         return dx + self.conv1.backward(self.bn1.backward(d))
