@@ -7,6 +7,7 @@
 """
 import argparse
 import dataclasses
+import datetime
 import os
 import sys
 import time
@@ -17,16 +18,82 @@ MAX_INPUT = 40  # longest input `translate` accepts (the longest training date i
 def _train_parser(sub):
     from .train import TrainConfig
     p = sub.add_parser("train", help="train the date translator (the main job)")
-    for field in dataclasses.fields(TrainConfig):
+    for field in dataclasses.fields(TrainConfig):  # None: not given (the default applies)
         p.add_argument("--" + field.name.replace("_", "-"), type=type(field.default),
-                       default=field.default)
-    p.add_argument("--out", default=None, help="run folder (default runs/<time>)")
-    p.add_argument("--resume", default=None, help="a checkpoint.npz to continue from")
+                       default=None, help=f"default {field.default}")
+    p.add_argument("--out", default=None, help="run folder (default runs/<time>-<pid>)")
+    p.add_argument("--resume", default=None,
+                   help="a checkpoint.npz, or a run folder, to continue from")
+    p.add_argument("--force", action="store_true",
+                   help="start afresh in an --out folder that already holds a checkpoint")
+
+
+def _usage_error(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _new_run_folder():
+    """runs/<time>-<pid>, unique even for runs started in the same second."""
+    base = os.path.join("runs", time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}")
+    path, n = base, 1
+    while os.path.exists(path):
+        path, n = f"{base}-{n}", n + 1
+    return path
+
+
+def _train(args):
+    from .checkpoint import CheckpointError, previous_path
+    from .train import RESUMABLE, NonFiniteError, TrainConfig, check_config, loadable_checkpoint, train
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if getattr(args, f.name) is not None}
+    config = TrainConfig(**given)
+    problem = check_config(config)
+    if problem:
+        return _usage_error(problem)
+    resume = args.resume
+    if resume is not None:
+        fixed = sorted(set(given) - set(RESUMABLE))
+        if fixed:
+            return _usage_error(f"--resume continues a run with its own options; "
+                                f"{', '.join('--' + n.replace('_', '-') for n in fixed)} cannot "
+                                f"change (those that can: "
+                                f"{', '.join('--' + n.replace('_', '-') for n in RESUMABLE)})")
+        if os.path.isdir(resume):
+            resume = loadable_checkpoint(resume) or os.path.join(resume, "checkpoint.npz")
+        if not os.path.exists(resume):
+            return _usage_error(f"--resume {args.resume}: no such checkpoint")
+    run_dir = args.out or (os.path.dirname(resume) if resume else _new_run_folder())
+    if (resume is None and not args.force and args.out
+            and os.path.exists(os.path.join(args.out, "checkpoint.npz"))):
+        return _usage_error(f"--out {args.out} already holds a trained checkpoint; use --resume "
+                            f"{args.out} to continue it, or --force to replace it")
+    try:
+        train(config, run_dir, resume=resume, changes={k: given[k] for k in given})
+    except CheckpointError as err:
+        kept = previous_path(resume)
+        return _usage_error(f"{err}" + (f"; the previous checkpoint {kept} may load: --resume "
+                                        f"{kept}" if os.path.exists(kept) else ""))
+    except NonFiniteError as err:
+        print(f"stopped: {err}; the last good checkpoint is kept in {run_dir}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def is_calendar_date(text):
+    """True for YYYY-MM-DD naming a day that exists (2000-02-29 yes, 2001-02-29 no)."""
+    try:
+        return len(text) == 10 and datetime.date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
 
 
 def _translate(args):
+    from .checkpoint import CheckpointError
     from .plots import attention_heatmap, attention_text
     from .train import Trainer, latest_checkpoint
+    if args.beam < 1:
+        return _usage_error(f"--beam {args.beam}: the beam size must be at least 1 (1 = greedy)")
     text = args.text.strip().lower()
     if not text:
         print("error: give a date to translate, e.g. python -m numpygam translate "
@@ -36,23 +103,29 @@ def _translate(args):
         print(f"error: the input has {len(text)} characters; the translator reads at most "
               f"{MAX_INPUT}", file=sys.stderr)
         return 2
-    path = args.checkpoint or latest_checkpoint()
-    if path is None or not os.path.exists(path):
-        print("error: no checkpoint found; run `python -m numpygam train` first (it writes "
-              "runs/<time>/checkpoint.npz)", file=sys.stderr)
-        return 2
-    trainer = Trainer.load(path)
+    skipped = []
+    path = args.checkpoint or latest_checkpoint(skipped=skipped)
+    for message in skipped:
+        print(f"note: skipped {message}", file=sys.stderr)
+    if args.checkpoint and not os.path.exists(path):
+        return _usage_error(f"--checkpoint {path}: no such file")
+    if path is None:
+        return _usage_error("no checkpoint found under runs/; run `python -m numpygam train` "
+                            "first (it writes runs/<time>-<pid>/checkpoint.npz)")
     try:
+        trainer = Trainer.load(path)
         out, weights = trainer.translate(text, args.beam)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(out)
+    except (CheckpointError, ValueError) as err:
+        return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
+    valid = trainer.config.task != "dates" or is_calendar_date(out)
+    print(out if valid else f"{out}   <- not a valid date (YYYY-MM-DD); the model got it wrong")
     print(attention_text(weights, text, out))
-    png = attention_heatmap(weights, text, out, os.path.join(os.path.dirname(path),
-                                                             "translate.png"))
-    print(f"attention map: {png}")
-    return 0
+    png = os.path.join(os.path.dirname(path), "translate.png")
+    try:
+        print(f"attention map: {attention_heatmap(weights, text, out, png)}")
+    except OSError as err:
+        print(f"note: the attention map was not written ({png}: {err.strerror})", file=sys.stderr)
+    return 0 if valid else 1
 
 
 def main(argv=None):
@@ -97,12 +170,7 @@ def main(argv=None):
         print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
         return 1 if failed or not results else 0
     if args.command == "train":
-        from .train import TrainConfig, train
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
-        config = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields})
-        run_dir = args.out or os.path.join("runs", time.strftime("%Y%m%d-%H%M%S"))
-        train(config, run_dir, resume=args.resume)
-        return 0
+        return _train(args)
     return _translate(args)
 
 

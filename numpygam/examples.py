@@ -8,19 +8,14 @@ options the rest (masks, integer targets, flags); h the finite-difference step
 entry here, and `python -m numpygam check` checks it from then on.
 """
 
-from typing import Callable, NamedTuple
+from collections import namedtuple
 
 import numpy as np
 
 from . import functional as F
 
-
-class Example(NamedTuple):
-    forward: Callable
-    backward: Callable
-    inputs: dict
-    options: dict
-    h: float = 1e-3
+# the op's pair, its differentiable inputs by name, its options, the stencil's step h
+Example = namedtuple("Example", "forward backward inputs options h", defaults=(1e-3,))
 
 
 def examples(rng):

@@ -14,10 +14,48 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import nn, optim
+from .checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
 from .data import copy_task, date_task, make_batch
+from .functional import SCORES
+from .nn.seq2seq import WINDOWS
 from .plots import attention_heatmap
 
 TASKS = ("dates", "copy", "reverse")
+# what `train --resume` may change; every other option is fixed by the checkpoint
+RESUMABLE = ("steps", "lr", "warmup", "clip", "eval_every", "heldout_limit")
+
+
+class NonFiniteError(RuntimeError):
+    """A loss or gradient that is NaN or infinite: training stops, nothing is saved."""
+
+
+def check_config(config):
+    """The first problem with the options, as one line naming the option, or None."""
+    c = config
+    choices = {"task": TASKS, "attention": ("bahdanau", "luong"), "window": WINDOWS,
+               "score": tuple(SCORES), "context": ("attention", "fixed"),
+               "dtype": ("float32", "float64")}
+    for name, allowed in choices.items():
+        if getattr(c, name) not in allowed:
+            return f"--{name} {getattr(c, name)!r}: choose one of {', '.join(allowed)}"
+    for name in ("steps", "batch_size", "D", "emb_dim", "enc_hidden", "dec_hidden", "attn_dim",
+                 "train_size", "eval_every", "heldout_limit", "min_len", "max_len"):
+        if getattr(c, name) < 1:
+            return f"--{name.replace('_', '-')} {getattr(c, name)}: must be at least 1"
+    for name in ("warmup", "seed"):
+        if getattr(c, name) < 0:
+            return f"--{name} {getattr(c, name)}: must be 0 or more"
+    for name in ("lr", "clip"):
+        if not (np.isfinite(getattr(c, name)) and getattr(c, name) > 0):
+            return f"--{name} {getattr(c, name)}: must be a finite number above 0"
+    if c.max_len < c.min_len:
+        return f"--max-len {c.max_len}: must be at least --min-len {c.min_len}"
+    try:  # the combinations the model itself refuses (a tiny one is built to ask it)
+        nn.Seq2Seq(5, 5, 2, c.enc_hidden, c.dec_hidden, c.attention, c.score, c.window, c.D,
+                   2, max_src_len=4, context=c.context)
+    except ValueError as err:
+        return f"these options do not make a model: {err}"
+    return None
 
 
 @dataclass
@@ -96,7 +134,10 @@ class Trainer:
         loss = float(self.criterion(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
                                     np.random.default_rng([c.seed, self.step, 1])))
         self.criterion.backward()
-        optim.clip_grad_norm_(self.model.parameters(), c.clip)
+        norm = optim.clip_grad_norm_(self.model.parameters(), c.clip)
+        if not (np.isfinite(loss) and np.isfinite(norm)):  # before the update: weights stay good
+            raise NonFiniteError(f"step {self.step + 1}: the loss is {loss} and the gradient "
+                                 f"norm {norm}; training stopped (try a smaller --lr)")
         self.optimizer.lr = optim.warmup_cosine(self.step, c.steps, c.lr, c.warmup)
         self.optimizer.step()
         self.step += 1
@@ -130,21 +171,30 @@ class Trainer:
 
     # -- checkpoints ----------------------------------------------------------------
     def save(self, path):
+        """Write the checkpoint atomically, keeping the previous one (numpygam/checkpoint.py)."""
         arrays = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if not all(np.isfinite(v).all() for v in arrays.values()):
+            raise NonFiniteError(f"step {self.step}: the weights are not finite; not saved")
         arrays.update({f"adam.{k}": v for k, v in self.optimizer.state_dict().items()})
-        np.savez(path, step=np.array(self.step),
-                 config=np.array(json.dumps(dataclasses.asdict(self.config))), **arrays)
-        return path
+        return save_checkpoint(path, dict(arrays, step=np.array(self.step), config=np.array(
+            json.dumps(dataclasses.asdict(self.config)))))
 
     @classmethod
-    def load(cls, path):
-        with np.load(path) as data:
-            trainer = cls(TrainConfig(**json.loads(str(data["config"]))))
-            trainer.model.load_state_dict({k[6:]: data[k] for k in data.files
+    def load(cls, path, **changes):
+        """The trainer saved at path (a CheckpointError names the file if it cannot be);
+        changes: new values of RESUMABLE options."""
+        data = load_checkpoint(path)
+        try:
+            config = TrainConfig(**json.loads(str(data["config"])))
+            trainer = cls(dataclasses.replace(config, **changes))
+            trainer.model.load_state_dict({k[6:]: v for k, v in data.items()
                                            if k.startswith("model.")})
-            trainer.optimizer.load_state_dict({k[5:]: data[k] for k in data.files
+            trainer.optimizer.load_state_dict({k[5:]: v for k, v in data.items()
                                                if k.startswith("adam.")})
-            trainer.step = int(data["step"])
+        except (TypeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam "
+                                  f"({type(err).__name__}: {err})") from None
+        trainer.step = int(data["step"])
         return trainer
 
 
@@ -154,10 +204,14 @@ def progress_line(step, total, loss, accuracy, seconds, width=24):
             f"loss {loss:.4f}  token acc {accuracy:6.1%}  {seconds:6.1f}s")
 
 
-def train(config, run_dir, out=print, resume=None):
-    """Train, evaluate, plot; returns (trainer, held-out exact-match accuracy)."""
+def train(config, run_dir, out=print, resume=None, changes=None):
+    """Train, evaluate, plot; returns (trainer, held-out exact-match accuracy).
+
+    resume: a checkpoint to continue from, with `changes` to its RESUMABLE options.
+    A non-finite loss or gradient raises NonFiniteError; the last checkpoint stays.
+    """
     os.makedirs(run_dir, exist_ok=True)
-    trainer = Trainer.load(resume) if resume else Trainer(config)
+    trainer = Trainer.load(resume, **(changes or {})) if resume else Trainer(config)
     config = trainer.config
     out(f"run folder: {run_dir}")
     out(f"task {config.task}: {len(trainer.train_pairs)} training pairs, "
@@ -184,11 +238,29 @@ def train(config, run_dir, out=print, resume=None):
     return trainer, accuracy
 
 
-def latest_checkpoint(root="runs"):
-    """The checkpoint of the most recent run folder under root, or None."""
+def loadable_checkpoint(run_dir, skipped=None):
+    """run_dir's checkpoint.npz if it loads, else the checkpoint.prev.npz kept beside it,
+    else None; the damaged ones are added to the list skipped (messages naming them)."""
+    latest = os.path.join(run_dir, "checkpoint.npz")
+    for path in (latest, previous_path(latest)):
+        if os.path.exists(path):
+            try:
+                load_checkpoint(path)
+                return path
+            except CheckpointError as err:
+                if skipped is not None:
+                    skipped.append(str(err))
+    return None
+
+
+def latest_checkpoint(root="runs", skipped=None):
+    """The loadable checkpoint of the newest run folder under root that has one, or None."""
     if not os.path.isdir(root):
         return None
-    found = [os.path.join(root, d, "checkpoint.npz") for d in os.listdir(root)]
-    found = [p for p in found if os.path.exists(p)]
-    return max(found, key=os.path.getmtime) if found else None
+    runs = [os.path.join(root, d) for d in os.listdir(root)]
+    for run in sorted((r for r in runs if os.path.isdir(r)), key=os.path.getmtime, reverse=True):
+        path = loadable_checkpoint(run, skipped)
+        if path:
+            return path
+    return None
 

@@ -19,12 +19,12 @@ class SigmoidCache(NamedTuple):
 
 
 def relu_forward(x):
-    """y = max(x, 0).   x: any shape -> y: same shape.
+    """y = max(x, 0), and NaN stays NaN (PyTorch's rule).   x: any shape -> y: same shape.
 
     Backward: dx = dy * [x > 0]  (the subgradient 0 is used at x = 0, as PyTorch does).
     """
     float_array("relu_forward", "x", x)
-    positive = x > 0
+    positive = ~(x <= 0)  # NaN is not <= 0: it passes through as NaN, as in PyTorch
     return np.where(positive, x, x.dtype.type(0)), ReluCache(positive)
 
 

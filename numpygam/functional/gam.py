@@ -10,6 +10,7 @@ Spatial gate Ms: conv K x K (C -> C/r), batch norm, ReLU, conv K x K (C/r -> C),
 batch norm, sigmoid; with groups > 1 both convolutions are grouped and the
 gate's channels are shuffled (the paper's ResNet50 variant).
 """
+from collections import namedtuple
 from typing import Any, NamedTuple, Optional
 
 import numpy as np
@@ -100,17 +101,8 @@ class SpatialGateCache(NamedTuple):
     running_stats: tuple    # updated (mean1, var1, mean2, var2); None in eval mode
 
 
-class SpatialGateGrads(NamedTuple):
-    """spatial_gate_backward's result, in the forward's order, readable by name."""
-    dx: np.ndarray
-    dW1: np.ndarray
-    db1: Optional[np.ndarray]
-    dgamma1: np.ndarray
-    dbeta1: np.ndarray
-    dW2: np.ndarray
-    db2: Optional[np.ndarray]
-    dgamma2: np.ndarray
-    dbeta2: np.ndarray
+# spatial_gate_backward's result: a tuple in the forward's order, readable by name
+SpatialGateGrads = namedtuple("SpatialGateGrads", "dx dW1 db1 dgamma1 dbeta1 dW2 db2 dgamma2 dbeta2")
 
 
 def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,

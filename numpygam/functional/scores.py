@@ -18,7 +18,8 @@ by columns), W_a [q; k] = Wq q + Wk k.  additive also allows a bias b.  So
 concat is computed by additive's code, with W split in two.
 """
 import math
-from typing import Callable, NamedTuple, Optional
+from collections import namedtuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -256,27 +257,17 @@ def location_score_backward(de, cache):
 
 # -- the registry: every score, its parameters, and their names in the papers ----------
 
-class Sizes(NamedTuple):
-    """The sizes a score's parameter shapes are made of."""
-    Dq: int            # query size
-    Dk: int            # key size
-    A: int             # attention (hidden) size of concat and additive
-    Tk: Optional[int]  # number of source positions (the location score only)
+# The sizes a score's parameter shapes are made of: query size Dq, key size Dk,
+# attention (hidden) size A of concat and additive, source positions Tk (location).
+Sizes = namedtuple("Sizes", "Dq Dk A Tk")
 
-
-class ScoreParam(NamedTuple):
-    """One parameter of a score function.
-
-    arg: its keyword in the functional op (DESIGN.md's name: W, Wq, Wk, v, b);
-    attr: its name in nn modules, the papers' (W_a, U_a, v_a, b_a);
-    shape(sizes) -> its shape;  fan_in(sizes) -> the fan-in of its initialisation
-    U(-1/sqrt(fan_in), 1/sqrt(fan_in)); None for a bias, which starts at zero and
-    may be left out (None).
-    """
-    arg: str
-    attr: str
-    shape: Callable
-    fan_in: Optional[Callable]
+# One parameter of a score function:
+#   arg: its keyword in the functional op (DESIGN.md's name: W, Wq, Wk, v, b);
+#   attr: its name in nn modules, the papers' (W_a, U_a, v_a, b_a);
+#   shape(sizes) -> its shape;  fan_in(sizes) -> the fan-in of its initialisation
+#   U(-1/sqrt(fan_in), 1/sqrt(fan_in)), or None for a bias, which starts at zero
+#   and may be left out (None).
+ScoreParam = namedtuple("ScoreParam", "arg attr shape fan_in")
 
 
 class Score(NamedTuple):

@@ -1,39 +1,18 @@
 """Activation modules (no parameters), for use in Sequential."""
 from .. import functional as F
-from .module import Module
+from .module import PairModule
 
 
-class ReLU(Module):
+class ReLU(PairModule):
     """y = max(x, 0)."""
-
-    def forward(self, x):
-        y, cache = F.relu_forward(x)
-        self.push_cache(cache)
-        return y
-
-    def backward(self, dy):
-        return F.relu_backward(dy, self.pop_cache())
+    op_forward, op_backward = staticmethod(F.relu_forward), staticmethod(F.relu_backward)
 
 
-class Tanh(Module):
+class Tanh(PairModule):
     """y = tanh(x)."""
-
-    def forward(self, x):
-        y, cache = F.tanh_forward(x)
-        self.push_cache(cache)
-        return y
-
-    def backward(self, dy):
-        return F.tanh_backward(dy, self.pop_cache())
+    op_forward, op_backward = staticmethod(F.tanh_forward), staticmethod(F.tanh_backward)
 
 
-class Sigmoid(Module):
+class Sigmoid(PairModule):
     """y = 1 / (1 + exp(-x))."""
-
-    def forward(self, x):
-        y, cache = F.sigmoid_forward(x)
-        self.push_cache(cache)
-        return y
-
-    def backward(self, dy):
-        return F.sigmoid_backward(dy, self.pop_cache())
+    op_forward, op_backward = staticmethod(F.sigmoid_forward), staticmethod(F.sigmoid_backward)

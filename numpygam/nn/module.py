@@ -195,14 +195,19 @@ class Module:
         if missing or unexpected:
             raise KeyError(f"load_state_dict for {type(self).__name__}: missing keys "
                            f"{missing}, unexpected keys {unexpected}")
+        converted = {}  # every key is checked and cast before anything changes
         for key, value in state_dict.items():
             value = np.asarray(value)
             if value.shape != own[key].shape:
                 raise ValueError(f"load_state_dict for {type(self).__name__}: key '{key}' has "
                                  f"shape {value.shape}, expected {own[key].shape}")
+            try:
+                converted[key] = np.array(value, dtype=own[key].dtype, copy=True)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"load_state_dict for {type(self).__name__}: key '{key}' "
+                                 f"cannot be cast to {own[key].dtype}: {err}") from None
         params = dict(self.named_parameters())
-        for key, value in state_dict.items():
-            value = np.array(value, dtype=own[key].dtype, copy=True)
+        for key, value in converted.items():
             if key in params:
                 params[key].data = value
             else:
@@ -225,3 +230,16 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+class PairModule(Module):
+    """A module without parameters that applies one functional pair, y = op(x):
+    subclasses set op_forward and op_backward (e.g. nn.ReLU, nn.GlobalAvgPool2d)."""
+
+    def forward(self, x):
+        y, cache = self.op_forward(x)
+        self.push_cache(cache)
+        return y
+
+    def backward(self, dy):
+        return self.op_backward(dy, self.pop_cache())

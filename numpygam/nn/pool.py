@@ -1,6 +1,6 @@
 """Pooling and flattening modules for small CNNs."""
 from .. import functional as F
-from .module import Module
+from .module import Module, PairModule
 
 
 class MaxPool2d(Module):
@@ -39,13 +39,7 @@ class AvgPool2d(Module):
         return F.avg_pool2d_backward(dy, self.pop_cache())
 
 
-class GlobalAvgPool2d(Module):
+class GlobalAvgPool2d(PairModule):
     """(B, C, H, W) -> (B, C), the mean over H and W (AdaptiveAvgPool2d(1) + flatten)."""
-
-    def forward(self, x):
-        y, cache = F.global_avg_pool_forward(x)
-        self.push_cache(cache)
-        return y
-
-    def backward(self, dy):
-        return F.global_avg_pool_backward(dy, self.pop_cache())
+    op_forward = staticmethod(F.global_avg_pool_forward)
+    op_backward = staticmethod(F.global_avg_pool_backward)

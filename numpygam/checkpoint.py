@@ -1,0 +1,81 @@
+"""Checkpoints that survive a kill at any instant and say what is wrong when they cannot be read.
+
+save_checkpoint(path, arrays) never writes over a good file in place:
+  1. the arrays go to a temporary file in the same folder, flushed and fsynced;
+  2. the current checkpoint, if any, is hard-linked to PATH.prev.npz (the
+     previous one is kept), so PATH itself is never missing;
+  3. os.replace moves the temporary onto PATH, which is atomic: a reader sees
+     the old file or the new one, never half of one; the folder is fsynced.
+A kill at any instant (SIGKILL included) leaves PATH complete, old or new,
+and PATH.prev.npz complete too once a second checkpoint has been written.
+
+load_checkpoint(path) reads every array eagerly with allow_pickle=False (a
+checkpoint is data, never code) and turns any damage into a CheckpointError
+that names the file and says what is wrong.
+"""
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, damaged or not a numpygam checkpoint."""
+
+
+def previous_path(path):
+    """checkpoint.npz -> checkpoint.prev.npz, the one before the latest."""
+    root, ext = os.path.splitext(path)
+    return f"{root}.prev{ext}"
+
+
+def save_checkpoint(path, arrays):
+    """Write {name: array} to path atomically, keeping the previous file (module docstring)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(path):  # keep the last good one: a new name for the same file
+            link = previous_path(path) + ".tmp"
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.link(path, link)
+            os.replace(link, previous_path(path))
+        os.replace(tmp, path)
+        dir_fd = os.open(folder, os.O_RDONLY)  # make the renames themselves durable
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(path, required=("step", "config")):
+    """{name: array} from path; a CheckpointError naming the file for anything unreadable."""
+    if not os.path.exists(path):
+        raise CheckpointError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):  # np.load would try to unpickle it
+        raise CheckpointError(f"{path}: not a readable checkpoint (not an .npz archive: "
+                              "empty, cut short or another kind of file)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as err:
+        if "pickle" not in str(err):
+            raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (it holds Python objects, "
+                              "and a checkpoint is loaded as plain arrays only)") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint (damaged: "
+                              f"{type(err).__name__}: {err})") from None
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise CheckpointError(f"{path}: not a numpygam checkpoint (no {', '.join(missing)})")
+    return arrays

@@ -1,0 +1,270 @@
+"""Nothing lost, nothing silent: checkpoints survive kills, bad options and inputs are refused."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import numpygam.functional as F
+from numpygam import nn
+from numpygam.__main__ import is_calendar_date, main
+from numpygam.checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
+from numpygam.train import TrainConfig, Trainer, loadable_checkpoint
+
+TINY = ["--task", "reverse", "--batch-size", "8", "--emb-dim", "8", "--enc-hidden", "8",
+        "--dec-hidden", "16", "--attn-dim", "8", "--train-size", "200"]
+
+
+def tiny_config(**changes):
+    return TrainConfig(**{**dict(task="reverse", steps=20, batch_size=8, emb_dim=8, enc_hidden=8,
+                                 dec_hidden=16, attn_dim=8, train_size=200), **changes})
+
+
+# -- checkpoints ----------------------------------------------------------------------
+
+def test_saving_keeps_the_previous_checkpoint_and_never_leaves_temporaries(tmp_path):
+    path = str(tmp_path / "checkpoint.npz")
+    save_checkpoint(path, {"step": np.array(1), "config": np.array("{}")})
+    save_checkpoint(path, {"step": np.array(2), "config": np.array("{}")})
+    assert int(load_checkpoint(path)["step"]) == 2
+    assert int(load_checkpoint(previous_path(path))["step"]) == 1
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint.npz", "checkpoint.prev.npz"]
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"", ["not a readable checkpoint"]),
+    (b"garbage, not a zip file" * 10, ["not a readable checkpoint"]),
+    (None, ["not a readable checkpoint"]),           # a real checkpoint cut in half
+    ("object", ["not a readable checkpoint"]),       # needs pickle: refused, not suggested
+])
+def test_a_damaged_checkpoint_is_one_error_naming_the_file(content, words, tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    if content is None:
+        Trainer(tiny_config()).save(path)
+        path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    elif content == "object":
+        np.savez(path, step=np.array(1), config=np.array([{"a": 1}], dtype=object))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as info:
+        Trainer.load(path)
+    message = str(info.value)
+    assert str(path) in message and "allow_pickle" not in message
+    for w in words:
+        assert w in message
+
+
+SAVER = """
+import sys
+from numpygam.train import Trainer, TrainConfig
+trainer = Trainer(TrainConfig(task="reverse", steps=10**6, batch_size=8, emb_dim=8, enc_hidden=8,
+                              dec_hidden=16, attn_dim=8, train_size=200))
+trainer.train_step()
+while True:  # nothing but checkpoint writes, so that a kill lands inside one
+    trainer.save(sys.argv[1])
+    trainer.step += 1
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_at_any_instant_of_a_save_leaves_a_loadable_checkpoint(tmp_path, capsys):
+    """SIGKILL a process that does nothing but write checkpoints, at random
+    instants: inside np.savez, the fsync or the renames.  Every time the folder
+    must hold a checkpoint that loads; the last one must translate and resume."""
+    rng = np.random.default_rng(0)
+    trials, survived, mid_write = 40, 0, 0
+    for trial in range(trials):
+        folder = tmp_path / f"run{trial}"
+        folder.mkdir()
+        path = folder / "checkpoint.npz"
+        proc = subprocess.Popen([sys.executable, "-c", SAVER, str(path)])
+        deadline = time.time() + 60
+        while not path.exists() and time.time() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.3))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        # a temporary left behind means the kill landed inside a write
+        mid_write += any(name.startswith(".checkpoint-") or name.endswith(".tmp")
+                         for name in os.listdir(folder))
+        found = loadable_checkpoint(str(folder))
+        assert found == str(path), f"trial {trial}: no loadable checkpoint in {os.listdir(folder)}"
+        Trainer.load(found)
+        survived += 1
+    print(f"{survived} of {trials} kills left a loadable checkpoint; {mid_write} landed mid-write")
+    assert survived == trials and mid_write >= trials // 4
+    # the last folder: translate and resume both accept what the kill left
+    assert main(["translate", "123", "--checkpoint", found]) == 0
+    step = Trainer.load(found).step
+    assert main(["train", "--resume", str(folder), "--steps", str(step + 2),
+                 "--eval-every", "1"]) == 0
+    assert Trainer.load(found).step == step + 2
+
+
+# -- the training command ---------------------------------------------------------------
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--lr", "nan", ["--lr nan", "finite number above 0"]),
+    ("--lr", "-1", ["--lr -1.0"]),
+    ("--clip", "-1", ["--clip -1.0"]),
+    ("--clip", "nan", ["--clip nan"]),
+    ("--steps", "0", ["--steps 0", "at least 1"]),
+    ("--steps", "-5", ["--steps -5"]),
+    ("--batch-size", "0", ["--batch-size 0"]),
+    ("--eval-every", "0", ["--eval-every 0"]),
+    ("--heldout-limit", "0", ["--heldout-limit 0"]),
+    ("--emb-dim", "0", ["--emb-dim 0"]),
+    ("--score", "cosine", ["--score 'cosine'", "additive"]),
+    ("--window", "local-x", ["--window 'local-x'"]),
+    ("--attention", "bahdanu", ["--attention 'bahdanu'"]),
+    ("--task", "poems", ["--task 'poems'"]),
+    ("--dtype", "float16", ["--dtype 'float16'"]),
+    ("--score", "dot", ["do not make a model", "query_dim == key_dim"]),  # with --dec-hidden 100
+])
+def test_bad_train_options_are_usage_errors_before_anything_starts(option, value, words, tmp_path,
+                                                                   monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dec-hidden", "100", option, value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+    for w in words:
+        assert w in err, f"{w!r} not in {err!r}"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_existing_run_is_never_overwritten_without_force(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", out]) == 0
+    before = (tmp_path / "run" / "checkpoint.npz").read_bytes()
+    capsys.readouterr()
+    assert main(["train", *TINY, "--steps", "2", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert "--resume" in err and "--force" in err
+    assert (tmp_path / "run" / "checkpoint.npz").read_bytes() == before
+    assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", out,
+                 "--force"]) == 0
+
+
+def test_resume_applies_what_it_can_and_refuses_what_it_cannot(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", out]) == 0
+    assert main(["train", "--resume", out, "--emb-dim", "16"]) == 2
+    assert "--emb-dim cannot change" in capsys.readouterr().err
+    assert main(["train", "--resume", out, "--steps", "4", "--lr", "0.001"]) == 0
+    resumed = Trainer.load(os.path.join(out, "checkpoint.npz"))
+    assert resumed.step == 4 and resumed.config.lr == 0.001 and resumed.config.emb_dim == 8
+
+
+def test_default_run_folders_are_unique_within_a_second(tmp_path, monkeypatch):
+    from numpygam.__main__ import _new_run_folder
+    monkeypatch.chdir(tmp_path)
+    first = _new_run_folder()
+    os.makedirs(first)
+    assert _new_run_folder() != first
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    # lr 1e30 is finite, so it is accepted; the first update blows the weights up
+    with np.errstate(all="ignore"):  # the overflow is the point here
+        assert main(["train", *TINY, "--steps", "5", "--eval-every", "1", "--warmup", "0",
+                     "--lr", "1e30", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("stopped: step ") and err.count("\n") == 1
+    assert "the loss is" in err or "weights are not finite" in err
+    for path in out.glob("checkpoint*.npz"):
+        assert all(np.isfinite(v).all() for k, v in load_checkpoint(str(path)).items()
+                   if k.startswith("model."))
+
+
+# -- translate --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, valid", [("2000-02-29", True), ("2001-02-29", False),
+                                         ("2001-13-05", False), ("2001-02-30", False),
+                                         ("1999-12-31", True), ("199-12-31", False),
+                                         ("2001-2-3", False), ("", False)])
+def test_only_real_calendar_dates_count_as_answers(text, valid):
+    assert is_calendar_date(text) is valid
+
+
+def test_translate_marks_an_impossible_date_and_exits_1(tmp_path, capsys, monkeypatch):
+    trainer = Trainer(TrainConfig(steps=1, batch_size=4, emb_dim=8, enc_hidden=8, dec_hidden=16,
+                                  attn_dim=8, train_size=100, heldout_limit=10))
+    path = str(trainer.save(tmp_path / "checkpoint.npz"))
+    monkeypatch.setattr(Trainer, "translate", lambda self, text, beam: ("2001-02-30",
+                                                                         np.ones((11, len(text)))))
+    assert main(["translate", "february 30 2001", "--checkpoint", path]) == 1
+    assert "not a valid date" in capsys.readouterr().out
+
+
+def test_translate_refuses_beam_0_names_a_missing_checkpoint_and_survives_an_unwritable_folder(
+        tmp_path, capsys, monkeypatch):
+    path = str(Trainer(tiny_config()).save(tmp_path / "checkpoint.npz"))
+    assert main(["translate", "123", "--beam", "0", "--checkpoint", path]) == 2
+    assert "--beam 0" in capsys.readouterr().err
+    missing = str(tmp_path / "nope.npz")
+    assert main(["translate", "123", "--checkpoint", missing]) == 2
+    assert missing in capsys.readouterr().err
+
+    def unwritable(*args):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr("numpygam.plots.attention_heatmap", unwritable)
+    assert main(["translate", "123", "--checkpoint", path]) == 0
+    assert "attention map was not written" in capsys.readouterr().err
+
+
+def test_translate_skips_a_damaged_newest_run_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    good = tmp_path / "runs" / "a"
+    good.mkdir(parents=True)
+    Trainer(tiny_config()).save(good / "checkpoint.npz")
+    time.sleep(0.05)
+    bad = tmp_path / "runs" / "b"
+    bad.mkdir()
+    (bad / "checkpoint.npz").write_bytes(b"half a file")
+    assert main(["translate", "123"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped" in captured.err and str(os.path.join("runs", "b")) in captured.err
+
+
+# -- the library never turns bad input into a plausible number --------------------------
+
+def test_relu_keeps_nan_as_pytorch_does():
+    x = np.array([np.nan, -1.0, 2.0, 0.0])
+    y, cache = F.relu_forward(x)
+    expected = torch.relu(torch.tensor(x, requires_grad=True))
+    np.testing.assert_array_equal(y, expected.detach().numpy())  # NaN == NaN here
+    assert np.isnan(y[0])
+
+
+def test_load_state_dict_changes_nothing_when_any_key_is_bad():
+    m = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    before = m.state_dict()
+    bad = {k: np.zeros_like(v) for k, v in before.items()}
+    bad["1.bias"] = np.array(["not a number"])
+    with pytest.raises(ValueError, match="1.bias"):
+        m.load_state_dict(bad)
+    for key, value in m.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_infinite_and_overflowing_scores_give_the_exact_limit_without_warnings(dtype):
+    big = np.finfo(dtype).max
+    scores = np.array([[np.inf, 1, np.inf, 3],      # two +inf: half the weight each
+                       [-np.inf, 0, 1, -np.inf],    # -inf: weight 0
+                       [big, -big, 0, 1],           # differences beyond the range
+                       [-np.inf] * 4], dtype)       # nothing finite: zeros, like a masked row
+    mask = np.array([True, True, True, False])
+    with np.errstate(all="raise"):
+        a, cache = F.softmax_forward(scores, mask)
+        da = F.softmax_backward(np.ones_like(a), cache)
+    expected = np.array([[0.5, 0, 0.5, 0], [0, 1 / (1 + np.e), np.e / (1 + np.e), 0],
+                         [1, 0, 0, 0], [0, 0, 0, 0]])
+    np.testing.assert_allclose(a, expected, rtol=4 * np.finfo(dtype).eps, atol=0)
+    assert a.dtype == dtype and np.isfinite(da).all()
+    assert np.isnan(F.softmax_forward(np.array([[np.nan, 1.0]], dtype))[0]).all()  # as torch
