@@ -55,11 +55,11 @@ NN = ("tests/test_nn.py",)
 MUTANTS = [
     # -- softmax, log-softmax, cross-entropy --------------------------------------------
     Mutant("softmax: row max taken over the masked entries", "functional/softmax.py",
-           "where=mask, initial=-np.inf", "where=~mask, initial=-np.inf", CORE + ATTN),
+           "where=allowed, initial=-np.inf", "where=~allowed, initial=-np.inf", CORE + ATTN),
     Mutant("softmax: all-masked rows divide by zero", "functional/softmax.py",
            "total[total == 0] = 1", "pass", CORE + ATTN),
     Mutant("softmax: masked entries keep their score", "functional/softmax.py",
-           "e[~mask] = -np.inf", "pass", CORE + ATTN),
+           "e[~allowed] = -np.inf", "pass", CORE + ATTN),
     Mutant("softmax backward: the row sum term dropped", "functional/softmax.py",
            "de = dweights - np.vecdot(a, dweights)[..., None]", "de = dweights.copy()",
            CORE + ATTN),
@@ -94,7 +94,7 @@ MUTANTS = [
            "dWk = dK.reshape(-1, A).T", "dWk = dQ.reshape(-1, A).T", ATTN),
     Mutant("concat backward: dW's halves swapped", "functional/scores.py",
            "np.concatenate([dWq, dWk], axis=1)", "np.concatenate([dWk, dWq], axis=1)", ATTN),
-    Mutant("location score: dk is not zero", "functional/attention.py",
+    Mutant("location score: dk is not zero", "functional/scores.py",
            "(grads[0], np.zeros_like(k))", "(grads[0], np.ones_like(k))", ATTN),
     Mutant("context backward: a used for a^T", "functional/attention.py",
            "cache.weights.transpose(0, 2, 1) @ dc", "cache.weights @ dc", ATTN),

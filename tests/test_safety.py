@@ -268,3 +268,17 @@ def test_infinite_and_overflowing_scores_give_the_exact_limit_without_warnings(d
     np.testing.assert_allclose(a, expected, rtol=4 * np.finfo(dtype).eps, atol=0)
     assert a.dtype == dtype and np.isfinite(da).all()
     assert np.isnan(F.softmax_forward(np.array([[np.nan, 1.0]], dtype))[0]).all()  # as torch
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: nn.MultiheadAttention(8, 0), ["num_heads", "integer >= 1", "0"]),
+    (lambda: nn.Conv2d(4, 4, 3, groups=2.0), ["groups", "2.0"]),
+    (lambda: nn.Conv2d(4, 4, 0), ["kernel_size", "0"]),
+    (lambda: nn.GAM(8)(np.zeros((0, 8, 5, 5), np.float32)), ["shape (0, 8, 5, 5)", "batch"]),
+    (lambda: F.conv2d_forward(np.zeros((2, 0, 5, 5)), np.zeros((3, 0, 3, 3))), ["(2, 0, 5, 5)"]),
+])
+def test_bad_constructor_arguments_and_empty_inputs_are_named(call, words):
+    with pytest.raises(ValueError) as info:
+        call()
+    for w in words:
+        assert w in str(info.value), f"{w!r} not in {info.value}"

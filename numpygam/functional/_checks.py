@@ -64,6 +64,9 @@ def bool_mask(op, name, mask, target_shape):
 def conv_arguments(op, x, W, b, stride, padding, padding_mode, groups):
     """Raise unless (x, W, b) and the options make a valid conv2d call."""
     float_array(op, "x", x, ndim=4)
+    if 0 in x.shape:
+        raise ValueError(f"{op}: x has shape {x.shape}; the batch, channel, height and width "
+                         "of a convolution's input must each be at least 1")
     float_array(op, "W", W, ndim=4)
     if b is not None:
         float_array(op, "b", b, ndim=1)

@@ -6,7 +6,7 @@ import numpy as np
 from .. import functional as F
 from ..functional.conv import METHODS
 from . import init
-from .module import Module, Parameter, add_grads, data
+from .module import Module, Parameter, add_grads, data, positive_ints
 
 
 class Conv2d(Module):
@@ -22,6 +22,8 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  padding_mode="zeros", groups=1, bias=True, method="auto", dtype=np.float32,
                  rng=None):
+        positive_ints("Conv2d", in_channels=in_channels, out_channels=out_channels,
+                      kernel_size=kernel_size, stride=stride, groups=groups)
         if method not in METHODS:
             raise ValueError(f"Conv2d: method must be one of {METHODS}, got {method!r}")
         if in_channels % groups or out_channels % groups:

@@ -48,6 +48,13 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def positive_ints(owner, **values):
+    """Raise ValueError naming the first argument that is not an integer >= 1."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{owner}: {name} must be an integer >= 1, got {value!r}")
+
+
 def data(p):
     """p.data, or None for a parameter left out (e.g. bias=False): what the functional ops take."""
     return None if p is None else p.data

@@ -6,7 +6,7 @@ import numpy as np
 from .. import functional as F
 from . import init
 from .linear import Linear
-from .module import Module, Parameter, add_grads, data
+from .module import Module, Parameter, add_grads, data, positive_ints
 
 
 class MultiheadAttention(Module):
@@ -29,6 +29,7 @@ class MultiheadAttention(Module):
     """
 
     def __init__(self, embed_dim, num_heads, bias=True, dtype=np.float32, rng=None):
+        positive_ints("MultiheadAttention", embed_dim=embed_dim, num_heads=num_heads)
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible "
                              f"by num_heads ({num_heads})")
