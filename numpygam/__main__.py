@@ -69,7 +69,7 @@ def _train(args):
         return _usage_error(f"--out {args.out} already holds a trained checkpoint; use --resume "
                             f"{args.out} to continue it, or --force to replace it")
     try:
-        train(config, run_dir, resume=resume, changes={k: given[k] for k in given})
+        train(config, run_dir, resume=resume, changes=given)
     except CheckpointError as err:
         kept = previous_path(resume)
         return _usage_error(f"{err}" + (f"; the previous checkpoint {kept} may load: --resume "

@@ -169,13 +169,18 @@ def test_default_run_folders_are_unique_within_a_second(tmp_path, monkeypatch):
 
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
-    # lr 1e30 is finite, so it is accepted; the first update blows the weights up
+    assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    # lr 1e30 is finite, so it is accepted; the next update blows the weights up
     with np.errstate(all="ignore"):  # the overflow is the point here
-        assert main(["train", *TINY, "--steps", "5", "--eval-every", "1", "--warmup", "0",
-                     "--lr", "1e30", "--out", str(out)]) == 1
+        assert main(["train", "--resume", str(out), "--steps", "6", "--warmup", "0",
+                     "--lr", "1e30"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("stopped: step ") and err.count("\n") == 1
     assert "the loss is" in err or "weights are not finite" in err
+    stopped_at = int(err.split()[2].rstrip(":"))
+    kept = Trainer.load(out / "checkpoint.npz")  # still loads: the last one with finite weights
+    assert 2 <= kept.step < stopped_at
     for path in out.glob("checkpoint*.npz"):
         assert all(np.isfinite(v).all() for k, v in load_checkpoint(str(path)).items()
                    if k.startswith("model."))

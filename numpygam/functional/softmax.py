@@ -42,7 +42,8 @@ def softmax_forward(scores, mask=None):
     mask = bool_mask(op, "mask", mask, scores.shape)
     # One new array, e, is made and every later step works in it (out=, -=, /=):
     # at multi-head sizes, (256, 128, 128) float32, that takes 20 ms where the same
-    # steps with a fresh temporary each (e = exp(shifted); e / total) take 28 ms.
+    # steps with a fresh temporary each (e = exp(shifted); e / total) take 28 ms
+    # (benchmarks/bench_idioms.py).
     allowed = np.ones(scores.shape, bool) if mask is None else mask
     row_max = np.max(scores, axis=-1, keepdims=True, where=allowed, initial=-np.inf)
     top = np.isposinf(row_max)                   # rows with a +inf score: their limit below

@@ -1,0 +1,55 @@
+"""The speed idioms the ops keep, each against its plain NumPy equivalent, same process.
+
+    python benchmarks/bench_idioms.py
+
+An idiom stays in the code only while it pays here; the comment beside each one
+in numpygam quotes these figures (float32, median of repeated runs).
+"""
+import numpy as np
+
+from numpygam.functional._matmul import matmul_last
+from timing import median_seconds
+
+rng = np.random.default_rng(0)
+
+
+def row(name, idiom, plain):
+    t_idiom, t_plain = median_seconds(idiom, repeats=25), median_seconds(plain, repeats=25)
+    print(f"{name:<58} {t_idiom * 1e6:9.1f} us {t_plain * 1e6:9.1f} us {t_plain / t_idiom:6.2f}x")
+
+
+def softmax_plain(e):
+    shifted = e - e.max(axis=-1, keepdims=True)
+    z = np.exp(shifted)
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def softmax_in_place(e):  # the steps of softmax_forward after its one new array
+    e -= e.max(axis=-1, keepdims=True)
+    np.exp(e, out=e)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def main():
+    print(f"{'idiom (plain equivalent)':<58} {'idiom':>12} {'plain':>12} {'gain':>7}")
+    x, M = rng.standard_normal((64, 20, 128)).astype(np.float32), rng.standard_normal(
+        (128, 128)).astype(np.float32)
+    row("matmul_last(x, M)  (x @ M), (64, 20, 128) @ (128, 128)",
+        lambda: matmul_last(x, M), lambda: x @ M)
+    dy = rng.standard_normal((1280, 128)).astype(np.float32)
+    ones = np.ones(len(dy), np.float32)
+    row("ones @ dy  (dy.sum(axis=0)), (1280, 128)", lambda: ones @ dy, lambda: dy.sum(axis=0))
+    a, b = (rng.standard_normal((256, 128, 32)).astype(np.float32) for _ in range(2))
+    row("contiguous copy of b^T  (a @ b^T as a view), (256, 128, 32)",
+        lambda: a @ np.ascontiguousarray(b.transpose(0, 2, 1)), lambda: a @ b.transpose(0, 2, 1))
+    for shape in ((256, 128, 128), (256, 20, 20)):
+        e = rng.standard_normal(shape).astype(np.float32)
+        row(f"softmax in one array  (a temporary per step), {shape}",
+            lambda: softmax_in_place(e.copy()), lambda: softmax_plain(e.copy()))
+    print("\ngain = plain / idiom; below 1 the plain expression is the faster one "
+          "(the transposed-copy idiom was dropped for that reason)")
+
+
+if __name__ == "__main__":
+    main()
