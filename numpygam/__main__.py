@@ -94,7 +94,7 @@ def _translate(args):
     from .train import Trainer, latest_checkpoint
     if args.beam < 1:
         return _usage_error(f"--beam {args.beam}: the beam size must be at least 1 (1 = greedy)")
-    text = args.text.strip().lower()
+    text = " ".join(args.text.split()).lower()  # "  March 5,  1991 " -> "march 5, 1991"
     if not text:
         print("error: give a date to translate, e.g. python -m numpygam translate "
               "\"3 may 1979\"", file=sys.stderr)
@@ -118,7 +118,8 @@ def _translate(args):
     except (CheckpointError, ValueError) as err:
         return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
     valid = trainer.config.task != "dates" or is_calendar_date(out)
-    print(out if valid else f"{out}   <- not a valid date (YYYY-MM-DD); the model got it wrong")
+    print(out if valid else f"{out}   <- not a real date (YYYY-MM-DD): the input is not one, or the "
+          "model got it wrong")
     print(attention_text(weights, text, out))
     png = os.path.join(os.path.dirname(path), "translate.png")
     try:

@@ -10,12 +10,14 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from . import nn, optim
 from .checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
-from .data import copy_task, date_task, make_batch
+from .data import Vocab, copy_task, date_task, make_batch
+from .data.dates import FORMATS, HELDOUT_SEED, labelled_pairs
 from .functional import SCORES
 from .nn.seq2seq import WINDOWS
 from .plots import attention_heatmap
@@ -84,17 +86,28 @@ class TrainConfig:
     dtype: str = "float32"
 
 
+class Task(NamedTuple):
+    train: list             # (source text, target text) pairs
+    heldout: list           # pairs never trained on
+    heldout_forms: list     # the input form of each held-out pair (dates), or None
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    max_out: int            # the longest target, in characters
+
+
 def load_task(config):
-    """(train pairs, held-out pairs, source vocab, target vocab, longest target)."""
+    """The Task that config.task names."""
     if config.task == "dates":
         train, heldout, src_vocab, tgt_vocab = date_task(config.train_size, seed=config.seed)
-        return train, heldout[:config.heldout_limit], src_vocab, tgt_vocab, 10
+        n = min(config.heldout_limit, len(heldout))
+        forms = [form for *_, form in labelled_pairs(len(heldout), HELDOUT_SEED)]
+        return Task(train, heldout[:n], forms[:n], src_vocab, tgt_vocab, 10)
     if config.task in ("copy", "reverse"):
         reverse = config.task == "reverse"
         pairs, vocab = copy_task(config.train_size, config.seed, reverse, config.min_len,
                                  config.max_len)
         heldout, _ = copy_task(500, 10_000, reverse, config.min_len, config.max_len)
-        return pairs, heldout, vocab, vocab, config.max_len
+        return Task(pairs, heldout[:config.heldout_limit], None, vocab, vocab, config.max_len)
     raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
 
 
@@ -118,8 +131,10 @@ class Trainer:
 
     def __init__(self, config):
         self.config = config
-        self.train_pairs, self.heldout, self.src_vocab, self.tgt_vocab, self.max_out = \
-            load_task(config)
+        task = load_task(config)
+        self.train_pairs, self.heldout, self.heldout_forms = task.train, task.heldout, \
+            task.heldout_forms
+        self.src_vocab, self.tgt_vocab, self.max_out = task.src_vocab, task.tgt_vocab, task.max_out
         self.model = build_model(config, self.src_vocab, self.tgt_vocab)
         self.criterion = nn.SequenceLoss(self.model)
         self.optimizer = optim.Adam(self.model.parameters(), lr=config.lr)
@@ -143,18 +158,29 @@ class Trainer:
         self.step += 1
         return loss
 
-    def evaluate(self, pairs=None, batch_size=250):
-        """Exact-match accuracy of greedy decoding on pairs (default: the held-out set)."""
+    def exact_matches(self, pairs=None, batch_size=250):
+        """Whether greedy decoding gets each pair exactly right (default: the held-out set)."""
         pairs = self.heldout if pairs is None else pairs
         self.model.eval()
-        correct = 0
+        right = []
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start:start + batch_size]
             batch = make_batch(chunk, self.src_vocab, self.tgt_vocab)
             tokens, _ = self.model.greedy(batch.src, batch.src_lengths, self.max_out + 1)
-            correct += sum(self.tgt_vocab.decode(row) == target
-                           for row, (_, target) in zip(tokens, chunk))
-        return correct / len(pairs)
+            right += [self.tgt_vocab.decode(row) == target for row, (_, target) in zip(tokens, chunk)]
+        return np.array(right)
+
+    def evaluate(self, pairs=None):
+        """Exact-match accuracy of greedy decoding on pairs (default: the held-out set)."""
+        return float(self.exact_matches(pairs).mean())
+
+    def accuracy_by_form(self, right=None):
+        """{input form: (right, examples)} over the held-out set, for the dates task;
+        right: exact_matches() if already computed."""
+        right = self.exact_matches() if right is None else right
+        forms = np.array(self.heldout_forms)
+        return {form: (int(right[forms == form].sum()), int((forms == form).sum()))
+                for form in FORMATS if form in self.heldout_forms}
 
     def translate(self, text, beam_size=1):
         """(output text, attention weights (len(out) + 1, len(text)))."""
@@ -228,9 +254,14 @@ def train(config, run_dir, out=print, resume=None, changes=None):
             acc = trainer.evaluate()
             out(f"  held-out exact match after {trainer.step} steps: {acc:.1%}")
             trainer.save(os.path.join(run_dir, "checkpoint.npz"))
-    accuracy = trainer.evaluate()
+    right = trainer.exact_matches()
+    accuracy = float(right.mean())
     out(f"held-out exact-match accuracy: {accuracy:.2%} ({len(trainer.heldout)} examples, "
         f"{time.time() - start:.0f}s)")
+    if trainer.heldout_forms:
+        out("held-out exact match by input form:")
+        for form, (right, n) in trainer.accuracy_by_form(right).items():
+            out(f"  {form:<40} {right:>4}/{n:<4} {right / n:7.1%}")
     for i, (src, _) in enumerate(trainer.heldout[:4]):
         text, weights = trainer.translate(src)
         path = attention_heatmap(weights, src, text, os.path.join(run_dir, f"attention_{i}.png"))

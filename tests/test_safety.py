@@ -1,4 +1,5 @@
 """Nothing lost, nothing silent: checkpoints survive kills, bad options and inputs are refused."""
+import datetime
 import os
 import signal
 import subprocess
@@ -11,9 +12,10 @@ import torch
 
 import numpygam.functional as F
 from numpygam import nn
-from numpygam.__main__ import is_calendar_date, main
+from numpygam.__main__ import MAX_INPUT, is_calendar_date, main
 from numpygam.checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
-from numpygam.train import TrainConfig, Trainer, loadable_checkpoint
+from numpygam.data import date_task, dates
+from numpygam.train import TrainConfig, Trainer, loadable_checkpoint, train
 
 TINY = ["--task", "reverse", "--batch-size", "8", "--emb-dim", "8", "--enc-hidden", "8",
         "--dec-hidden", "16", "--attn-dim", "8", "--train-size", "200"]
@@ -103,6 +105,35 @@ def test_a_kill_at_any_instant_of_a_save_leaves_a_loadable_checkpoint(tmp_path, 
     assert main(["train", "--resume", str(folder), "--steps", str(step + 2),
                  "--eval-every", "1"]) == 0
     assert Trainer.load(found).step == step + 2
+
+
+@pytest.mark.slow
+def test_killing_the_real_train_command_always_leaves_a_run_that_resumes(tmp_path):
+    """The same through `python -m numpygam train --eval-every 1` (a save every step)."""
+    rng = np.random.default_rng(1)
+    trials, survived = 8, 0
+    for trial in range(trials):
+        folder = tmp_path / f"run{trial}"
+        proc = subprocess.Popen([sys.executable, "-m", "numpygam", "train", *TINY, "--steps",
+                                 "100000", "--eval-every", "1", "--heldout-limit", "1",
+                                 "--out", str(folder)], stdout=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not (folder / "checkpoint.npz").exists() and time.time() < deadline:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.5))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        found = loadable_checkpoint(str(folder))
+        assert found is not None, f"trial {trial}: nothing loads in {os.listdir(folder)}"
+        step = Trainer.load(found).step
+        resumed = subprocess.run([sys.executable, "-m", "numpygam", "train", "--resume",
+                                  str(folder), "--steps", str(step + 1)], capture_output=True,
+                                 text=True)
+        assert resumed.returncode == 0, resumed.stderr
+        assert Trainer.load(loadable_checkpoint(str(folder))).step == step + 1
+        survived += 1
+    print(f"{survived} of {trials} kills of the train command left a run that resumed")
+    assert survived == trials
 
 
 # -- the training command ---------------------------------------------------------------
@@ -203,7 +234,7 @@ def test_translate_marks_an_impossible_date_and_exits_1(tmp_path, capsys, monkey
     monkeypatch.setattr(Trainer, "translate", lambda self, text, beam: ("2001-02-30",
                                                                          np.ones((11, len(text)))))
     assert main(["translate", "february 30 2001", "--checkpoint", path]) == 1
-    assert "not a valid date" in capsys.readouterr().out
+    assert "not a real date" in capsys.readouterr().out
 
 
 def test_translate_refuses_beam_0_names_a_missing_checkpoint_and_survives_an_unwritable_folder(
@@ -279,6 +310,23 @@ def test_infinite_and_overflowing_scores_give_the_exact_limit_without_warnings(d
     (lambda: nn.MultiheadAttention(8, 0), ["num_heads", "integer >= 1", "0"]),
     (lambda: nn.Conv2d(4, 4, 3, groups=2.0), ["groups", "2.0"]),
     (lambda: nn.Conv2d(4, 4, 0), ["kernel_size", "0"]),
+    (lambda: nn.Linear(3, 0), ["Linear", "out_features", "0"]),
+    (lambda: nn.Embedding(10, 2.5), ["Embedding", "embedding_dim", "2.5"]),
+    (lambda: nn.BatchNorm2d(0), ["BatchNorm2d", "num_features", "0"]),
+    (lambda: nn.BatchNorm2d(4, momentum=2), ["momentum", "[0, 1]", "2"]),
+    (lambda: nn.BatchNorm2d(4, eps=0), ["eps", "0"]),
+    (lambda: nn.GRU(4, -1), ["GRU", "hidden_size", "-1"]),
+    (lambda: nn.GRUCell(0, 4), ["GRUCell", "input_size", "0"]),
+    (lambda: nn.MaxPool2d(0), ["MaxPool2d", "kernel_size", "0"]),
+    (lambda: nn.AvgPool2d(2, stride=-1), ["AvgPool2d", "stride", "-1"]),
+    (lambda: nn.Attention("general", query_dim=0), ["Attention", "query_dim", "0"]),
+    (lambda: nn.Attention("additive", query_dim=4, attn_dim=True), ["attn_dim", "True"]),
+    (lambda: nn.LocalAttention("p", D=0, query_dim=4), ["LocalAttention", "D", "0"]),
+    (lambda: nn.AttentionalHidden(4, 0), ["AttentionalHidden", "hidden_dim", "0"]),
+    (lambda: nn.GAM(8, rate=0), ["GAM", "rate", "0"]),
+    (lambda: nn.SEBlock(8, reduction=0), ["SEBlock", "reduction", "0"]),
+    (lambda: nn.Seq2Seq(10, 10, emb_dim=0), ["Seq2Seq", "emb_dim", "0"]),
+    (lambda: nn.Seq2Seq(10, 10, teacher_forcing=1.5), ["teacher_forcing", "1.5"]),
     (lambda: nn.GAM(8)(np.zeros((0, 8, 5, 5), np.float32)), ["shape (0, 8, 5, 5)", "batch"]),
     (lambda: F.conv2d_forward(np.zeros((2, 0, 5, 5)), np.zeros((3, 0, 3, 3))), ["(2, 0, 5, 5)"]),
 ])
@@ -287,3 +335,79 @@ def test_bad_constructor_arguments_and_empty_inputs_are_named(call, words):
         call()
     for w in words:
         assert w in str(info.value), f"{w!r} not in {info.value}"
+
+
+@pytest.mark.parametrize("score", ["dot", "general", "concat", "additive"])
+def test_no_keys_gives_zero_context_and_zero_gradients_as_pytorch_does(score):
+    rng = np.random.default_rng(0)
+    q, k, v = rng.normal(size=(2, 3, 4)), np.zeros((2, 0, 4)), np.zeros((2, 0, 5))
+    m = nn.Attention(score, query_dim=4, key_dim=4, attn_dim=3, dtype=np.float64, rng=rng)
+    with np.errstate(all="raise"):
+        c, a = m(q, k, v)
+        dq, dk, dv = m.backward(rng.normal(size=c.shape), np.zeros(a.shape))
+    assert a.shape == (2, 3, 0) and dk.shape == (2, 0, 4) and dv.shape == (2, 0, 5)
+    np.testing.assert_array_equal(c, np.zeros((2, 3, 5)))
+    np.testing.assert_array_equal(dq, np.zeros_like(q))
+
+
+def test_multihead_attention_with_no_keys_matches_pytorch():
+    torch_mha = torch.nn.MultiheadAttention(4, 2, batch_first=True, dtype=torch.float64)
+    torch.nn.init.normal_(torch_mha.out_proj.bias)  # so that "the output is the bias" shows
+    m = nn.MultiheadAttention(4, 2, dtype=np.float64)
+    m.load_state_dict({k: v.detach().numpy() for k, v in torch_mha.state_dict().items()})
+    q = np.random.default_rng(1).normal(size=(2, 3, 4))
+    out, weights = m(q, np.zeros((2, 0, 4)), np.zeros((2, 0, 4)))
+    expected, _ = torch_mha(torch.tensor(q), torch.zeros(2, 0, 4, dtype=torch.float64),
+                            torch.zeros(2, 0, 4, dtype=torch.float64))
+    np.testing.assert_allclose(out, expected.detach().numpy(), rtol=0, atol=1e-15)
+    assert weights.shape == (2, 3, 0)
+
+
+# -- the date task: the forms users type --------------------------------------------------
+
+@pytest.mark.parametrize("n, text", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"),
+                                     (12, "12th"), (13, "13th"), (21, "21st"), (22, "22nd"),
+                                     (23, "23rd"), (30, "30th"), (31, "31st")])
+def test_ordinals(n, text):
+    assert dates.ordinal(n) == text
+
+
+def test_every_form_is_drawn_reads_one_way_and_fits_the_vocabulary():
+    triples = dates.labelled_pairs(20_000, seed=3)
+    assert {form for *_, form in triples} == set(dates.FORMATS)
+    years = [int(iso[:4]) for _, iso, _ in triples]
+    assert min(years) < 1905 and max(years) > 2094  # four-digit years across 1900-2099
+    vocab = date_task(10)[2]
+    for text, iso, form in triples:
+        vocab.encode(text)
+        assert len(text) <= MAX_INPUT
+        d = datetime.date.fromisoformat(iso)
+        assert text == form.format(**dates.fields(d))
+        if "{yy}" in form:  # a two-digit year must read back as the right century
+            yy = int(dates.fields(d)["yy"])
+            assert (1900 + yy if yy >= 50 else 2000 + yy) == d.year
+
+
+def test_translate_reads_what_users_type_as_the_training_forms(tmp_path, monkeypatch, capsys):
+    path = str(Trainer(TrainConfig(steps=1, batch_size=4, emb_dim=8, enc_hidden=8, dec_hidden=16,
+                                   attn_dim=8, train_size=100, heldout_limit=10)).save(
+        tmp_path / "checkpoint.npz"))
+    seen = []
+    monkeypatch.setattr(Trainer, "translate", lambda self, text, beam: (
+        seen.append(text) or "1991-03-05", np.ones((11, len(text)))))
+    assert main(["translate", "  Tuesday,  March 5th, 1991 ", "--checkpoint", path]) == 0
+    assert seen == ["tuesday, march 5th, 1991"]
+
+
+def test_training_reports_heldout_accuracy_for_every_input_form(tmp_path):
+    lines = []
+    config = TrainConfig(steps=1, batch_size=4, emb_dim=8, enc_hidden=8, dec_hidden=16,
+                         attn_dim=8, train_size=100, heldout_limit=300)
+    trainer, accuracy = train(config, str(tmp_path), out=lines.append)
+    by_form = trainer.accuracy_by_form()
+    assert sum(n for _, n in by_form.values()) == 300
+    assert sum(right for right, _ in by_form.values()) == round(accuracy * 300)
+    assert list(by_form) == [f for f in dates.FORMATS if f in by_form]
+    start = lines.index("held-out exact match by input form:")
+    assert len(lines[start + 1:start + 1 + len(by_form)]) == len(by_form)
+    assert all(form in line for form, line in zip(by_form, lines[start + 1:]))

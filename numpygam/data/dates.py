@@ -1,10 +1,17 @@
 """Human-written dates -> ISO dates, generated offline from a seed.
 
-    "3 may 1979", "tuesday, march 5, 1991", "5/3/79", "03.05.1979" -> "1979-05-03"
+    "3 may 1979", "tuesday, march 5th, 1991", "5/3/79", "03.05.1979" -> "1979-05-03"
 
-Inputs are lower case.  Dates lie in 1950-2049, so two-digit years are
-unambiguous (50-99 -> 19xx, 00-49 -> 20xx); slashes are month/day/year (US)
-and dots day.month.year (European), so every format reads one way.
+Each input form is a template in FORMATS, named by the fields it uses:
+
+    {d} 3    {dd} 03    {dth} 3rd    {m} 5    {mm} 05    {month} may    {mon} may
+    {weekday} thursday    {wd} thu    {yyyy} 1979    {yy} 79
+
+Inputs are lower case (`translate` lower-cases what users type).  Dates lie
+in 1900-2099.  A two-digit year is read 50-99 -> 19xx, 00-49 -> 20xx, so the
+forms with {yy} are only drawn for dates in 1950-2049, where that reading
+is right.  Slashes are month/day/year (US) and dots day.month.year
+(European), so every input reads one way.
 """
 import datetime
 
@@ -15,48 +22,74 @@ from .vocab import Vocab
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december"]
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-FIRST, LAST = datetime.date(1950, 1, 1), datetime.date(2049, 12, 31)
+FIRST, LAST = datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)
+TWO_DIGIT_YEARS = (1950, 2049)  # the years a {yy} form may stand for
+HELDOUT_SEED = 10_000           # the held-out set is the same whatever the training seed
+
+FORMATS = [
+    "{d} {month} {yyyy}", "{dd} {month} {yyyy}", "{d} {mon} {yyyy}", "{d}-{mon}-{yyyy}",
+    "{d} {mon} {yy}",
+    "{dth} {month} {yyyy}", "{dth} of {month} {yyyy}", "the {d} of {month} {yyyy}",
+    "the {dth} of {month}, {yyyy}",
+    "{month} {d}, {yyyy}", "{month} {d} {yyyy}", "{mon} {d}, {yyyy}", "{mon}. {d}, {yyyy}",
+    "{month} {dth}, {yyyy}", "{month} {dth} {yyyy}", "{month} {yyyy}, {d}",
+    "{weekday}, {month} {d}, {yyyy}", "{weekday}, {month} {dth}, {yyyy}",
+    "{weekday} {d} {month} {yyyy}", "{weekday} the {dth} of {month} {yyyy}",
+    "{wd}, {d} {mon} {yyyy}", "{wd} {mon} {d} {yyyy}",
+    "{m}/{d}/{yy}", "{m}/{d}/{yyyy}", "{mm}/{dd}/{yyyy}",
+    "{d}.{m}.{yyyy}", "{dd}.{mm}.{yyyy}",
+    "{yyyy}-{mm}-{dd}", "{yyyy}/{mm}/{dd}",
+]
+# every character any form can produce: the source vocabulary
+CHARS = "".join(MONTHS) + "".join(DAYS) + "0123456789 ,./-"
 
 
-def _formats(d):
-    month, mon, day, wd = MONTHS[d.month - 1], MONTHS[d.month - 1][:3], DAYS[d.weekday()], \
-        DAYS[d.weekday()][:3]
-    yy = f"{d.year % 100:02d}"
-    return [
-        f"{d.day} {month} {d.year}", f"{d.day:02d} {month} {d.year}", f"{d.day} {mon} {d.year}",
-        f"{month} {d.day}, {d.year}", f"{mon} {d.day}, {d.year}", f"{month} {d.day} {d.year}",
-        f"{day}, {month} {d.day}, {d.year}", f"{wd}, {d.day} {mon} {d.year}",
-        f"{wd} {mon} {d.day} {d.year}", f"{day} {d.day} {month} {d.year}",
-        f"{d.month}/{d.day}/{yy}", f"{d.month:02d}/{d.day:02d}/{d.year}",
-        f"{d.day}.{d.month}.{d.year}", f"{d.day:02d}.{d.month:02d}.{d.year}",
-        f"{d.year}-{d.month:02d}-{d.day:02d}", f"{d.day} {mon} {yy}",
-        f"the {d.day} of {month} {d.year}", f"{month} {d.year}, {d.day}",
-    ]
+def ordinal(n):
+    """1 -> '1st', 2 -> '2nd', 3 -> '3rd', 11 -> '11th', 22 -> '22nd'."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
-NUM_FORMATS = len(_formats(FIRST))
+def fields(d):
+    """The values of the template fields for the date d."""
+    return dict(d=d.day, dd=f"{d.day:02d}", dth=ordinal(d.day), m=d.month, mm=f"{d.month:02d}",
+                month=MONTHS[d.month - 1], mon=MONTHS[d.month - 1][:3],
+                weekday=DAYS[d.weekday()], wd=DAYS[d.weekday()][:3], yyyy=d.year,
+                yy=f"{d.year % 100:02d}")
+
+
+def allowed_formats(d):
+    """The FORMATS that write d unambiguously (no {yy} outside TWO_DIGIT_YEARS)."""
+    two_digit_ok = TWO_DIGIT_YEARS[0] <= d.year <= TWO_DIGIT_YEARS[1]
+    return [f for f in FORMATS if two_digit_ok or "{yy}" not in f]
+
+
+def labelled_pairs(n, seed):
+    """n (human date, ISO date, form) triples; the same seed gives the same triples."""
+    rng = np.random.default_rng(seed)
+    span = (LAST - FIRST).days + 1
+    triples = []
+    for offset, u in zip(rng.integers(0, span, n), rng.random(n)):
+        d = FIRST + datetime.timedelta(days=int(offset))
+        forms = allowed_formats(d)
+        form = forms[int(u * len(forms))]
+        triples.append((form.format(**fields(d)), d.isoformat(), form))
+    return triples
 
 
 def random_pairs(n, seed):
     """n (human date, ISO date) pairs; the same seed gives the same pairs."""
-    rng = np.random.default_rng(seed)
-    span = (LAST - FIRST).days + 1
-    pairs = []
-    for offset, fmt in zip(rng.integers(0, span, n), rng.integers(0, NUM_FORMATS, n)):
-        d = FIRST + datetime.timedelta(days=int(offset))
-        pairs.append((_formats(d)[fmt], d.isoformat()))
-    return pairs
+    return [(text, iso) for text, iso, _ in labelled_pairs(n, seed)]
 
 
 def date_task(train_size=40000, heldout_size=1000, seed=0):
     """(train pairs, held-out pairs, source vocab, target vocab).
 
-    The held-out set is fixed (its own seed, whatever `seed` is) and no
-    held-out input appears in the training pairs.
+    The held-out set is fixed (HELDOUT_SEED, whatever `seed` is) and no
+    held-out input appears in the training pairs.  labelled_pairs(heldout_size,
+    HELDOUT_SEED) gives the held-out pairs with the form of each.
     """
-    heldout = random_pairs(heldout_size, seed=10_000)
+    heldout = random_pairs(heldout_size, seed=HELDOUT_SEED)
     held_inputs = {s for s, _ in heldout}
     train = [p for p in random_pairs(train_size, seed) if p[0] not in held_inputs]
-    chars = "".join(c for f in _formats(datetime.date(2000, 1, 1)) for c in f) + \
-        "".join(MONTHS) + "".join(DAYS) + "0123456789 ,./-"
-    return train, heldout, Vocab(chars), Vocab("0123456789-")
+    return train, heldout, Vocab(CHARS), Vocab("0123456789-")

@@ -67,6 +67,10 @@ def attention_forward(q, k, values, score="dot", mask=None, **params):
           padding mask of shape (B, 1, Tk).
     -> (context (B, Tq, Dv), weights (B, Tq, Tk)), cache
 
+    No keys (Tk = 0) is treated as PyTorch treats it and as a fully masked
+    row is: the weights are empty (B, Tq, 0), every context is zeros, and
+    dq is zeros.
+
     Backward, given dcontext and (optionally) dweights:
         da = dc values^T + dweights,  dvalues = a^T dc,
         de = a * (da - sum_j a da),   then the score's backward gives dq, dk, dparams.

@@ -11,7 +11,7 @@ import numpy as np
 from .. import functional as F
 from ..functional.scores import Sizes
 from . import init
-from .module import Module, Parameter, add_grads, data
+from .module import Module, Parameter, add_grads, data, positive_ints
 
 
 def _input_grads(dq, dk, dvalues, values_are_keys):
@@ -33,6 +33,8 @@ class _ScoreParams(Module):
         if not F.SCORES[score].uses_keys and not num_keys:
             raise ValueError(f"{type(self).__name__}: the {score} score needs num_keys "
                              "(its W_a has one row per source position)")
+        positive_ints(type(self).__name__, query_dim=query_dim, key_dim=key_dim,
+                      attn_dim=attn_dim or query_dim, **({"num_keys": num_keys} if num_keys else {}))
         self.score, self.query_dim, self.key_dim = score, query_dim, key_dim
         sizes = Sizes(query_dim, key_dim, attn_dim or query_dim, num_keys)
         for p in F.SCORES[score].params:
@@ -97,6 +99,8 @@ class AttentionalHidden(Module):
     def __init__(self, context_dim, hidden_dim, out_dim=None, bias=False, dtype=np.float32,
                  rng=None):
         out_dim = out_dim or hidden_dim
+        positive_ints("AttentionalHidden", context_dim=context_dim, hidden_dim=hidden_dim,
+                      out_dim=out_dim)
         fan_in = context_dim + hidden_dim
         bound = 1 / math.sqrt(fan_in)
         self.W_c = Parameter(init.uniform((out_dim, fan_in), bound, rng, dtype))
@@ -131,8 +135,7 @@ class LocalAttention(_ScoreParams):
         if mode not in ("m", "p"):
             raise ValueError(f"LocalAttention: mode must be 'm' (monotonic) or 'p' "
                              f"(predictive), got {mode!r}")
-        if D < 1:
-            raise ValueError(f"LocalAttention: D (the window half-width) must be >= 1, got {D}")
+        positive_ints("LocalAttention", D=D)  # the window's half-width
         if query_dim is None:
             raise ValueError("LocalAttention: query_dim is required")
         if score == "location":

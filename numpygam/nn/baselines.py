@@ -10,7 +10,7 @@ import numpy as np
 from .. import functional as F
 from .conv import Conv2d
 from .linear import Linear
-from .module import Module, add_grads
+from .module import Module, add_grads, positive_ints
 
 
 def _mlp_forward(fc1, fc2, v):
@@ -44,6 +44,7 @@ class SEBlock(Module):
     """Squeeze-and-excitation.  x: (B, C, H, W) -> (B, C, H, W); gate: self.gate (B, C)."""
 
     def __init__(self, channels, reduction=16, dtype=np.float32, rng=None):
+        positive_ints("SEBlock", channels=channels, reduction=reduction)
         if channels // reduction == 0:
             raise ValueError(f"SEBlock: channels // reduction = {channels} // {reduction} = 0; "
                              "use reduction <= channels")
@@ -73,6 +74,7 @@ class CBAM(Module):
     """
 
     def __init__(self, channels, reduction=16, kernel_size=7, dtype=np.float32, rng=None):
+        positive_ints("CBAM", channels=channels, reduction=reduction)
         if channels // reduction == 0:
             raise ValueError(f"CBAM: channels // reduction = {channels} // {reduction} = 0; "
                              "use reduction <= channels")

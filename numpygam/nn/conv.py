@@ -67,6 +67,11 @@ class BatchNorm2d(Module):
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float32):
+        positive_ints("BatchNorm2d", num_features=num_features)
+        if not eps > 0:
+            raise ValueError(f"BatchNorm2d: eps must be a number > 0, got {eps!r}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm2d: momentum must lie in [0, 1], got {momentum!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Parameter(np.ones(num_features, dtype))
         self.bias = Parameter(np.zeros(num_features, dtype))

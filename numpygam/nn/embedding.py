@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .module import Module, Parameter, add_grads
+from .module import Module, Parameter, add_grads, positive_ints
 
 
 class Embedding(Module):
@@ -16,6 +16,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, dtype=np.float32,
                  rng=None):
+        positive_ints("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         if padding_idx is not None and not 0 <= padding_idx < num_embeddings:
             raise ValueError(f"Embedding: padding_idx must lie in [0, {num_embeddings}), "
                              f"got {padding_idx}")

@@ -12,12 +12,13 @@ import numpy as np
 from .. import functional as F
 from .conv import BatchNorm2d, Conv2d
 from .linear import Linear
-from .module import Module, add_grads, data
+from .module import Module, add_grads, data, positive_ints
 
 VARIANTS = ("paper", "blog")
 
 
 def _check_config(name, in_channels, out_channels, rate, groups, variant):
+    positive_ints(name, in_channels=in_channels, rate=rate, groups=groups)
     if variant not in VARIANTS:
         raise ValueError(f"{name}: variant must be 'paper' or 'blog', got {variant!r}")
     if out_channels is not None and out_channels != in_channels:

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .module import Module, Parameter, add_grads, data
+from .module import Module, Parameter, add_grads, data, positive_ints
 
 
 class Linear(Module):
@@ -16,9 +16,7 @@ class Linear(Module):
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"Linear: in_features and out_features must be >= 1, got "
-                             f"{in_features} and {out_features}")
+        positive_ints("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features)
         self.weight = Parameter(init.uniform((out_features, in_features), bound, rng, dtype))

@@ -1,6 +1,6 @@
 """Pooling and flattening modules for small CNNs."""
 from .. import functional as F
-from .module import Module, PairModule
+from .module import Module, PairModule, positive_ints
 
 
 class MaxPool2d(Module):
@@ -10,6 +10,7 @@ class MaxPool2d(Module):
     """
 
     def __init__(self, kernel_size, stride=None):
+        positive_ints(type(self).__name__, kernel_size=kernel_size, stride=stride or kernel_size)
         self.kernel_size, self.stride = kernel_size, stride or kernel_size
 
     def forward(self, x):
@@ -28,6 +29,7 @@ class AvgPool2d(Module):
     """
 
     def __init__(self, kernel_size, stride=None):
+        positive_ints(type(self).__name__, kernel_size=kernel_size, stride=stride or kernel_size)
         self.kernel_size, self.stride = kernel_size, stride or kernel_size
 
     def forward(self, x):

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from . import init
-from .module import Module, Parameter, add_grads, data
+from .module import Module, Parameter, add_grads, data, positive_ints
 
 
 def _gru_params(module, suffix, input_size, hidden_size, bias, dtype, rng):
@@ -39,6 +39,7 @@ class GRUCell(Module):
     """
 
     def __init__(self, input_size, hidden_size, bias=True, dtype=np.float32, rng=None):
+        positive_ints(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         _gru_params(self, "", input_size, hidden_size, bias, dtype, rng)
 
@@ -71,6 +72,7 @@ class GRU(Module):
 
     def __init__(self, input_size, hidden_size, bidirectional=False, bias=True,
                  dtype=np.float32, rng=None):
+        positive_ints(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         self.directions = ["_l0", "_l0_reverse"] if bidirectional else ["_l0"]
         for suffix in self.directions:

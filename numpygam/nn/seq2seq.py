@@ -26,7 +26,7 @@ from ..data.vocab import EOS, PAD, SOS
 from .attention import Attention, AttentionalHidden, LocalAttention
 from .embedding import Embedding
 from .linear import Linear
-from .module import Module
+from .module import Module, positive_ints
 from .recurrent import GRU, GRUCell
 
 WINDOWS = ("global", "local-m", "local-p")
@@ -205,6 +205,12 @@ class Seq2Seq(Module):
                  dec_hidden=128, attention="bahdanau", score="additive", window="global", D=3,
                  attn_dim=None, input_feeding=True, max_src_len=None, teacher_forcing=1.0,
                  context="attention", dtype=np.float32, rng=None):
+        positive_ints("Seq2Seq", src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
+                      emb_dim=emb_dim, enc_hidden=enc_hidden, dec_hidden=dec_hidden, D=D,
+                      attn_dim=attn_dim or dec_hidden)
+        if not 0 <= teacher_forcing <= 1:
+            raise ValueError(f"Seq2Seq: teacher_forcing is a probability in [0, 1], got "
+                             f"{teacher_forcing!r}")
         if attention not in ("bahdanau", "luong"):
             raise ValueError(f"attention must be 'bahdanau' or 'luong', got {attention!r}")
         if context not in ("attention", "fixed"):
