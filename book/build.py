@@ -1,12 +1,18 @@
 """Build the numpygam book: a static website from the lessons and the chapters.
 
-    python book/build.py [--out book/_build/html]
+    python book/build.py [--out book/_build/html] [--student]
 
 Offline and self-contained: lessons (notebooks/*.py, jupytext percent format)
-are executed by a Jupyter kernel (cached in book/_build/executed/ by a hash of
+are converted to notebooks by numpygam.lessons (the same .ipynb files that
+`python -m numpygam lessons` writes, linked from each lesson's page) and
+executed by a Jupyter kernel (cached in book/_build/executed/ by a hash of
 their source), math is converted to MathML at build time (the browser renders
 it natively: no script, no CDN), figures are written next to the pages, and an
 API page shows each op's docstring and source so that formulas link to code.
+
+--student builds the students' edition: the API page leaves out the code of
+every function that is a homework exercise (and says so), so the book does
+not hand out the solutions.
 """
 import argparse
 import base64
@@ -18,22 +24,23 @@ import os
 import re
 import sys
 
-import jupytext
 import markdown
 import nbformat
 from latex2mathml.converter import convert as latex_to_mathml
 from nbclient import NotebookClient
 
+from numpygam import lessons
+from numpygam.exercises import EXERCISES
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-LESSONS = os.path.join(ROOT, "notebooks")
+LESSONS = lessons.LESSONS
 CACHE = os.path.join(HERE, "_build", "executed")
 
 
 # -- lessons -----------------------------------------------------------------------------
 
 def lesson_paths():
-    return sorted(glob.glob(os.path.join(LESSONS, "[0-9][0-9]_*.py")))
+    return lessons.lesson_paths()
 
 
 def execute_lesson(path, timeout=600):
@@ -46,8 +53,7 @@ def execute_lesson(path, timeout=600):
         nb = nbformat.read(cached, as_version=4)
         if nb.metadata.get("numpygam_source_hash") == digest:
             return nb
-    nb = jupytext.reads(source, fmt="py:percent")
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = nbformat.from_dict(lessons.notebook(source))  # the .ipynb students download
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": LESSONS}}).execute()
@@ -100,15 +106,25 @@ def render_lesson(nb, name, figures_dir):
 
 # -- the API page: each op's docstring and source ------------------------------------------
 
-def api_page():
+def api_page(student=False):
     import numpygam.functional as F
+    homework = {fn for exercise in EXERCISES.values() for fn in exercise.write}
     parts = ["<h1>numpygam.functional</h1>",
              "<p>Every op's formula (forward and backward) and shapes, then its code.</p>"]
+    if student:
+        parts.append("<p><b>Students' edition:</b> the code of the backward passes that are "
+                     "homework exercises (" + ", ".join(f"<code>{n}</code>" for n in
+                                                      sorted(homework)) + ") is left out; "
+                     "their docstrings, with the formulas, are shown.</p>")
     names = sorted(n for n in dir(F) if n.endswith(("_forward", "_backward")))
     shown_modules = set()
     for name in names:
         fn = getattr(F, name)
         source = inspect.getsource(fn)
+        if student and "# BEGIN SOLUTION" in source:
+            source = re.sub(r"( *)# BEGIN SOLUTION\n.*?# END SOLUTION",
+                            r"\1# (left out of the students' edition: a homework exercise)",
+                            source, flags=re.S)
         source = "\n".join(l for l in source.split("\n")
                            if l.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
         module = fn.__module__.replace("numpygam.functional.", "")
@@ -170,13 +186,20 @@ def lesson_title(nb):
     return first.lstrip("# ").strip() or "lesson"
 
 
-def build(out_dir, lessons=None):
-    """Build the site into out_dir; returns the list of pages written."""
+def build(out_dir, lesson_files=None, student=False):
+    """Build the site into out_dir (student: the students' edition); returns the pages."""
     figures = os.path.join(out_dir, "figures")
     os.makedirs(figures, exist_ok=True)
     chapters = sorted(glob.glob(os.path.join(HERE, "chapters", "*.md")))
-    lessons = lesson_paths() if lessons is None else lessons
-    executed = [(os.path.basename(p)[:-3], execute_lesson(p)) for p in lessons]
+    lesson_files = lesson_paths() if lesson_files is None else lesson_files
+    executed = [(os.path.basename(p)[:-3], execute_lesson(p)) for p in lesson_files]
+    # the clean notebooks (no outputs) beside the pages, for Jupyter and Colab
+    downloads = os.path.join(out_dir, "notebooks")
+    os.makedirs(downloads, exist_ok=True)
+    for path in lesson_files:
+        with open(path) as f:
+            nbformat.write(nbformat.from_dict(lessons.notebook(f.read())),
+                           os.path.join(downloads, os.path.basename(path)[:-3] + ".ipynb"))
     entries = []
     for path in chapters:
         with open(path) as f:
@@ -184,8 +207,10 @@ def build(out_dir, lessons=None):
         slug = os.path.basename(path)[3:-3]  # "00_index.md" -> "index"
         entries.append((slug, text.split("\n")[0].lstrip("# ").strip(), render_markdown(text)))
     for name, nb in executed:
-        entries.append((name, lesson_title(nb), render_lesson(nb, name, figures)))
-    entries.append(("api", "API: every op and its code", api_page()))
+        link = (f'<p class="download"><a href="notebooks/{name}.ipynb" download>Download this '
+                f'lesson as a notebook ({name}.ipynb)</a>, for Jupyter or Colab.</p>')
+        entries.append((name, lesson_title(nb), link + render_lesson(nb, name, figures)))
+    entries.append(("api", "API: every op and its code", api_page(student)))
     nav = "".join(f'<a href="{slug}.html">{html.escape(title)}</a>' for slug, title, _ in entries)
     written = []
     for slug, title, body in entries:
@@ -199,7 +224,9 @@ def build(out_dir, lessons=None):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=os.path.join(HERE, "_build", "html"))
+    parser.add_argument("--student", action="store_true",
+                        help="the students' edition: no homework solutions on the API page")
     args = parser.parse_args()
-    pages = build(args.out)
+    pages = build(args.out, student=args.student)
     print(f"wrote {len(pages)} pages to {args.out}; open {os.path.join(args.out, 'index.html')}")
     sys.exit(0)

@@ -4,6 +4,8 @@
     python -m numpygam translate "tuesday, march 5, 1991" [--beam 5]
     python -m numpygam check [--only NAME] [--seed S]
     python -m numpygam homework my_homework;  python -m numpygam grade softmax --dir my_homework
+    python -m numpygam grade all --submissions class/ --csv grades.csv
+    python -m numpygam lessons my_lessons
 """
 import argparse
 import dataclasses
@@ -80,6 +82,55 @@ def _train(args):
     return 0
 
 
+def _homework(args):
+    from .exercises import EXERCISES
+    from .homework import make_homework
+    if os.path.exists(args.folder) and not os.path.isdir(args.folder):
+        return _usage_error(f"{args.folder} is a file; give a folder for the exercises")
+    written, kept = make_homework(args.folder, solutions=args.solutions)
+    what = "exercises with their solutions (the key)" if args.solutions else "exercises"
+    print(f"wrote {len(written)} {what} to {args.folder}/: "
+          f"{', '.join(os.path.basename(p)[:-3] for p in written) or 'none'}")
+    if kept:
+        print(f"left {len(kept)} existing file(s) alone (never overwritten; delete one to get "
+              f"it afresh): {', '.join(kept)}")
+    print(f"exercises, in order: {', '.join(EXERCISES)}")
+    print(f"check one with: python -m numpygam grade softmax --dir {args.folder}")
+    return 0
+
+
+def _grade(args):
+    from .exercises import EXERCISES
+    from .grading import DEFAULT_TIMEOUT, grade, main_class, read_points
+    if args.exercise != "all" and args.exercise not in EXERCISES:
+        return _usage_error(f"unknown exercise {args.exercise!r}; choose one of "
+                            f"{', '.join(EXERCISES)} or all")
+    timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    if not timeout > 0:
+        return _usage_error(f"--timeout {args.timeout}: must be a number of seconds above 0")
+    exercises = list(EXERCISES) if args.exercise == "all" else [args.exercise]
+    if args.submissions is None:
+        for option in ("csv", "points", "json_dir"):
+            if getattr(args, option) is not None:
+                return _usage_error(f"--{option.replace('_', '-')} goes with --submissions DIR "
+                                    "(grading a class)")
+        return 0 if grade(args.exercise, args.dir, timeout=timeout) else 1
+    if not os.path.isdir(args.submissions):
+        return _usage_error(f"--submissions {args.submissions}: no such folder (it holds one "
+                            "subfolder per student)")
+    for option in ("csv", "json_dir"):
+        target = getattr(args, option)
+        if target and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            return _usage_error(f"--{option.replace('_', '-')} {target}: its folder does not exist")
+    points = {name: 1.0 for name in exercises}
+    if args.points:
+        try:
+            points = read_points(args.points, exercises)
+        except (OSError, ValueError) as err:  # missing, not JSON, unknown names, bad values
+            return _usage_error(f"--points {args.points}: {err}")
+    return main_class(args.submissions, points, args.csv, args.json_dir, timeout)
+
+
 def is_calendar_date(text):
     """True for YYYY-MM-DD naming a day that exists (2000-02-29 yes, 2001-02-29 no)."""
     try:
@@ -144,24 +195,34 @@ def main(argv=None):
     hw = sub.add_parser("homework", help="write the backward-pass exercises into a folder")
     hw.add_argument("folder", nargs="?", default="homework")
     hw.add_argument("--solutions", action="store_true", help="keep the solutions (instructors)")
-    gr = sub.add_parser("grade", help="check your backward passes: grade <exercise> or all")
+    gr = sub.add_parser("grade", help="check your backward passes: grade <exercise> or all; "
+                                      "--submissions DIR grades a class")
     gr.add_argument("exercise")
     gr.add_argument("--dir", default="homework", help="the folder the exercises were written to")
+    gr.add_argument("--submissions", help="a folder with one subfolder per student")
+    gr.add_argument("--csv", help="with --submissions: write the gradebook here")
+    gr.add_argument("--points", help="with --submissions: a JSON file of points per exercise "
+                                     "(default 1 each)")
+    gr.add_argument("--json-dir", help="with --submissions: write <student>/results.json "
+                                       "(Gradescope's format) here")
+    gr.add_argument("--timeout", type=float, default=None,
+                    help="seconds per exercise before it scores 0 (default 60)")
+    ls = sub.add_parser("lessons", help="write the lessons as .ipynb notebooks into a folder")
+    ls.add_argument("folder")
     args = parser.parse_args(argv)
 
     if args.command == "homework":
-        from .homework import EXERCISES, make_homework
-        paths = make_homework(args.folder, solutions=args.solutions)
-        print(f"wrote {len(paths)} exercises to {args.folder}/: {', '.join(sorted(EXERCISES))}")
-        print(f"check one with: python -m numpygam grade softmax --dir {args.folder}")
-        return 0
+        return _homework(args)
     if args.command == "grade":
-        from .homework import EXERCISES, main_grade
-        if args.exercise != "all" and args.exercise not in EXERCISES:
-            print(f"error: unknown exercise {args.exercise!r}; choose one of "
-                  f"{', '.join(sorted(EXERCISES))} or all", file=sys.stderr)
-            return 2
-        return main_grade(args.exercise, args.dir)
+        return _grade(args)
+    if args.command == "lessons":
+        from .lessons import write_lessons
+        try:
+            paths = write_lessons(args.folder)
+        except OSError as err:
+            return _usage_error(f"{args.folder}: {err.strerror or err}")
+        print(f"wrote {len(paths)} notebooks to {args.folder}/: open them in Jupyter or Colab")
+        return 0
 
     if args.command == "check":
         from .checks import format_table, run_checks

@@ -1,195 +1,149 @@
-"""Homework: backward passes with the solution removed, and a grader.
+"""Homework: one focused exercise file per backward pass, the solutions removed.
 
 The solutions are the library's own code, between "# BEGIN SOLUTION" and
-"# END SOLUTION" in numpygam/functional.  `make_homework(folder)` writes one
-file per exercise, a copy of the library file with each solution replaced by
-"your code here"; nothing is kept by hand.  `grade(exercise, folder)` imports
-the student's file and checks each backward pass against finite differences
-(numpygam.gradcheck) and against the reference, saying which gradient is
-wrong and where.
+"# END SOLUTION" in numpygam/functional; nothing is kept by hand.
+`make_homework(folder)` writes, for each exercise of numpygam/exercises.py, a
+file holding only what the student writes: the function(s) with their
+docstrings (formula, shapes, the cache's fields) and a "your code here" stub,
+the imports they need, a walkthrough of the derivation and a check cell.  The
+file is a jupytext notebook (it opens as one in Jupyter) and a plain module
+(the grader imports it).  Files already in the folder are never overwritten.
 
     python -m numpygam homework my_homework        # write the exercises
     python -m numpygam grade softmax --dir my_homework
 """
-import importlib.util
+import ast
 import os
-import re
+from collections import defaultdict
 
 import numpy as np
 
-from . import functional as F
 from .examples import examples
-from .gradcheck import gradcheck
+from .exercises import EXERCISES
 
 SOURCE = os.path.join(os.path.dirname(__file__), "functional")
 
-# exercise -> (library file, [(forward, backward, the backward that holds the solution)])
-EXERCISES = {
-    "softmax": ("softmax.py", [("softmax_forward", "softmax_backward", "softmax_backward")]),
-    "scores": ("scores.py", [("dot_score_forward", "dot_score_backward", "dot_score_backward"),
-                             ("general_score_forward", "general_score_backward",
-                              "general_score_backward"),
-                             ("additive_score_forward", "additive_score_backward",
-                              "additive_score_backward")]),
-    "context": ("attention.py", [("context_forward", "context_backward", "context_backward")]),
-    "channel_gate": ("gam.py", [("channel_gate_forward", "channel_gate_backward",
-                                 "channel_gate_backward")]),
-    "conv2d": ("conv.py", [("conv2d_reference_forward", "conv2d_reference_backward",
-                            "conv2d_reference_backward")]),
-    "batch_norm": ("norm.py", [("batch_norm2d_forward", "batch_norm2d_backward",
-                                "batch_norm2d_backward")]),
-    "gru_step": ("gru.py", [("gru_cell_forward", "gru_cell_backward", "_step_backward")]),
-}
+JUPYTEXT_HEADER = """# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+"""
 
 
-def _inputs(forward, rng):
-    """(differentiable inputs, options) for a graded forward: numpygam/examples.py's."""
-    return examples(rng)[forward[:-len("_forward")]][2:4]
-
-
-# -- writing the exercises ------------------------------------------------------------
-
-def _absolute_imports(text):
-    """Relative imports of the library file, made absolute for a file outside it."""
-    text = re.sub(r"^from \.\.(\w)", r"from numpygam.\1", text, flags=re.M)
-    text = re.sub(r"^from \.\. import", "from numpygam import", text, flags=re.M)
-    text = re.sub(r"^from \.(\w)", r"from numpygam.functional.\1", text, flags=re.M)
-    return re.sub(r"^from \. import", "from numpygam.functional import", text, flags=re.M)
-
-
-def _strip_solutions(text):
-    """Replace every solution block by a "your code here" stub that raises."""
-    out, lines, i = [], text.split("\n"), 0
-    function = "this function"
-    while i < len(lines):
-        line = lines[i]
-        match = re.match(r"def (\w+)\(", line)
-        if match:
-            function = match.group(1)
+def _strip_solution(source, function):
+    """The function's source with its solution block replaced by a stub that raises."""
+    out, skipping = [], False
+    for line in source.split("\n"):
         if line.strip() == "# BEGIN SOLUTION":
             indent = line[:len(line) - len(line.lstrip())]
-            while lines[i].strip() != "# END SOLUTION":
-                i += 1
             out += [f"{indent}# YOUR CODE HERE: write {function} from the formulas in its "
-                    "docstring, then run", f"{indent}#   python -m numpygam grade <exercise>",
+                    "docstring,", f"{indent}# then run the check cell below.",
                     f'{indent}raise NotImplementedError("your code here: {function}")']
-        else:
+            skipping = True
+        elif line.strip() == "# END SOLUTION":
+            skipping = False
+        elif not skipping:
             out.append(line)
-        i += 1
     return "\n".join(out)
 
 
-HEADER = '''"""Homework exercise "{name}", generated by `python -m numpygam homework`.
+def _keep_solution(source):
+    """The function's source with the solution markers left out (the key)."""
+    return "\n".join(line for line in source.split("\n")
+                     if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION"))
 
-Write the missing backward pass(es) below (look for "YOUR CODE HERE"), then check:
 
-    python -m numpygam grade {name} --dir {folder}
+def _origins(tree, module):
+    """{name bound at the library module's top level: the module to import it from}."""
+    origin = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            source = node.module if node.level == 0 else \
+                "numpygam.functional" + (f".{node.module}" if node.module else "")
+            for alias in node.names:
+                origin[alias.asname or alias.name] = source
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            origin[node.name] = f"numpygam.functional.{module}"
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    origin[target.id] = f"numpygam.functional.{module}"
+    return origin
 
-The rest of the file is numpygam's own code, for reference.
-"""
-'''
+
+def exercise_source(name, solutions=False):
+    """The text of the exercise file `name` (with the solutions kept, for the key)."""
+    exercise = EXERCISES[name]
+    with open(os.path.join(SOURCE, f"{exercise.module}.py")) as f:
+        library = f.read()
+    tree = ast.parse(library)
+    defs = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    functions = [ast.get_source_segment(library, defs[fn]) for fn in exercise.write]
+    # what the written functions use from the library, and the checks' forwards and caches
+    used = {node.id for fn in exercise.write for node in ast.walk(defs[fn])
+            if isinstance(node, ast.Name)}
+    table = examples(np.random.default_rng(0))
+    for check in exercise.checks:
+        forward = table[check].forward
+        used |= {forward.__name__, type(forward(**table[check].inputs,
+                                                **table[check].options)[1]).__name__}
+    origins = _origins(tree, exercise.module)
+    imports = defaultdict(list)
+    for used_name in sorted(used - set(exercise.write) - {"np"}):
+        if used_name in origins:
+            imports[origins[used_name]].append(used_name)
+    import_lines = ["import numpy as np", ""] + [
+        f"from {source} import {', '.join(names)}" for source, names in sorted(imports.items())
+        if not source.startswith("numpygam")] + [
+        f"from {source} import {', '.join(names)}" for source, names in sorted(imports.items())
+        if source.startswith("numpygam")]
+    cells = [JUPYTEXT_HEADER, "# %% [markdown]",
+             f"# # Homework: {', '.join(f'`{fn}`' for fn in exercise.write)}", "#",
+             *[f"# {line}".rstrip() for line in exercise.walkthrough.strip().split("\n")], "#",
+             f"# The derivation in full: lesson {int(exercise.lesson[:2])} "
+             f"(notebooks/{exercise.lesson}.py).",
+             f"# Write {'the functions' if len(functions) > 1 else 'the function'} below "
+             "(each docstring states the formula,",
+             "# the shapes and the cache's fields), then run the last cell, or from a terminal",
+             "#",
+             f"#     python -m numpygam grade {name} --dir <this folder>", "",
+             "# %%", "# the forward pass, its cache and the helpers you may use are given",
+             *import_lines, ""]
+    for fn, source in zip(exercise.write, functions):
+        cells += ["", "# %%", _keep_solution(source) if solutions else
+                  _strip_solution(source, fn), ""]
+    cells += ["", "# %% [markdown]", "# ## Check", "", "# %%",
+              "if __name__ == \"__main__\":  # run this cell, or `python <this file>`",
+              "    import os", "", "    from numpygam.grading import grade", "",
+              "    here = os.path.dirname(os.path.abspath(__file__)) if \"__file__\" in "
+              "globals() else \".\"",
+              f"    grade({name!r}, here)", ""]
+    return "\n".join(cells)
 
 
 def make_homework(folder, solutions=False, exercises=None):
-    """Write one .py file per exercise into folder; with solutions=True, keep them
-    (the instructor's key, graded the same way).  Returns the paths written."""
+    """Write the exercise files that folder does not hold yet; solutions=True keeps
+    the solutions (the instructor's key, graded the same way).
+
+    Returns (paths written, paths left alone because they already existed): a
+    student's work is never overwritten.
+    """
     os.makedirs(folder, exist_ok=True)
-    paths = []
+    written, kept = [], []
     for name in exercises or EXERCISES:
-        filename, _ = EXERCISES[name]
-        with open(os.path.join(SOURCE, filename)) as f:
-            text = _absolute_imports(f.read())
-        if not solutions:
-            text = _strip_solutions(text)
         path = os.path.join(folder, f"{name}.py")
-        with open(path, "w") as f:
-            f.write(HEADER.format(name=name, folder=folder) + text)
-        paths.append(path)
-    return paths
-
-
-# -- grading ----------------------------------------------------------------------------
-
-def _load(path):
-    spec = importlib.util.spec_from_file_location(f"homework_{os.path.basename(path)[:-3]}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _compare_with_reference(forward_name, backward_name, student, inputs, options, rng):
-    """[(input name, max |difference|, index)] of the student's gradients vs the library's."""
-    out, cache = getattr(student, forward_name)(**inputs, **options)
-    dout = rng.standard_normal(np.shape(out))
-    theirs = getattr(student, backward_name)(dout, cache)
-    ref_out, ref_cache = getattr(F, forward_name)(**inputs, **options)
-    ours = getattr(F, backward_name)(dout, ref_cache)
-    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
-    ours = ours if isinstance(ours, tuple) else (ours,)
-    rows = []
-    for name, a, b in zip(inputs, theirs, ours):
-        if b is None:
-            continue
-        if a is None or np.shape(a) != np.shape(b):
-            rows.append((name, np.inf, f"shape {None if a is None else np.shape(a)}, "
-                                       f"expected {np.shape(b)}"))
-            continue
-        diff = np.abs(np.asarray(a) - b)
-        worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
-        rows.append((name, float(diff.max(initial=0.0)), tuple(int(i) for i in worst)))
-    return rows
-
-
-def grade(exercise, folder="homework", out=print):
-    """Check the student's file for `exercise`; print a verdict per gradient; True if all pass."""
-    if exercise not in EXERCISES:
-        raise ValueError(f"unknown exercise {exercise!r}; choose one of {sorted(EXERCISES)}")
-    path = os.path.join(folder, f"{exercise}.py")
-    if not os.path.exists(path):
-        out(f"✗ {path} does not exist: run `python -m numpygam homework {folder}` first")
-        return False
-    try:
-        student = _load(path)
-    except Exception as err:  # a syntax error in the student's file, say
-        out(f"✗ {path} does not import: {type(err).__name__}: {err}")
-        return False
-    _, checks = EXERCISES[exercise]
-    passed = True
-    for forward, backward, solved in checks:
-        rng = np.random.default_rng(0)
-        inputs, options = _inputs(forward, rng)
         try:
-            report = gradcheck(getattr(student, forward), getattr(student, backward), inputs,
-                               options, name=backward, h=1e-5)
-            rows = _compare_with_reference(forward, backward, student, inputs, options, rng)
-        except NotImplementedError:
-            out(f"✗ {solved}: not written yet; replace `raise NotImplementedError` in {path}")
-            passed = False
-            continue
-        except Exception as err:
-            line = err.__traceback__
-            while line.tb_next is not None:
-                line = line.tb_next
-            out(f"✗ {backward}: raised {type(err).__name__}: {err} "
-                f"(line {line.tb_lineno} of {line.tb_frame.f_code.co_filename})")
-            passed = False
-            continue
-        ok = report.passed and all(diff < 1e-8 for _, diff, _ in rows)
-        passed &= ok
-        out(f"{'✓' if ok else '✗'} {backward}")
-        for row, (name, diff, where) in zip(report.inputs, rows):
-            if row.passed and diff < 1e-8:
-                out(f"    d{name}: correct (relative error {row.max_rel_error:.1e})")
-            else:
-                out(f"    d{name}: WRONG at index {row.worst_index or where}: yours "
-                    f"{row.analytic:+.6f}, finite differences {row.numerical:+.6f}; "
-                    f"largest difference from the reference {diff:.2e} at {where}")
-    out(f"{exercise}: {'all gradients correct' if passed else 'not yet'}")
-    return passed
-
-
-def main_grade(exercise, folder):
-    names = sorted(EXERCISES) if exercise == "all" else [exercise]
-    results = [grade(name, folder) for name in names]
-    return 0 if all(results) else 1
-
+            with open(path, "x") as f:  # "x": fails if the file exists, even in a race
+                f.write(exercise_source(name, solutions))
+            written.append(path)
+        except FileExistsError:
+            kept.append(path)
+    return written, kept

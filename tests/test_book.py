@@ -43,6 +43,16 @@ def test_every_chapter_lesson_and_the_api_page_is_built(site):
     assert sum(n[:2].isdigit() for n in names) == 9
 
 
+def test_each_lesson_page_links_its_notebook(site):
+    import nbformat
+    out, pages = site
+    for page in pages:
+        name = os.path.basename(page)[:-5]
+        if name[:2].isdigit():
+            assert f'href="notebooks/{name}.ipynb"' in open(page).read()
+            nbformat.validate(nbformat.read(out / "notebooks" / f"{name}.ipynb", as_version=4))
+
+
 def test_the_site_loads_nothing_from_the_network(site):
     out, pages = site
     for page in pages:

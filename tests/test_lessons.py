@@ -7,6 +7,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "book"))
 import build  # noqa: E402  (book/build.py)
 
+from numpygam.lessons import notebook  # noqa: E402
+
 pytestmark = pytest.mark.slow  # builds the book / executes every lesson (minutes)
 
 LESSONS = build.lesson_paths()
@@ -19,6 +21,8 @@ def test_there_are_nine_lessons():
 @pytest.mark.parametrize("path", LESSONS, ids=[os.path.basename(p)[:-3] for p in LESSONS])
 def test_lesson_executes_and_has_formula_example_check_and_figure(path):
     nb = build.execute_lesson(path)  # raises CellExecutionError if any cell fails
+    # what ran is the notebook `python -m numpygam lessons` writes, cell for cell
+    assert [c.source for c in nb.cells] == [c["source"] for c in notebook(open(path).read())["cells"]]
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "$" in markdown, "the lesson states its formulas in LaTeX"

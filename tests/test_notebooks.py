@@ -1,0 +1,56 @@
+"""The lessons open as notebooks: jupytext metadata in each .py, clean .ipynb files from
+`python -m numpygam lessons`, and a students' edition of the book without the solutions."""
+import os
+import re
+import sys
+
+import jupytext
+import nbformat
+import pytest
+
+from numpygam.__main__ import main
+from numpygam.exercises import EXERCISES
+from numpygam.lessons import lesson_paths
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "book"))
+import build  # noqa: E402  (book/build.py)
+
+
+@pytest.mark.parametrize("path", lesson_paths(), ids=os.path.basename)
+def test_each_lesson_carries_jupytext_notebook_metadata(path):
+    text = open(path).read()
+    header = re.match(r"# ---\n(.*?)# ---\n", text, re.S)
+    assert header and "format_name: percent" in header.group(1) and "kernelspec" in header.group(1)
+    assert jupytext.reads(text, fmt="py:percent").metadata["kernelspec"]["name"] == "python3"
+
+
+def test_the_lessons_command_writes_valid_clean_notebooks_with_the_lessons_cells(tmp_path, capsys):
+    assert main(["lessons", str(tmp_path)]) == 0
+    assert "wrote 9 notebooks" in capsys.readouterr().out
+    written = sorted(tmp_path.glob("*.ipynb"))
+    assert [p.stem for p in written] == [os.path.basename(p)[:-3] for p in lesson_paths()]
+    for ipynb, source in zip(written, lesson_paths()):
+        nb = nbformat.read(ipynb, as_version=4)
+        nbformat.validate(nb)  # nbformat 4, every required field
+        assert nb.nbformat == 4 and nb.metadata.kernelspec.name == "python3"
+        assert all(not c.get("outputs") and c.get("execution_count") is None
+                   for c in nb.cells if c.cell_type == "code")
+        # the same cells jupytext itself reads from the lesson (an independent parser)
+        reference = jupytext.reads(open(source).read(), fmt="py:percent")
+        assert [(c.cell_type, c.source.strip()) for c in nb.cells] == \
+            [(c.cell_type, c.source.strip()) for c in reference.cells]
+
+
+def test_the_students_edition_leaves_out_every_homework_solution():
+    teacher, student = build.api_page(), build.api_page(student=True)
+    assert "Students' edition" in student and "Students' edition" not in teacher
+    for exercise in EXERCISES.values():
+        for name in exercise.write:
+            if f'id="{name}"' not in teacher:
+                continue  # a helper the API page does not list (gru's _step_backward)
+            code = re.search(rf'id="{name}".*?<pre class="code"><code>(.*?)</code>', student,
+                             re.S).group(1)
+            full = re.search(rf'id="{name}".*?<pre class="code"><code>(.*?)</code>', teacher,
+                             re.S).group(1)
+            assert "left out of the students" in code and "return" not in code
+            assert "return" in full
