@@ -14,10 +14,15 @@
 # %% [markdown]
 # # Lesson 1: Why attention? The fixed-length bottleneck
 #
-# An encoder-decoder without attention (Cho et al. 2014) reads the source
-# $x_1, \dots, x_S$ into hidden states $h_1, \dots, h_S$ and hands the decoder
-# **one** vector, a summary $c = [\overrightarrow{h}_S; \overleftarrow{h}_1]$.
-# Every output step reads the same $c$:
+# An encoder-decoder without attention reads the source $x_1, \dots, x_S$ into
+# hidden states $h_1, \dots, h_S$ and hands the decoder **one** vector, a summary
+# $c$. In Cho et al. (2014)'s RNN Encoder-Decoder the encoder reads the source one
+# way and $c$ is its last state $\overrightarrow{h}_S$ (Bahdanau et al. 2014, appendix
+# A.2.2: their model "becomes RNN Encoder-Decoder" if $c_i$ is fixed to
+# $\overrightarrow{h}_{T_x}$). Here the encoder is bidirectional, so the baseline's
+# summary is $c = [\overrightarrow{h}_S; \overleftarrow{h}_1]$: our choice, a
+# stronger baseline than Cho et al.'s, with the same bottleneck. Every output step
+# reads the same $c$:
 #
 # $$s_i = \mathrm{GRU}([y_{i-1}; c],\ s_{i-1}).$$
 #

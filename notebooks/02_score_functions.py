@@ -18,12 +18,23 @@
 # state) matches key $j$ (an encoder state). The blog lists Luong et al.'s three,
 # and Bahdanau's original is the fourth:
 #
-# | name | formula | parameters |
-# |---|---|---|
-# | dot | $e = q^\top k$ | none |
-# | general | $e = q^\top W_a k$ | $W_a \in \mathbb{R}^{D_q \times D_k}$ |
-# | concat | $e = v_a^\top \tanh(W_a [q; k])$ | $W_a \in \mathbb{R}^{A \times (D_q + D_k)}$, $v_a \in \mathbb{R}^A$ |
-# | additive | $e = v_a^\top \tanh(W_a q + U_a k + b_a)$ | $W_a, U_a, v_a, b_a$ |
+# | name | formula | parameters | source |
+# |---|---|---|---|
+# | dot | $e = q^\top k$ | none | Luong eq. 8 |
+# | general | $e = q^\top W_a k$ | $W_a \in \mathbb{R}^{D_q \times D_k}$ | Luong eq. 8 |
+# | concat | $e = v_a^\top \tanh(W_a [q; k])$ | $W_a \in \mathbb{R}^{A \times (D_q + D_k)}$, $v_a \in \mathbb{R}^A$ | Luong eq. 8 |
+# | additive | $e = v_a^\top \tanh(W_a q + U_a k + b_a)$ | $W_a, U_a, v_a, b_a$ | Bahdanau app. A.1.2 |
+#
+# **Who is the query?** The papers name the same things differently (the book's
+# notation page has the full table):
+#
+# | here | Bahdanau et al. 2014 | Luong et al. 2015 | Vaswani et al. 2017 |
+# |---|---|---|---|
+# | query $q_i$ | $s_{i-1}$, the decoder state *before* step $i$ | $h_t$, the top decoder state *after* step $t$'s update | a row of $Q$ |
+# | keys $k_j$ = values | annotations $h_j = [\overrightarrow{h}_j; \overleftarrow{h}_j]$ | source states $\bar{h}_s$ | rows of $K$ (and $V$) |
+# | score $e_{ij}$ | $e_{ij} = a(s_{i-1}, h_j)$ | $\mathrm{score}(h_t, \bar{h}_s)$ (eq. 8) | $q_i^\top k_j / \sqrt{d_k}$ (eq. 1) |
+# | weights $a_{ij}$ | $\alpha_{ij}$ (eq. 6) | $a_t(s)$ (eq. 7) | $\mathrm{softmax}(QK^\top/\sqrt{d_k})$ |
+# | context $c_i$ | $c_i$ (eq. 5) | $c_t$ | $\mathrm{Attention}(Q, K, V)$ |
 #
 # concat and additive are the same function: split $W_a = [W_q \mid W_k]$ by
 # columns and $W_a [q; k] = W_q q + W_k k$.
@@ -94,10 +105,12 @@ plt.show()
 # %% [markdown]
 # ## Why scale the dot product?
 #
-# With $q, k$ of $D$ independent unit-variance entries, $q^\top k$ has variance
-# $D$. Large scores make the softmax nearly one-hot, and its gradient nearly
-# zero. Dividing by $\sqrt{D}$ (Vaswani et al. 2017, "scaled dot-product") keeps
-# the variance at 1 whatever $D$.
+# With $q, k$ of $d_k$ (the code's `D`) independent entries of mean 0 and variance 1,
+# $q^\top k = \sum_d q_d k_d$ has mean 0 and variance $d_k$ (Vaswani et al. 2017,
+# section 3.2.1, footnote 4; without the zero means the variance is larger still).
+# Large scores make the softmax nearly one-hot, and its gradient nearly zero.
+# Dividing by $\sqrt{d_k}$ (Vaswani et al.'s "scaled dot-product", their eq. 1) keeps
+# the variance at 1 whatever $d_k$.
 
 # %%
 dims = [4, 16, 64, 256, 1024]

@@ -23,8 +23,17 @@
 #   then $s_i = \mathrm{GRU}([y_{i-1}; c_i], s_{i-1})$.
 # * **Luong** decoder: the current state asks, $h_t = \mathrm{GRU}([y_{t-1}; \tilde{h}_{t-1}], h_{t-1})$,
 #   $c_t$ from $\mathrm{score}(h_t, h_j)$, then $\tilde{h}_t = \tanh(W_c [c_t; h_t])$ predicts.
-# * **Local-p** (Luong): predict a position $p_t = S\,\sigma(v_p^\top \tanh(W_p h_t))$ and
-#   attend to $[p_t - D, p_t + D]$, the weights multiplied by $\exp(-(s - p_t)^2 / 2\sigma^2)$, $\sigma = D/2$.
+# * **Local-p** (Luong): predict a position $p_t = S\,\mathrm{sigmoid}(v_p^\top \tanh(W_p h_t))$ and
+#   attend to $[p_t - D, p_t + D]$, the weights multiplied by $\exp(-(s - p_t)^2 / 2\sigma^2)$ with $\sigma = D/2$ (Luong eqs. 10, 11).
+#
+# **Simplified on purpose.** Both decoders read one small encoder, a single-layer
+# bidirectional GRU. That is close to Bahdanau et al.'s (a bidirectional RNN, their
+# sec. 3.2), not to Luong et al.'s, which is a stack of 4 one-directional LSTMs (their
+# sec. 4.1); and Luong's decoder here is a GRU, not an LSTM. The decoder's first state
+# is $s_0 = \tanh(W_b [\overrightarrow{h}_S; \overleftarrow{h}_1])$, where Bahdanau's is
+# $\tanh(W_s \overleftarrow{h}_1)$ (app. A.2.2), and Bahdanau's output layer here is one
+# linear map of $[s_i; c_i]$ instead of the paper's deep output with a maxout layer over
+# $s_{i-1}$, $E y_{i-1}$ and $c_i$ (app. A.2.2). The attention itself is the papers'.
 
 # %%
 import time

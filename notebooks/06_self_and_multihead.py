@@ -14,14 +14,17 @@
 # %% [markdown]
 # # Lesson 6: Self-attention and multi-head attention
 #
-# The blog's variants section: in **self-attention** the queries, keys and
-# values all come from the same sequence $X$; with learned projections,
+# The blog's variants section lists these beside Luong's variants; they come from
+# Vaswani et al. 2017 ("Attention Is All You Need"). In **self-attention** the
+# queries, keys and values all come from the same sequence $X$; with learned
+# projections (Vaswani eq. 1, with $d = d_k$),
 #
 # $$Q = X W_q^\top,\ K = X W_k^\top,\ V = X W_v^\top, \qquad
 # \mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\Big(\frac{Q K^\top}{\sqrt{d}}\Big) V.$$
 #
 # **Multi-head** attention splits the $E$ features into $H$ heads of $d = E/H$,
-# attends in each separately, concatenates, and projects with $W_o$:
+# attends in each separately, concatenates, and projects with $W_o$ (Vaswani
+# sec. 3.2.2, $\mathrm{MultiHead} = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H) W^O$):
 # each head can look for something different.
 
 # %%

@@ -17,13 +17,18 @@
 # GAM (Liu, Shao, Hoffmann 2021) refines a feature map $F_1 \in \mathbb{R}^{C \times H \times W}$
 # with two gates in series:
 #
-# $$F_2 = M_c(F_1) \otimes F_1, \qquad F_3 = M_s(F_2) \otimes F_2.$$
+# $$F_2 = M_c(F_1) \otimes F_1, \qquad F_3 = M_s(F_2) \otimes F_2$$
+#
+# (GAM eq. 1; the paper's $\otimes$ is the elementwise product, written $\odot$ in
+# the rest of this book).
 #
 # SE and CBAM pool the spatial dimensions away before gating channels. GAM's
 # channel gate keeps every pixel: it **permutes** the map so that channels come
-# last, runs a two-layer MLP on each pixel's channel vector, and permutes back:
+# last, runs a two-layer MLP on each pixel's channel vector (each pixel separately,
+# a 1x1 convolution in effect: channels mix within a pixel, never across pixels),
+# and permutes back (GAM fig. 2):
 #
-# $$M_c(F) = \sigma\big(\mathrm{permute}^{-1}(\mathrm{MLP}(\mathrm{permute}(F)))\big), \quad
+# $$M_c(F) = \mathrm{sigmoid}\big(\mathrm{permute}^{-1}(\mathrm{MLP}(\mathrm{permute}(F)))\big), \quad
 # \mathrm{MLP}(u) = W_2\, \mathrm{ReLU}(W_1 u + b_1) + b_2,$$
 #
 # with $W_1: C \to C/r$ and $W_2: C/r \to C$ ($r$ the reduction rate).
@@ -73,9 +78,9 @@ print("the same gate:", np.allclose(cache.gate, gate), "  out = gate * x:", np.a
 # ## A tiny example by hand
 #
 # One pixel, $C = 2$, $r = 2$: $u = (1, -2)$, $W_1 = (1, 1)$, $b_1 = 0$: hidden
-# $\mathrm{ReLU}(1 - 2) = 0$, so the gate is $\sigma(b_2)$ whatever $W_2$. With
+# $\mathrm{ReLU}(1 - 2) = 0$, so the gate is $\mathrm{sigmoid}(b_2)$ whatever $W_2$. With
 # $u = (3, -1)$: hidden $= 2$; $W_2 = (1, -1)^\top$ gives $(2, -2)$ and the gate
-# $(\sigma(2), \sigma(-2)) = (0.881, 0.119)$: the MLP decides, per pixel, which
+# $(\mathrm{sigmoid}(2), \mathrm{sigmoid}(-2)) = (0.881, 0.119)$: the MLP decides, per pixel, which
 # channels pass.
 
 # %%

@@ -14,7 +14,7 @@
 # %% [markdown]
 # # Lesson 8: GAM's spatial gate: convolution, batch norm, sigmoid
 #
-# $$M_s(F) = \sigma\Big(\mathrm{BN}\big(\mathrm{conv}_{7\times7}^{C/r \to C}(\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}_{7\times7}^{C \to C/r}(F))))\big)\Big)$$
+# $$M_s(F) = \mathrm{sigmoid}\Big(\mathrm{BN}\big(\mathrm{conv}_{7\times7}^{C/r \to C}(\mathrm{ReLU}(\mathrm{BN}(\mathrm{conv}_{7\times7}^{C \to C/r}(F))))\big)\Big)$$
 #
 # No pooling: the gate has a value for every channel *and* pixel. This lesson
 # builds the convolution two ways, looks at batch norm, and draws the gates
@@ -77,12 +77,16 @@ print("direct == through the DFT:", np.allclose(direct, through_dft[:len(direct)
 # $$\hat{y}[k, b, o] = \sum_c \hat{x}[k, b, c]\, \overline{\hat{W}[k, o, c]}$$
 #
 # that is $N_1 R\, B C_{in} C_{out}$ complex multiply-adds ($R = N_2/2 + 1$: a
-# real map needs only half its spectrum) against $H W B C_{in} C_{out} K^2$ for
-# the direct sum, about 11x fewer for a 7x7 kernel on a 14x14 map.
-# `conv2d_dft_forward` computes each DFT as a product with a small DFT matrix,
-# so that BLAS runs it on every core, and cuts the map into a few overlapping
-# tiles (2 x 2 tiles of 13 x 13 on a 14 x 14 map), which keeps $\hat{W}$, one
-# value per kernel and frequency, small. `conv2d_forward(..., method="auto")`
+# real map needs only half its spectrum). `conv2d_dft_forward` computes each DFT
+# as a product with a small DFT matrix, so that BLAS runs it on every core, and
+# cuts the map into a few overlapping tiles (2 x 2 tiles of 13 x 13 on a 14 x 14
+# map), which keeps $\hat{W}$, one value per kernel and frequency, small. One
+# honest count, in real multiply-adds (a complex one is 4 real ones), per image
+# and pair of channels, for a 7x7 kernel on a 14x14 map: the direct sum does
+# $H W K^2 = 14 \cdot 14 \cdot 49 = 9604$; the tiled DFT path does
+# $4 \cdot 4 \cdot 13 \cdot 7 = 1456$ in its products (4 tiles of $13 \times 7$
+# frequencies), 6.6x fewer, plus the DFTs themselves, which are shared by all the
+# channel pairs. `conv2d_forward(..., method="auto")`
 # picks it for stride 1 and kernels from 5x5 up, and the GEMM path otherwise
 # (`benchmarks/bench_conv.py` measures both); `method="reference"`, `"gemm"` or
 # `"dft"` picks one by hand, and `conv2d_backward` follows the cache to the same
@@ -102,7 +106,7 @@ for method in ("reference", "gemm", "dft"):
 # %% [markdown]
 # ## Batch normalisation
 #
-# $\hat{x} = (x - \mu_B) / \sqrt{\sigma_B^2 + \epsilon}$, $y = \gamma \hat{x} + \beta$,
+# $\hat{x} = (x - \mu_B) / \sqrt{\mathrm{var}_B + \epsilon}$, $y = \gamma \hat{x} + \beta$,
 # per channel over the batch and the pixels. In training the running statistics
 # move towards the batch's, $\mu \leftarrow (1 - m)\mu + m\,\mu_B$ (and the
 # *unbiased* variance likewise), as in PyTorch; eval mode uses them.

@@ -63,12 +63,12 @@ Check the shapes: $dc\,h^\top$ is (B, Tq, Dv)(B, Dv, Tk) = (B, Tq, Tk).
 CHANNEL_GATE = r"""
 GAM's channel gate: permute $x$ (B, C, H, W) to pixels $p(x)$ (B, H, W, C), run a
 two-layer MLP on each pixel's C channels, $\mathrm{att} = W_2\,\mathrm{relu}(W_1 p(x) + b_1) + b_2$,
-take $g = \sigma(\mathrm{att})$ (the paper; the blog's code has no sigmoid), permute back
+take $g = \mathrm{sigmoid}(\mathrm{att})$ (the paper; the blog's code has no sigmoid), permute back
 and multiply: $\mathrm{out} = x \odot g$.
 
 Backward, from $d\mathrm{out}$: the product gives $dg = d\mathrm{out} \odot x$ and a
 first part of $dx = d\mathrm{out} \odot g$. Permute $dg$ to pixels, go back through the
-sigmoid ($\sigma' = g(1-g)$), the second Linear, the ReLU and the first Linear (their
+sigmoid (whose derivative is $g(1-g)$), the second Linear, the ReLU and the first Linear (their
 backward functions are given), then permute that input gradient back and add it to $dx$.
 """
 
@@ -85,19 +85,19 @@ backward (given) crops the padded border. $db = \sum_{b,i,j} dy$. Put dy in the
 """
 
 BATCH_NORM = r"""
-Batch norm per channel over the $N = B H W$ values: $\hat x = (x - \mu)/\sqrt{\sigma^2 + \epsilon}$,
+Batch norm per channel over the $N = B H W$ values: $\hat x = (x - \mu_B)/\sqrt{\mathrm{var}_B + \epsilon}$,
 $y = \gamma \hat x + \beta$. The parameters are easy: $d\gamma = \sum dy\,\hat x$,
 $d\beta = \sum dy$. For $dx$, with $g = dy\,\gamma$, every $x$ also moves $\mu$ and
-$\sigma^2$, which gives the compact form
+$\mathrm{var}_B$, which gives the compact form
 
-$$dx = \frac{g - \mathrm{mean}(g) - \hat x\,\mathrm{mean}(g\,\hat x)}{\sqrt{\sigma^2+\epsilon}}$$
+$$dx = \frac{g - \mathrm{mean}(g) - \hat x\,\mathrm{mean}(g\,\hat x)}{\sqrt{\mathrm{var}_B+\epsilon}}$$
 
-(means per channel). In eval mode $\mu, \sigma^2$ are the running statistics, constants,
-so $dx = g / \sqrt{\sigma^2 + \epsilon}$.
+(means per channel). In eval mode $\mu_B, \mathrm{var}_B$ are the running statistics, constants,
+so $dx = g / \sqrt{\mathrm{var}_B + \epsilon}$.
 """
 
 GRU_STEP = r"""
-One GRU step, PyTorch's formulation: $r = \sigma(a_r)$, $z = \sigma(a_z)$,
+One GRU step, PyTorch's formulation: $r = \mathrm{sigmoid}(a_r)$, $z = \mathrm{sigmoid}(a_z)$,
 $n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))$, $h' = (1 - z) n + z h$.
 The function you write is the heart of its backward: from $dh'$, the gradients of the
 gates' pre-activations.

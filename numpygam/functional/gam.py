@@ -8,7 +8,7 @@ C-vector goes through a two-layer MLP  C -> C/r -> C  (ReLU between), then
 permute back; the paper ends with a sigmoid, the blog's code does not.
 Spatial gate Ms: conv K x K (C -> C/r), batch norm, ReLU, conv K x K (C/r -> C),
 batch norm, sigmoid; with groups > 1 both convolutions are grouped and the
-gate's channels are shuffled (the paper's ResNet50 variant).
+gate's channels are shuffled (the paper's parameter-saving variant for ResNet50).
 """
 from collections import namedtuple
 from typing import Any, NamedTuple, Optional
@@ -33,7 +33,7 @@ class ChannelGateCache(NamedTuple):
 
 
 def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
-    """out = Mc(x) * x, with Mc(x) = permute_back(sigma(W2 relu(W1 permute(x) + b1) + b2)).
+    """out = Mc(x) * x, with Mc(x) = permute_back(sigmoid(W2 relu(W1 permute(x) + b1) + b2)).
 
     x: (B, C, H, W)   W1: (C/r, C)   b1: (C/r,)   W2: (C, C/r)   b2: (C,)   (biases may be None)
     sigmoid: True for the paper, False for the blog's code (gate unbounded)
@@ -108,7 +108,7 @@ SpatialGateGrads = namedtuple("SpatialGateGrads", "dx dW1 db1 dgamma1 dbeta1 dW2
 def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,
                          training=True, momentum=0.1, eps=1e-5, padding_mode="zeros", groups=1,
                          method="auto"):
-    """out = Ms(x) * x, Ms(x) = sigma(BN2(conv2(relu(BN1(conv1(x)))))) [channel-shuffled].
+    """out = Ms(x) * x, Ms(x) = sigmoid(BN2(conv2(relu(BN1(conv1(x)))))) [channel-shuffled].
 
     Every argument after x is passed by name (there are fifteen):
     x: (B, C, H, W)   W1: (C/r, C/groups, K, K)   W2: (C, C/(r groups), K, K)

@@ -1,11 +1,13 @@
 """The gated recurrent unit (Cho et al. 2014) with PyTorch's gate equations.
 
 One step, x (B, In), h (B, H), gates in the order r, z, n of PyTorch's weights:
-    r  = sigma(W_ir x + b_ir + W_hr h + b_hr)          reset gate
-    z  = sigma(W_iz x + b_iz + W_hz h + b_hz)          update gate
+    r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)          reset gate
+    z  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)          update gate
     n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))     candidate state
     h' = (1 - z) * n + z * h
 W_ih = [W_ir; W_iz; W_in] (3H, In), W_hh = [W_hr; W_hz; W_hn] (3H, H), likewise the biases.
+(Cho et al. 2014, eqs. 5-8, apply the reset gate before the weight, U (r * h);
+PyTorch, and so numpygam, apply it after, r * (W_hn h + b_hn).)
 
 Backward of one step, given dh':
     dn = dh' (1 - z),  dz = dh' (h - n),  dh = dh' z + ...

@@ -5,7 +5,10 @@ conv1, conv2, norm1, norm2), so its state_dict loads unchanged.
 
                      variant="paper"               variant="blog"
   channel gate       sigmoid(MLP(permute(x)))      MLP(permute(x)), no sigmoid
-  7x7 convolutions   zero padding                  replicate padding
+  7x7 convolutions   zero padding (*)              replicate padding
+
+(*) The paper's text does not state the padding mode; zeros are PyTorch's
+default and what the blog's Keras code (padding='same') does.
 """
 import numpy as np
 
@@ -25,7 +28,8 @@ def _check_config(name, in_channels, out_channels, rate, groups, variant):
         raise ValueError(
             f"{name}: out_channels={out_channels} differs from in_channels={in_channels}, but "
             "GAM multiplies its spatial gate back onto x, so they must be equal; leave "
-            "out_channels unset (the blog's code fails here at run time)")
+            "out_channels unset (the blog's code runs only when out_channels is 1, which "
+            "broadcasts one spatial map over every channel, and fails at run time otherwise)")
     if rate < 1 or in_channels // rate == 0:
         raise ValueError(f"{name}: in_channels // rate = {in_channels} // {rate} = 0 hidden "
                          f"channels; use rate <= in_channels")
@@ -142,7 +146,7 @@ class GAM(Module):
     variant="paper": sigmoid on the channel gate, zero padding.
     variant="blog": the blog's PyTorch class exactly (no channel sigmoid,
     replicate padding).  groups > 1: grouped 7x7 convolutions and a channel
-    shuffle of the spatial gate (the paper's ResNet50 variant).
+    shuffle of the spatial gate (the paper's parameter-saving variant for ResNet50).
     method: the 7x7 convolutions' conv2d method ("auto", "reference", "gemm", "dft").
     """
 

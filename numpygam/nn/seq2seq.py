@@ -3,14 +3,25 @@
     encoder:  h_j = [GRU_fwd(x)_j ; GRU_bwd(x)_j]          (B, S, 2 He), the keys and values
     bridge:   s_0 = tanh(W_b [h_fwd_last ; h_bwd_first])    (B, Hd)
     Bahdanau decoder, step i (the previous state asks):
-        c_i = attention(s_{i-1}, h)
-        s_i = GRU([emb(y_{i-1}); c_i], s_{i-1})
+        c_i = attention(s_{i-1}, h)                         (Bahdanau eqs. 5, 6; A.1.2)
+        s_i = GRU([emb(y_{i-1}); c_i], s_{i-1})             (s_i = f(s_{i-1}, y_{i-1}, c_i))
         logits_i = W_o [s_i; c_i]
     Luong decoder, step t (the current state asks):
-        h_t = GRU([emb(y_{t-1}); h~_{t-1}], h_{t-1})        (input feeding; h~_0 = 0)
-        c_t = attention(h_t, h)
-        h~_t = tanh(W_c [c_t; h_t])
-        logits_t = W_s h~_t
+        h_t = GRU([emb(y_{t-1}); h~_{t-1}], h_{t-1})        (input feeding, Luong 3.3; h~_0 = 0)
+        c_t = attention(h_t, h)                             (Luong eqs. 7, 8)
+        h~_t = tanh(W_c [c_t; h_t])                         (Luong eq. 5)
+        logits_t = W_s h~_t                                 (Luong eq. 6)
+
+What is simplified, on purpose (the papers' models are larger machine
+translation systems; these choices keep one small model for both decoders):
+  - one encoder for both: a single-layer bidirectional GRU.  Bahdanau et al.
+    use a bidirectional GRU-like RNN (section 3.2); Luong et al. use stacked
+    one-directional LSTMs (4 layers, section 4.1).
+  - the bridge reads both directions, s_0 = tanh(W_b [h_fwd_last; h_bwd_first]);
+    Bahdanau's is s_0 = tanh(W_s h_bwd_1), the backward direction only (A.2.2).
+  - Bahdanau's output layer here is one Linear over [s_i; c_i]; the paper's is a
+    deep output with a maxout hidden layer over s_{i-1}, E y_{i-1} and c_i (A.2.2).
+  - Luong's decoder here is a GRU, not an LSTM.
 
 Training is teacher-forced (y_{i-1} is the true previous token; with
 teacher_forcing < 1 it is sometimes the model's own guess).  Backpropagation
@@ -190,9 +201,12 @@ class LuongDecoder(_Decoder):
 class Seq2Seq(Module):
     """Encoder-decoder with attention, trained with cross-entropy on teacher-forced targets.
 
-    attention: "bahdanau" or "luong";  context: "attention", or "fixed" for the model
-    attention replaced (Cho et al. 2014): the only key is the encoder's final summary
-    [h_fwd_last; h_bwd_first], so every step reads the same fixed-length vector;
+    attention: "bahdanau" or "luong";  context: "attention", or "fixed" for a model
+    without attention: the only key is the encoder's final summary [h_fwd_last;
+    h_bwd_first], so every step reads the same fixed-length vector.  That summary of
+    both directions is this project's choice; Cho et al. 2014's RNN Encoder-Decoder
+    reads the source one way and uses its last state (Bahdanau et al. A.2.2: fixing
+    c_i to h_fwd_{T_x}).  The bidirectional summary is the stronger baseline;
     score: "dot", "scaled_dot", "general", "concat", "additive" or "location" (needs
     max_src_len);  window: "global", "local-m" or "local-p" (half-width D).
     "dot" needs dec_hidden == 2 * enc_hidden (keys and queries compared).
