@@ -38,7 +38,7 @@ def browser_verdict(page, profile):
 def test_every_chapter_lesson_and_the_api_page_is_built(site):
     out, pages = site
     names = {os.path.basename(p) for p in pages}
-    assert {"index.html", "formulas.html", "derivations.html", "blog_vs_paper.html",
+    assert {"index.html", "notation.html", "formulas.html", "derivations.html", "blog_vs_paper.html",
             "api.html"} <= names
     assert sum(n[:2].isdigit() for n in names) == 9
 

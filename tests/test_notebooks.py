@@ -54,3 +54,35 @@ def test_the_students_edition_leaves_out_every_homework_solution():
                              re.S).group(1)
             assert "left out of the students" in code and "return" not in code
             assert "return" in full
+
+
+# -- issue 15: the papers' exact statements --------------------------------------------
+
+CHAPTERS = os.path.join(os.path.dirname(__file__), "..", "book", "chapters")
+
+
+def test_every_formula_in_the_formulas_chapter_cites_its_paper_and_equation():
+    rows = [line for line in open(os.path.join(CHAPTERS, "02_formulas.md"))
+            if line.startswith("| $")]
+    assert len(rows) >= 20
+    for row in rows:
+        source = [cell.strip() for cell in row.strip().strip("|").split(" | ")][2]
+        assert re.search(r"(Bahdanau|Luong|Vaswani|GAM|Cho|Ioffe|Zhang|PyTorch)", source), row
+        assert re.search(r"\b(eqs?\.|sec\.|app\.|alg\.|fig\.|documentation)", source), row
+
+
+def test_the_notation_page_names_each_papers_symbol():
+    text = open(os.path.join(CHAPTERS, "01_notation.md")).read()
+    for name in ("Bahdanau", "Luong", "Vaswani", r"\alpha_{ij}", r"a_t(s)", r"\bar{h}_s",
+                 r"s_{i-1}", r"\sigma = D/2", r"\mathrm{sigmoid}", r"\mathrm{var}_B"):
+        assert name in text, name
+
+
+def test_sigma_never_stands_for_the_sigmoid_in_the_lessons_chapters_or_exercises():
+    """sigma is Luong's Gaussian width; the logistic function is written sigmoid."""
+    paths = lesson_paths() + [os.path.join(CHAPTERS, n) for n in os.listdir(CHAPTERS)] + \
+        [os.path.join(os.path.dirname(__file__), "..", "numpygam", "exercises.py")]
+    for path in paths:
+        text = open(path).read()
+        assert not re.search(r"\\sigma\s*(\(|\\big|\\Big)", text), path
+        assert r"\sigma^2 + \epsilon" not in text and r"\sigma_B" not in text, path

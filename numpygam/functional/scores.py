@@ -4,14 +4,14 @@ Notation (the lessons'): q (B, Tq, Dq) are the decoder states that ask
 (s_{i-1} in Bahdanau, h_t in Luong), k (B, Tk, Dk) the encoder states h_j
 (h_bar_s in Luong) that answer; every score returns e (B, Tq, Tk).
 
-Luong, Pham, Manning 2015, section 3.1:
-    dot       e = h_t^T h_bar_s
-    general   e = h_t^T W_a h_bar_s
-    concat    e = v_a^T tanh(W_a [h_t; h_bar_s])
-    location  a_t = softmax(W_a h_t)            (ignores the keys)
-Bahdanau, Cho, Bengio 2014, appendix A.1.2:
-    additive  e = v_a^T tanh(W_a s_{i-1} + U_a h_j)
-Vaswani et al. 2017 add the scale 1/sqrt(D) to dot (scaled dot-product).
+Luong, Pham, Manning 2015, section 3.1 (the query is h_t, the state after the step):
+    dot       e = h_t^T h_bar_s                      (eq. 8)
+    general   e = h_t^T W_a h_bar_s                  (eq. 8)
+    concat    e = v_a^T tanh(W_a [h_t; h_bar_s])     (eq. 8)
+    location  a_t = softmax(W_a h_t)                 (eq. 9; ignores the keys)
+Bahdanau, Cho, Bengio 2014 (the query is s_{i-1}, the state before the step):
+    additive  e = v_a^T tanh(W_a s_{i-1} + U_a h_j)  (appendix A.1.2)
+Vaswani et al. 2017 add the scale 1/sqrt(d_k) to dot (scaled dot-product, eq. 1).
 
 concat and additive are the same function: writing W_a = [Wq | Wk] (split
 by columns), W_a [q; k] = Wq q + Wk k.  additive also allows a bias b.  So
