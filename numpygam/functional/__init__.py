@@ -7,8 +7,9 @@ Each op lives in the file named after its topic; its docstring states the
 forward formula, the backward formula and every shape.  The imports below are
 in reading order (topic by topic), not alphabetical.
 """
-from .activations import (relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
-                          stable_sigmoid, tanh_backward, tanh_forward)
+from .activations import (gelu_backward, gelu_forward, relu_backward, relu_forward,
+                          sigmoid_backward, sigmoid_forward, stable_sigmoid, tanh_backward,
+                          tanh_forward)
 from .embedding import embedding_backward, embedding_forward
 from .linear import linear_backward, linear_forward
 from .loss import cross_entropy_backward, cross_entropy_forward
@@ -36,3 +37,6 @@ from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_back
                    global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward)
 from .shuffle import channel_shuffle_backward, channel_shuffle_forward
 from .gru import gru_backward, gru_cell_backward, gru_cell_forward, gru_forward, reversal_index
+from .layer_norm import layer_norm_backward, layer_norm_forward
+from .dropout import dropout_backward, dropout_forward
+from .positional import causal_mask, sinusoidal_positions

@@ -1,4 +1,5 @@
-"""Element-wise activations: ReLU, tanh, sigmoid.  x: any shape, dtype kept."""
+"""Element-wise activations: ReLU, tanh, sigmoid, GELU.  x: any shape, dtype kept."""
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -91,3 +92,33 @@ def sigmoid_backward(ds, cache):
     -> dx: ds's shape.
     """
     return ds * cache.s * (1 - cache.s)
+
+
+class GeluCache(NamedTuple):
+    x: np.ndarray
+    cdf: np.ndarray  # Phi(x), the standard normal's CDF
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to float64
+
+
+def gelu_forward(x):
+    """y = x Phi(x) = x (1 + erf(x / sqrt(2))) / 2, the exact GELU (Hendrycks & Gimpel
+    2016), PyTorch's activation="gelu".   x: any shape -> y: same shape.
+
+    Backward: dx = dy (Phi(x) + x phi(x)),  phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+    """
+    float_array("gelu_forward", "x", x)
+    cdf = ((1 + _erf(x / math.sqrt(2)).astype(x.dtype)) / 2).astype(x.dtype)
+    return x * cdf, GeluCache(x, cdf)
+
+
+def gelu_backward(dy, cache):
+    """dx = dy (Phi(x) + x phi(x)), phi the standard normal density.
+
+    dy: any shape, the gradient of y   cache: GeluCache(x, cdf = Phi(x))
+    -> dx: dy's shape.
+    """
+    x = cache.x
+    pdf = np.exp(-x * x / 2) / x.dtype.type(math.sqrt(2 * math.pi))
+    return dy * (cache.cdf + x * pdf)

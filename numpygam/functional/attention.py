@@ -56,7 +56,7 @@ class AttentionCache(NamedTuple):
     k: np.ndarray
 
 
-def attention_forward(q, k, values, score="dot", mask=None, **params):
+def attention_forward(q, k, values, score="dot", mask=None, bias=None, **params):
     """Global attention: context and weights for every query.
 
     q: (B, Tq, Dq)   k: (B, Tk, Dk)   values: (B, Tk, Dv)
@@ -65,6 +65,9 @@ def attention_forward(q, k, values, score="dot", mask=None, **params):
            numpygam.functional.scores.SCORES, which lists each score's parameters
     mask: bool broadcastable to (B, Tq, Tk), True = may attend; e.g. a key
           padding mask of shape (B, 1, Tk).
+    bias: float broadcastable to (B, Tq, Tk), added to the scores before the
+          softmax (PyTorch's float attention masks; -inf forbids a key); a
+          constant, so it gets no gradient.
     -> (context (B, Tq, Dv), weights (B, Tq, Tk)), cache
 
     No keys (Tk = 0) is treated as PyTorch treats it and as a fully masked
@@ -82,6 +85,9 @@ def attention_forward(q, k, values, score="dot", mask=None, **params):
               values.shape[:2], k.shape[:2])
     same_dtype(op, q=q, k=k, values=values)
     e, score_cache = score_forward(score, q, k, params)
+    if bias is not None:
+        float_array(op, "bias", bias)
+        e = e + bias.astype(e.dtype, copy=False)
     a, softmax_cache = softmax_forward(e, mask)
     c, context_cache = context_forward(a, values)
     return (c, a), AttentionCache(score, score_cache, softmax_cache, context_cache, k)

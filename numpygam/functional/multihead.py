@@ -39,11 +39,14 @@ def _merge_heads(x, H):
 
 
 def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias,
-                                 out_proj_weight, out_proj_bias, num_heads, mask=None):
+                                 out_proj_weight, out_proj_bias, num_heads, mask=None,
+                                 bias=None):
     """query: (B, Tq, E)   key, value: (B, Tk, E)   in_proj_weight: (3E, E)
     in_proj_bias: (3E,) or None   out_proj_weight: (E, E)   out_proj_bias: (E,) or None
     mask: bool broadcastable to (B, H, Tq, Tk), True = may attend (numpygam's
           convention; nn.MultiheadAttention converts torch's masks to it)
+    bias: float broadcastable to (B, H, Tq, Tk), added to the scores (torch's float
+          masks; -inf forbids a key)
     -> (out (B, Tq, E), weights per head (B, H, Tq, Tk)), cache
 
     Backward: each step's backward in reverse: the output projection, the
@@ -65,13 +68,20 @@ def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias
     H = num_heads
     if mask is not None:
         mask = bool_mask(op, "mask", mask, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
+    if bias is not None:
+        float_array(op, "bias", bias)
+        try:
+            bias = np.broadcast_to(bias, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
+        except ValueError:
+            raise ValueError(f"{op}: bias of shape {bias.shape} does not broadcast to "
+                             f"(B, H, Tq, Tk) = {(B, H, Tq, Tk)}") from None
     W_q, W_k, W_v = np.split(in_proj_weight, 3)
     b_q, b_k, b_v = (None,) * 3 if in_proj_bias is None else np.split(in_proj_bias, 3)
     Q, q_cache = linear_forward(query, W_q, b_q)
     K, k_cache = linear_forward(key, W_k, b_k)
     V, v_cache = linear_forward(value, W_v, b_v)
     (heads, weights), attention_cache = attention_forward(
-        _split_heads(Q, H), _split_heads(K, H), _split_heads(V, H), "dot", mask,
+        _split_heads(Q, H), _split_heads(K, H), _split_heads(V, H), "dot", mask, bias,
         scale=1 / math.sqrt(E // H))
     out, out_cache = linear_forward(_merge_heads(heads, H), out_proj_weight, out_proj_bias)
     cache = MultiheadCache(q_cache, k_cache, v_cache, attention_cache, out_cache, H,

@@ -14,3 +14,7 @@ from .baselines import CBAM, SEBlock
 from .resnet import BasicBlock
 from .recurrent import GRU, GRUCell
 from .seq2seq import BahdanauDecoder, Encoder, LuongDecoder, Seq2Seq, SequenceLoss
+from .layer_norm import LayerNorm
+from .dropout import Dropout
+from .transformer import (PositionalEncoding, Transformer, TransformerDecoder,
+                          TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)

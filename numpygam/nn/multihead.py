@@ -20,9 +20,9 @@ class MultiheadAttention(Module):
         -> (out (B, Tq, E), weights (B, Tq, Tk) averaged over heads, or (B, H, Tq, Tk),
             or None when need_weights is False)
     The masks follow torch, where True means "may NOT attend" (the opposite of
-    numpygam.functional's masks):
-        key_padding_mask: bool (B, Tk), True = padding
-        attn_mask: bool (Tq, Tk) or (B*H, Tq, Tk), True = not allowed
+    numpygam.functional's masks), and a float mask is added to the scores:
+        key_padding_mask: (B, Tk), bool (True = padding) or float
+        attn_mask: (Tq, Tk) or (B*H, Tq, Tk), bool (True = not allowed) or float
     A query with no allowed key gets a zero output row where torch gives NaN.
     backward(dout, dweights=None) -> (dquery, dkey, dvalue); for self-attention
     (query is key is value) the input's gradient is their sum.
@@ -41,38 +41,39 @@ class MultiheadAttention(Module):
         if bias:
             self.out_proj.bias.data[:] = 0
 
-    def _allowed(self, key_padding_mask, attn_mask, B, Tq, Tk):
+    def _masks(self, key_padding_mask, attn_mask, B, Tq, Tk):
+        """torch's two masks as numpygam's (allowed: bool, bias: float), each
+        broadcastable to (B, H, Tq, Tk), or None."""
         H = self.num_heads
-        allowed = None
-        if key_padding_mask is not None:
-            kpm = np.asarray(key_padding_mask)
-            if kpm.dtype != np.bool_ or kpm.shape != (B, Tk):
-                raise ValueError(f"MultiheadAttention: key_padding_mask must be bool of shape "
-                                 f"(B, Tk) = {(B, Tk)}, got {kpm.dtype} {kpm.shape}")
-            allowed = ~kpm[:, None, None, :]
-        if attn_mask is not None:
-            am = np.asarray(attn_mask)
-            if am.dtype != np.bool_:
-                raise TypeError("MultiheadAttention: attn_mask must be boolean (True = not "
-                                f"allowed, as in torch), got {am.dtype}")
-            if am.shape == (Tq, Tk):
-                am = am[None, None]
-            elif am.shape == (B * H, Tq, Tk):
-                am = am.reshape(B, H, Tq, Tk)
+        allowed = bias = None
+        for name, given, shapes in (
+                ("key_padding_mask", key_padding_mask, {(B, Tk): lambda m: m[:, None, None, :]}),
+                ("attn_mask", attn_mask, {(Tq, Tk): lambda m: m[None, None],
+                                          (B * H, Tq, Tk): lambda m: m.reshape(B, H, Tq, Tk)})):
+            if given is None:
+                continue
+            m = np.asarray(given)
+            if m.shape not in shapes or m.dtype.kind not in "bf":
+                raise ValueError(f"MultiheadAttention: {name} must be bool or float of shape "
+                                 f"{' or '.join(map(str, shapes))}, got {m.dtype} {m.shape}")
+            m = shapes[m.shape](m)
+            if m.dtype == np.bool_:
+                allowed = ~m if allowed is None else allowed & ~m
             else:
-                raise ValueError(f"MultiheadAttention: attn_mask must have shape (Tq, Tk) = "
-                                 f"{(Tq, Tk)} or (B*H, Tq, Tk) = {(B * H, Tq, Tk)}, got {am.shape}")
-            allowed = ~am if allowed is None else allowed & ~am
-        return allowed
+                bias = m if bias is None else bias + m
+        return allowed, bias
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True):
         B, Tq = query.shape[:2]
-        mask = self._allowed(key_padding_mask, attn_mask, B, Tq, key.shape[1])
+        mask, bias = self._masks(key_padding_mask, attn_mask, B, Tq, key.shape[1])
+        if bias is not None:
+            bias = bias.astype(query.dtype)
         (out, weights), cache = F.multi_head_attention_forward(
             query, key, value, in_proj_weight=self.in_proj_weight.data,
             in_proj_bias=data(self.in_proj_bias), out_proj_weight=self.out_proj.weight.data,
-            out_proj_bias=data(self.out_proj.bias), num_heads=self.num_heads, mask=mask)
+            out_proj_bias=data(self.out_proj.bias), num_heads=self.num_heads, mask=mask,
+            bias=bias)
         self.push_cache((cache, average_attn_weights))
         if not need_weights:
             return out, None

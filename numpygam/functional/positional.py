@@ -1,0 +1,31 @@
+"""Sinusoidal positional encodings (Vaswani et al. 2017, sec. 3.5).
+
+    PE[pos, 2i]     = sin(pos / 10000^(2i / d_model))
+    PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model))
+
+Attention itself is blind to order (permuting the keys permutes nothing in
+the output); adding PE to the token embeddings tells each position where it
+is.  Each pair of columns is a sine and cosine of one frequency, so PE[pos + k]
+is a fixed rotation of PE[pos]: relative offsets are linear functions of it.
+A constant: no parameters, no backward (the gradient passes through the sum).
+"""
+import numpy as np
+
+
+def sinusoidal_positions(length, d_model, dtype=np.float32):
+    """The (length, d_model) table PE above; an odd d_model drops the last cosine."""
+    if length < 0 or d_model < 1:
+        raise ValueError(f"sinusoidal_positions: need length >= 0 and d_model >= 1, got "
+                         f"{length} and {d_model}")
+    pos = np.arange(length)[:, None]
+    freq = 10000.0 ** (-np.arange(0, d_model, 2) / d_model)   # 1 / 10000^(2i / d_model)
+    pe = np.zeros((length, d_model))
+    pe[:, 0::2] = np.sin(pos * freq)
+    pe[:, 1::2] = np.cos(pos * freq[:d_model // 2])
+    return pe.astype(dtype)
+
+
+def causal_mask(length):
+    """bool (length, length), True above the diagonal: position i may not attend to j > i
+    (PyTorch's convention for a boolean attn_mask: True = not allowed)."""
+    return np.triu(np.ones((length, length), dtype=bool), k=1)
