@@ -59,6 +59,23 @@ def _cases(rng):
                                                [r(2, 3, 5, 4)])),
         ("nn.BatchNorm2d", lambda: gradcheck_module(nn.BatchNorm2d(3), [r(2, 3, 2, 2)])),
         ("nn.MaxPool2d", lambda: gradcheck_module(nn.MaxPool2d(2), [distinct(2, 3, 4, 4)])),
+        ("nn.LayerNorm", lambda: gradcheck_module(nn.LayerNorm(5), [r(2, 3, 5)])),
+        ("nn.PositionalEncoding", lambda: gradcheck_module(
+            nn.PositionalEncoding(4, max_len=6, learned=True), [r(2, 3, 4)])),
+        *[(f"nn.TransformerEncoderLayer({'pre' if nf else 'post'}-norm, {act})",
+           lambda nf=nf, act=act: gradcheck_module(nn.TransformerEncoderLayer(
+               4, 2, 6, dropout=0.0, activation=act, batch_first=True, norm_first=nf),
+               [r(2, 3, 4), None, np.array([[False, False, True], [False, False, False]])],
+               h=1e-5))  # h: ReLU's kink may sit near an input
+          for nf, act in ((False, "relu"), (True, "gelu"))],
+        *[(f"nn.TransformerDecoderLayer({'pre' if nf else 'post'}-norm)",
+           lambda nf=nf: gradcheck_module(nn.TransformerDecoderLayer(
+               4, 2, 6, dropout=0.0, batch_first=True, norm_first=nf),
+               [r(2, 3, 4), r(2, 5, 4), F.causal_mask(3)], h=1e-5))
+          for nf in (False, True)],
+        ("nn.Transformer", lambda: gradcheck_module(nn.Transformer(
+            4, 2, 1, 2, 6, dropout=0.0, batch_first=True), [r(2, 5, 4), r(2, 3, 4), None,
+                                                           F.causal_mask(3)], h=1e-5)),
     ]
 
 

@@ -108,6 +108,11 @@ def examples(rng):
         "gru_cell": Example(F.gru_cell_forward, F.gru_cell_backward,
                             {"x": r(3, 4), "h": r(3, 5), "W_ih": r(15, 4), "W_hh": r(15, 5),
                              "b_ih": r(15), "b_hh": r(15)}, {}),
+        "layer_norm": Example(F.layer_norm_forward, F.layer_norm_backward,
+                              {"x": r(2, 3, 5), "weight": r(5), "bias": r(5)}, {}),
+        "dropout": Example(F.dropout_forward, F.dropout_backward, {"x": r(3, 4)},
+                           {"p": 0.3, "rng": 7}),  # a seed: the same mask at every call
+        "gelu": Example(F.gelu_forward, F.gelu_backward, {"x": r(3, 4)}, {}),
         "gru(reverse, padded)": Example(F.gru_forward, F.gru_backward,
                                         {"x": r(3, 5, 4), "h0": r(3, 5), "W_ih": r(15, 4),
                                          "W_hh": r(15, 5), "b_ih": r(15), "b_hh": r(15)},

@@ -20,7 +20,9 @@ class DropoutCache(NamedTuple):
 def dropout_forward(x, p, rng):
     """y = x * mask / (1 - p), mask_i = 1 with probability 1 - p, drawn from rng.
 
-    x: any shape   p: the probability of dropping, 0 <= p <= 1   rng: np.random.Generator
+    x: any shape   p: the probability of dropping, 0 <= p <= 1
+    rng: a np.random.Generator, or a seed (the same seed, the same mask: what a
+         finite-difference check needs)
     -> y: x's shape.  p = 0 is the identity (rng is not used); p = 1 gives zeros.
     Backward: dx = dy * mask / (1 - p).
     """
@@ -32,6 +34,7 @@ def dropout_forward(x, p, rng):
         return x.copy(), DropoutCache(None)
     if p == 1:
         return np.zeros_like(x), DropoutCache(np.zeros_like(x))
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     scaled_mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1 - p)
     return x * scaled_mask, DropoutCache(scaled_mask)
 

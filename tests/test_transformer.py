@@ -1,0 +1,289 @@
+"""The Transformer's parts against PyTorch (float64, weights copied, dropout 0) and
+finite differences: layer norm, dropout, GELU, positional encodings, the layers, the
+stacks and nn.Transformer, with padding, causal and float masks."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import numpygam.functional as F
+from numpygam import gradcheck, nn
+
+TOL = dict(rtol=1e-10, atol=1e-10)  # float64 round-off through a few layers is ~1e-14
+
+
+def t(x):
+    return torch.tensor(x, dtype=torch.float64, requires_grad=True)
+
+
+def arrays(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+# -- the functional pieces --------------------------------------------------------------
+
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 6), st.booleans(),
+       st.integers(0, 10_000))
+def test_layer_norm_matches_torch(B, T, D, affine, seed):
+    rng = np.random.default_rng(seed)
+    x = arrays(rng, B, T, D) * 3 + 1
+    w, b = (arrays(rng, D), arrays(rng, D)) if affine else (None, None)
+    y, cache = F.layer_norm_forward(x, w, b, eps=1e-5)
+    dy = arrays(rng, B, T, D)
+    dx, dw, db = F.layer_norm_backward(dy, cache)
+    xt = t(x)
+    wt, bt = (t(w), t(b)) if affine else (None, None)
+    yt = torch.nn.functional.layer_norm(xt, (D,), wt, bt, eps=1e-5)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **TOL)
+    if affine:
+        np.testing.assert_allclose(dw, wt.grad.numpy(), **TOL)
+        np.testing.assert_allclose(db, bt.grad.numpy(), **TOL)
+    else:
+        assert dw is None and db is None
+
+
+def test_layer_norm_module_loads_torch_and_keeps_float32():
+    tm = torch.nn.LayerNorm(5)
+    with torch.no_grad():
+        tm.weight.normal_()
+        tm.bias.normal_()
+    m = nn.LayerNorm(5).load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
+    y = m(x)
+    assert y.dtype == np.float32 and m.backward(np.ones_like(y)).dtype == np.float32
+    np.testing.assert_allclose(y, tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_dropout_scales_kept_values_and_is_seeded(p):
+    x = np.random.default_rng(0).standard_normal((200, 50))
+    y, cache = F.dropout_forward(x, p, np.random.default_rng(1))
+    again, _ = F.dropout_forward(x, p, np.random.default_rng(1))
+    np.testing.assert_array_equal(y, again)
+    kept = y != 0
+    if p == 1.0:
+        assert not kept.any()
+    else:
+        np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-15)
+        # the share dropped is p, within 4 standard deviations of a binomial
+        assert abs((1 - kept.mean()) - p) <= 4 * np.sqrt(p * (1 - p) / x.size) + 1e-12
+    dy = np.random.default_rng(2).standard_normal(x.shape)
+    dx = F.dropout_backward(dy, cache)
+    np.testing.assert_array_equal(dx == 0, ~kept if p > 0 else np.zeros_like(kept))
+
+
+def test_dropout_module_is_the_identity_in_eval_mode_and_rejects_bad_p():
+    d = nn.Dropout(0.5)
+    x = np.ones((4, 4))
+    assert (d(x) != x).any()
+    d.eval()
+    np.testing.assert_array_equal(d(x), x)
+    with pytest.raises(ValueError, match="p is a probability"):
+        nn.Dropout(1.5)
+
+
+def test_gelu_matches_torch_and_finite_differences():
+    x = np.linspace(-6, 6, 41)[None]
+    y, cache = F.gelu_forward(x)
+    xt = t(x)
+    yt = torch.nn.functional.gelu(xt)
+    dy = np.random.default_rng(0).standard_normal(x.shape)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(F.gelu_backward(dy, cache), xt.grad.numpy(), rtol=1e-13,
+                               atol=1e-15)
+    assert gradcheck(F.gelu_forward, F.gelu_backward, {"x": x[:, ::4].copy()}).passed
+
+
+def test_sinusoidal_positions_follow_vaswani_and_the_causal_mask_is_upper_triangular():
+    pe = F.sinusoidal_positions(7, 6, np.float64)
+    pos, i = 5, 1  # PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...)
+    assert pe[pos, 2 * i] == pytest.approx(np.sin(pos / 10000 ** (2 * i / 6)), abs=1e-15)
+    assert pe[pos, 2 * i + 1] == pytest.approx(np.cos(pos / 10000 ** (2 * i / 6)), abs=1e-15)
+    assert F.sinusoidal_positions(3, 5).shape == (3, 5)
+    mask = F.causal_mask(4)
+    float_mask = nn.Transformer.generate_square_subsequent_mask(4, np.float64)
+    expected = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
+    np.testing.assert_array_equal(float_mask, expected.numpy())
+    np.testing.assert_array_equal(mask, np.isinf(float_mask))
+
+
+# -- the layers against PyTorch ------------------------------------------------------------
+
+def _torch_layer(kind, E, H, ff, act, norm_first, seed):
+    torch.manual_seed(seed)
+    cls = torch.nn.TransformerEncoderLayer if kind == "encoder" else torch.nn.TransformerDecoderLayer
+    tm = cls(E, H, ff, dropout=0.0, activation=act, batch_first=True, norm_first=norm_first,
+             dtype=torch.float64)
+    with torch.no_grad():  # biases and norms away from their 0/1 start, so they count
+        for name, p in tm.named_parameters():
+            if p.dim() == 1:
+                p.normal_()
+    ours = (nn.TransformerEncoderLayer if kind == "encoder" else nn.TransformerDecoderLayer)(
+        E, H, ff, dropout=0.0, activation=act, batch_first=True, norm_first=norm_first,
+        dtype=np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    return tm, ours
+
+
+def _masks(data, rng, B, Tq, Tk, causal):
+    """(numpy masks, torch masks): a key padding mask (one row fully padded when drawn),
+    and an attention mask that is None, causal (bool or float) or a random float mask."""
+    kpm = rng.random((B, Tk)) < 0.3
+    kpm[:, 0] = False
+    fully_padded = data.draw(st.booleans()) and B > 1
+    if fully_padded:
+        kpm[-1] = True
+    kind = data.draw(st.sampled_from(["none", "bool", "float", "random"] if causal else
+                                     ["none", "random"]))
+    if kind == "bool":
+        mask = F.causal_mask(Tq)
+    elif kind == "float":
+        mask = nn.Transformer.generate_square_subsequent_mask(Tq, np.float64)
+    elif kind == "random":
+        mask = rng.standard_normal((Tq, Tk))
+    else:
+        mask = None
+    return kpm, mask, fully_padded
+
+
+def _compare(ours, theirs, fully_padded):
+    """Compare, leaving out the fully padded batch row where torch gives NaN (ours: finite)."""
+    ours, theirs = np.asarray(ours), theirs.detach().numpy()
+    assert np.isfinite(ours).all()
+    keep = slice(0, -1) if fully_padded else slice(None)
+    np.testing.assert_allclose(ours[keep], theirs[keep], **TOL)
+
+
+@given(st.data())
+def test_encoder_layer_matches_torch(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
+    H = data.draw(st.integers(1, 2))
+    E, B, S = H * data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), \
+        data.draw(st.integers(1, 4))
+    act, norm_first = data.draw(st.sampled_from(["relu", "gelu"])), data.draw(st.booleans())
+    tm, ours = _torch_layer("encoder", E, H, 5, act, norm_first, data.draw(st.integers(0, 99)))
+    kpm, mask, fully_padded = _masks(data, rng, B, S, S, causal=True)
+    src = arrays(rng, B, S, E)
+    out = ours(src, src_mask=mask, src_key_padding_mask=kpm)
+    dout = arrays(rng, *out.shape)
+    if fully_padded:
+        dout[-1] = 0  # torch's NaN there would poison every gradient
+    dsrc = ours.backward(dout)
+    st_ = t(src)
+    out_t = tm(st_, src_mask=None if mask is None else torch.tensor(mask),
+               src_key_padding_mask=torch.tensor(kpm))
+    out_t.backward(torch.tensor(dout))
+    _compare(out, out_t, fully_padded)
+    _compare(dsrc, st_.grad, fully_padded)  # the other rows' gradients still match
+    if not fully_padded:
+        grads = dict(ours.named_parameters())
+        for name, p in tm.named_parameters():
+            np.testing.assert_allclose(grads[name].grad, p.grad.numpy(), **TOL, err_msg=name)
+
+
+@given(st.data())
+def test_decoder_layer_matches_torch(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
+    H = data.draw(st.integers(1, 2))
+    E, B = H * data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    T, S = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    act, norm_first = data.draw(st.sampled_from(["relu", "gelu"])), data.draw(st.booleans())
+    tm, ours = _torch_layer("decoder", E, H, 5, act, norm_first, data.draw(st.integers(0, 99)))
+    mem_kpm, memory_mask, fully_padded = _masks(data, rng, B, T, S, causal=False)
+    tgt_mask = data.draw(st.sampled_from([None, F.causal_mask(T),
+                                          nn.Transformer.generate_square_subsequent_mask(
+                                              T, np.float64)]))
+    tgt_kpm = rng.random((B, T)) < 0.2
+    tgt_kpm[:, 0] = False
+    tgt, memory = arrays(rng, B, T, E), arrays(rng, B, S, E)
+    out = ours(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+               tgt_key_padding_mask=tgt_kpm, memory_key_padding_mask=mem_kpm)
+    dout = arrays(rng, *out.shape)
+    if fully_padded:
+        dout[-1] = 0
+    dtgt, dmemory = ours.backward(dout)
+    tt, mt = t(tgt), t(memory)
+    out_t = tm(tt, mt, tgt_mask=None if tgt_mask is None else torch.tensor(tgt_mask),
+               memory_mask=None if memory_mask is None else torch.tensor(memory_mask),
+               tgt_key_padding_mask=torch.tensor(tgt_kpm),
+               memory_key_padding_mask=torch.tensor(mem_kpm))
+    out_t.backward(torch.tensor(dout))
+    _compare(out, out_t, fully_padded)
+    _compare(dtgt, tt.grad, fully_padded)
+    _compare(dmemory, mt.grad, fully_padded)
+    if not fully_padded:
+        grads = dict(ours.named_parameters())
+        for name, p in tm.named_parameters():
+            np.testing.assert_allclose(grads[name].grad, p.grad.numpy(), **TOL, err_msg=name)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_transformer_matches_torch_and_loads_its_state_dict(norm_first, batch_first):
+    torch.manual_seed(3)
+    B, S, T, E, H = 3, 5, 4, 8, 2
+    kw = dict(d_model=E, nhead=H, num_encoder_layers=2, num_decoder_layers=2,
+              dim_feedforward=16, dropout=0.0, batch_first=batch_first, norm_first=norm_first)
+    tm = torch.nn.Transformer(**kw, dtype=torch.float64)
+    ours = nn.Transformer(**kw, dtype=np.float64)
+    state = {k: v.detach().numpy() for k, v in tm.state_dict().items()}
+    assert list(ours.state_dict()) == list(state)  # PyTorch's names, in PyTorch's order
+    ours.load_state_dict(state)
+    rng = np.random.default_rng(0)
+    src, tgt = arrays(rng, B, S, E), arrays(rng, B, T, E)
+    if not batch_first:
+        src, tgt = src.transpose(1, 0, 2).copy(), tgt.transpose(1, 0, 2).copy()
+    kpm = np.zeros((B, S), bool)
+    kpm[1, 3:] = True
+    tgt_mask = nn.Transformer.generate_square_subsequent_mask(T, np.float64)
+    out = ours(src, tgt, tgt_mask=tgt_mask, src_key_padding_mask=kpm,
+               memory_key_padding_mask=kpm)
+    dout = arrays(rng, *out.shape)
+    dsrc, dtgt = ours.backward(dout)
+    st_, tt = t(src), t(tgt)
+    out_t = tm(st_, tt, tgt_mask=torch.tensor(tgt_mask), src_key_padding_mask=torch.tensor(kpm),
+               memory_key_padding_mask=torch.tensor(kpm))
+    out_t.backward(torch.tensor(dout))
+    np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL)
+    np.testing.assert_allclose(dsrc, st_.grad.numpy(), **TOL)
+    np.testing.assert_allclose(dtgt, tt.grad.numpy(), **TOL)
+    grads = dict(ours.named_parameters())
+    for name, p in tm.named_parameters():
+        np.testing.assert_allclose(grads[name].grad, p.grad.numpy(), **TOL, err_msg=name)
+
+
+def test_transformer_runs_in_float32_end_to_end():
+    m = nn.Transformer(8, 2, 1, 1, 16, dropout=0.1, batch_first=True)
+    rng = np.random.default_rng(0)
+    src = rng.standard_normal((2, 5, 8)).astype(np.float32)
+    tgt = rng.standard_normal((2, 3, 8)).astype(np.float32)
+    out = m(src, tgt, tgt_mask=F.causal_mask(3))
+    dsrc, dtgt = m.backward(np.ones_like(out))
+    assert out.dtype == dsrc.dtype == dtgt.dtype == np.float32
+    assert all(p.grad.dtype == np.float32 and np.isfinite(p.grad).all() for p in m.parameters())
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: nn.TransformerEncoderLayer(6, 4), ["d_model (6)", "nhead (4)"]),
+    (lambda: nn.TransformerEncoderLayer(8, 2, activation="swish"), ["activation", "swish"]),
+    (lambda: nn.TransformerDecoderLayer(8, 2, dropout=2), ["dropout", "2"]),
+    (lambda: nn.LayerNorm((3, 4)), ["last axis"]),
+    (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2), 0), ["num_layers", "0"]),
+])
+def test_bad_transformer_arguments_are_named(call, words):
+    with pytest.raises(ValueError) as info:
+        call()
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_dropout_masks_differ_between_the_copied_layers():
+    nn.manual_seed(0)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(4, 2, 8, dropout=0.5,
+                                                           batch_first=True), 2)
+    draws = [layer.dropout.rng.random() for layer in enc.layers]
+    assert draws[0] != draws[1]
