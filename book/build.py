@@ -116,7 +116,8 @@ def api_page(student=False):
                      "homework exercises (" + ", ".join(f"<code>{n}</code>" for n in
                                                       sorted(homework)) + ") is left out; "
                      "their docstrings, with the formulas, are shown.</p>")
-    names = sorted(n for n in dir(F) if n.endswith(("_forward", "_backward")))
+    names = sorted(n for n in dir(F) if n.endswith(("_forward", "_backward"))
+                   or n in ("sinusoidal_positions", "causal_mask"))
     shown_modules = set()
     for name in names:
         fn = getattr(F, name)

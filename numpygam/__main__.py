@@ -141,7 +141,7 @@ def is_calendar_date(text):
 
 def _translate(args):
     from .checkpoint import CheckpointError
-    from .plots import attention_heatmap, attention_text
+    from .plots import attention_heatmap, attention_text, head_heatmaps
     from .train import Trainer, latest_checkpoint
     if args.beam < 1:
         return _usage_error(f"--beam {args.beam}: the beam size must be at least 1 (1 = greedy)")
@@ -173,8 +173,14 @@ def _translate(args):
           "model got it wrong")
     print(attention_text(weights, text, out))
     png = os.path.join(os.path.dirname(path), "translate.png")
+    heads = getattr(trainer.model, "last_head_weights", None)  # a Transformer: every head
     try:
-        print(f"attention map: {attention_heatmap(weights, text, out, png)}")
+        if heads is not None:
+            heads = heads[0] if heads.ndim == 4 else heads
+            print(f"cross-attention of each head: "
+                  f"{head_heatmaps(heads[:, :len(out) + 1], text, out, png)}")
+        else:
+            print(f"attention map: {attention_heatmap(weights, text, out, png)}")
     except OSError as err:
         print(f"note: the attention map was not written ({png}: {err.strerror})", file=sys.stderr)
     return 0 if valid else 1

@@ -33,3 +33,23 @@ def attention_text(weights, src_text, out_text):
                            len(SHADES) - 1)
         lines.append(f" {out_text[i]}  " + "".join(SHADES[k] for k in level))
     return "\n".join(lines)
+
+
+def head_heatmaps(head_weights, src_text, out_text, path, title=None):
+    """Save one heatmap per attention head: head_weights (H, len(out) [+ <eos>], len(src))."""
+    head_weights = np.asarray(head_weights, dtype=np.float64)
+    H, rows = head_weights.shape[:2]
+    out_labels = list(out_text) + ["<eos>"] * (rows - len(out_text))
+    width = max(3.5, 0.28 * len(src_text) + 1.2)
+    fig = Figure(figsize=(width * H, max(3, 0.3 * rows + 1.4)))
+    axes = np.atleast_1d(fig.subplots(1, H))
+    for h, ax in enumerate(axes):
+        ax.imshow(head_weights[h], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+        ax.set_xticks(range(len(src_text)), [c if c != " " else "␣" for c in src_text],
+                      fontsize=7)
+        ax.set_yticks(range(rows), out_labels if h == 0 else [""] * rows)
+        ax.set_title(f"head {h + 1}")
+    fig.suptitle(title or f"cross-attention per head: {src_text!r} -> {out_text!r}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

@@ -23,6 +23,7 @@ from .nn.seq2seq import WINDOWS
 from .plots import attention_heatmap
 
 TASKS = ("dates", "copy", "reverse")
+MODELS = ("rnn", "transformer")
 # what `train --resume` may change; every other option is fixed by the checkpoint
 RESUMABLE = ("steps", "lr", "warmup", "clip", "eval_every", "heldout_limit")
 
@@ -34,14 +35,16 @@ class NonFiniteError(RuntimeError):
 def check_config(config):
     """The first problem with the options, as one line naming the option, or None."""
     c = config
-    choices = {"task": TASKS, "attention": ("bahdanau", "luong"), "window": WINDOWS,
+    choices = {"task": TASKS, "model": MODELS, "attention": ("bahdanau", "luong"),
+               "window": WINDOWS,
                "score": tuple(SCORES), "context": ("attention", "fixed"),
                "dtype": ("float32", "float64")}
     for name, allowed in choices.items():
         if getattr(c, name) not in allowed:
             return f"--{name} {getattr(c, name)!r}: choose one of {', '.join(allowed)}"
     for name in ("steps", "batch_size", "D", "emb_dim", "enc_hidden", "dec_hidden", "attn_dim",
-                 "train_size", "eval_every", "heldout_limit", "min_len", "max_len"):
+                 "train_size", "eval_every", "heldout_limit", "min_len", "max_len", "d_model",
+                 "nhead", "num_layers", "dim_feedforward"):
         if getattr(c, name) < 1:
             return f"--{name.replace('_', '-')} {getattr(c, name)}: must be at least 1"
     for name in ("warmup", "seed"):
@@ -52,9 +55,14 @@ def check_config(config):
             return f"--{name} {getattr(c, name)}: must be a finite number above 0"
     if c.max_len < c.min_len:
         return f"--max-len {c.max_len}: must be at least --min-len {c.min_len}"
+    if not 0 <= c.dropout < 1:
+        return f"--dropout {c.dropout}: must be at least 0 and below 1"
     try:  # the combinations the model itself refuses (a tiny one is built to ask it)
-        nn.Seq2Seq(5, 5, 2, c.enc_hidden, c.dec_hidden, c.attention, c.score, c.window, c.D,
-                   2, max_src_len=4, context=c.context)
+        if c.model == "transformer":
+            nn.TransformerTranslator(5, 5, c.d_model, c.nhead, 1, 1, c.dropout, max_len=4)
+        else:
+            nn.Seq2Seq(5, 5, 2, c.enc_hidden, c.dec_hidden, c.attention, c.score, c.window,
+                       c.D, 2, max_src_len=4, context=c.context)
     except ValueError as err:
         return f"these options do not make a model: {err}"
     return None
@@ -63,6 +71,7 @@ def check_config(config):
 @dataclass
 class TrainConfig:
     task: str = "dates"
+    model: str = "rnn"    # or "transformer" (the options d_model ... dropout below)
     steps: int = 1500
     batch_size: int = 64
     lr: float = 3e-3
@@ -84,6 +93,11 @@ class TrainConfig:
     min_len: int = 3      # copy / reverse: lengths of the digit strings
     max_len: int = 8
     dtype: str = "float32"
+    d_model: int = 64     # transformer: width, heads, layers (encoder and decoder each),
+    nhead: int = 4        # feed-forward width, dropout
+    num_layers: int = 2
+    dim_feedforward: int = 256
+    dropout: float = 0.1
 
 
 class Task(NamedTuple):
@@ -113,6 +127,11 @@ def load_task(config):
 
 def build_model(config, src_vocab, tgt_vocab, max_src_len=40):
     nn.manual_seed(config.seed)
+    if config.model == "transformer":
+        return nn.TransformerTranslator(len(src_vocab), len(tgt_vocab), config.d_model,
+                                        config.nhead, config.num_layers, config.dim_feedforward,
+                                        config.dropout, max_len=max(max_src_len, 64),
+                                        dtype=np.dtype(config.dtype).type)
     return nn.Seq2Seq(len(src_vocab), len(tgt_vocab), config.emb_dim, config.enc_hidden,
                       config.dec_hidden, config.attention, config.score, config.window, config.D,
                       config.attn_dim, max_src_len=max_src_len, context=config.context,
@@ -240,9 +259,12 @@ def train(config, run_dir, out=print, resume=None, changes=None):
     trainer = Trainer.load(resume, **(changes or {})) if resume else Trainer(config)
     config = trainer.config
     out(f"run folder: {run_dir}")
+    model = (f"Transformer, d_model {config.d_model}, {config.nhead} heads, {config.num_layers}+"
+             f"{config.num_layers} layers" if config.model == "transformer" else
+             f"{config.attention} attention, {config.score} score, {config.window} window")
     out(f"task {config.task}: {len(trainer.train_pairs)} training pairs, "
-        f"{len(trainer.heldout)} held out; {config.attention} attention, {config.score} score, "
-        f"{config.window} window; {sum(p.data.size for p in trainer.model.parameters())} parameters")
+        f"{len(trainer.heldout)} held out; {model}; "
+        f"{sum(p.data.size for p in trainer.model.parameters())} parameters")
     start, smoothed = time.time(), None
     while trainer.step < config.steps:
         loss = trainer.train_step()

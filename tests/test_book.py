@@ -40,7 +40,7 @@ def test_every_chapter_lesson_and_the_api_page_is_built(site):
     names = {os.path.basename(p) for p in pages}
     assert {"index.html", "notation.html", "formulas.html", "derivations.html", "blog_vs_paper.html",
             "api.html"} <= names
-    assert sum(n[:2].isdigit() for n in names) == 9
+    assert sum(n[:2].isdigit() for n in names) == 10
 
 
 def test_each_lesson_page_links_its_notebook(site):

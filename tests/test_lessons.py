@@ -14,8 +14,8 @@ pytestmark = pytest.mark.slow  # builds the book / executes every lesson (minute
 LESSONS = build.lesson_paths()
 
 
-def test_there_are_nine_lessons():
-    assert [os.path.basename(p)[:2] for p in LESSONS] == [f"{i:02d}" for i in range(1, 10)]
+def test_there_are_ten_lessons():
+    assert [os.path.basename(p)[:2] for p in LESSONS] == [f"{i:02d}" for i in range(1, 11)]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=[os.path.basename(p)[:-3] for p in LESSONS])

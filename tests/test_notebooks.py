@@ -26,7 +26,7 @@ def test_each_lesson_carries_jupytext_notebook_metadata(path):
 
 def test_the_lessons_command_writes_valid_clean_notebooks_with_the_lessons_cells(tmp_path, capsys):
     assert main(["lessons", str(tmp_path)]) == 0
-    assert "wrote 9 notebooks" in capsys.readouterr().out
+    assert "wrote 10 notebooks" in capsys.readouterr().out
     written = sorted(tmp_path.glob("*.ipynb"))
     assert [p.stem for p in written] == [os.path.basename(p)[:-3] for p in lesson_paths()]
     for ipynb, source in zip(written, lesson_paths()):

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import numpygam.functional as F
-from numpygam import gradcheck, nn
+from numpygam import gradcheck, gradcheck_module, nn
 
 TOL = dict(rtol=1e-10, atol=1e-10)  # float64 round-off through a few layers is ~1e-14
 
@@ -287,3 +287,41 @@ def test_dropout_masks_differ_between_the_copied_layers():
                                                            batch_first=True), 2)
     draws = [layer.dropout.rng.random() for layer in enc.layers]
     assert draws[0] != draws[1]
+
+
+# -- the translator and the training command ------------------------------------------------
+
+TINY = ["--model", "transformer", "--task", "reverse", "--d-model", "8", "--nhead", "2",
+        "--num-layers", "1", "--dim-feedforward", "16", "--batch-size", "8",
+        "--train-size", "200", "--heldout-limit", "20"]
+
+
+def test_translator_loss_matches_finite_differences_for_every_parameter():
+    from numpygam.data import copy_task, make_batch
+    pairs, vocab = copy_task(3, seed=5, min_len=2, max_len=5)
+    batch = make_batch(pairs, vocab, vocab)
+    nn.manual_seed(0)
+    model = nn.TransformerTranslator(len(vocab), len(vocab), d_model=4, nhead=2, num_layers=1,
+                                     dim_feedforward=6, dropout=0.0, max_len=8)
+    report = gradcheck_module(nn.SequenceLoss(model), [batch.src, batch.src_lengths, batch.tgt_in,
+                                                       batch.tgt_out], h=1e-5)
+    assert report.passed, str(report)
+
+
+def test_train_resume_and_translate_with_a_transformer(tmp_path, capsys):
+    from numpygam.__main__ import main
+    from numpygam.train import Trainer
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--steps", "6", "--eval-every", "3", "--out", str(out)]) == 0
+    assert "Transformer, d_model 8, 2 heads, 1+1 layers" in capsys.readouterr().out
+    assert main(["train", "--resume", str(out), "--steps", "8"]) == 0
+    trainer = Trainer.load(str(out / "checkpoint.npz"))
+    assert trainer.step == 8 and trainer.config.model == "transformer"
+    capsys.readouterr()
+    assert main(["translate", "1234", "--checkpoint", str(out / "checkpoint.npz")]) == 0
+    assert "cross-attention of each head" in capsys.readouterr().out
+    assert (out / "translate.png").exists()
+    assert main(["translate", "1234", "--beam", "3", "--checkpoint",
+                 str(out / "checkpoint.npz")]) == 0
+    assert main(["train", *TINY, "--nhead", "3", "--out", str(tmp_path / "bad")]) == 2
+    assert "divisible" in capsys.readouterr().err and not (tmp_path / "bad").exists()

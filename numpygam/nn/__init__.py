@@ -18,3 +18,4 @@ from .layer_norm import LayerNorm
 from .dropout import Dropout
 from .transformer import (PositionalEncoding, Transformer, TransformerDecoder,
                           TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
+from .transformer_translator import TransformerTranslator
