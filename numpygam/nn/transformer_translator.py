@@ -6,7 +6,7 @@
     logits = out(h)                                      (B, T, V)
 
 (Vaswani et al. 2017, secs. 3.4 and 3.5: embeddings scaled by sqrt(d_model), sinusoidal
-positions.)  Training is teacher-forced in one call (the causal mask lets position t
+positions; the embeddings start N(0, 1/d_model), so both terms have unit size.)  Training is teacher-forced in one call (the causal mask lets position t
 see only tgt_in[:t + 1]); decoding runs the decoder again on the growing prefix at
 each step, which at a dozen output characters costs little.
 forward(src (B, S), src_lengths (B,), tgt_in (B, T), rng=None) -> logits (B, T, V);
@@ -41,6 +41,10 @@ class TransformerTranslator(Module):
                                        dropout, batch_first=True, dtype=dtype, rng=rng)
         self.out = Linear(d_model, tgt_vocab_size, dtype=dtype, rng=rng)
         self.scale = math.sqrt(d_model)
+        # embeddings start N(0, 1/d_model), so that scaled by sqrt(d_model) they have the
+        # unit size of the positions they are added to (N(0, 1) would drown the positions)
+        for embedding in (self.src_embedding, self.tgt_embedding):
+            embedding.weight.data *= embedding.weight.data.dtype.type(1 / self.scale)
 
     def _embed(self, embedding, ids):
         return self.positions(embedding(ids) * embedding.weight.data.dtype.type(self.scale))
