@@ -6,9 +6,10 @@
     logits = out(h)                                      (B, T, V)
 
 (Vaswani et al. 2017, secs. 3.4 and 3.5: embeddings scaled by sqrt(d_model), sinusoidal
-positions; the embeddings start N(0, 1/d_model), so both terms have unit size.)  Training is teacher-forced in one call (the causal mask lets position t
-see only tgt_in[:t + 1]); decoding runs the decoder again on the growing prefix at
-each step, which at a dozen output characters costs little.
+positions; the embeddings start N(0, 1/d_model), so both terms have unit size.)
+Training is teacher-forced in one call (the causal mask lets position t see only
+tgt_in[:t + 1]); decoding runs the decoder again on the growing prefix at each
+step, which at a dozen output characters costs little.
 forward(src (B, S), src_lengths (B,), tgt_in (B, T), rng=None) -> logits (B, T, V);
 after it, self.weights (B, T, S) is the last decoder layer's cross-attention averaged
 over the heads, and self.head_weights (B, nhead, T, S) the same per head.
