@@ -51,6 +51,7 @@ SEQ = ("tests/test_seq2seq.py", "-k", "not short_run and not greedy and not comm
 OPTIM = ("tests/test_optim.py",)
 GRADCHECK = ("tests/test_gradcheck.py",)
 NN = ("tests/test_nn.py",)
+TRANSFORMER = ("tests/test_transformer.py", "-k", "not train_resume")
 
 MUTANTS = [
     # -- softmax, log-softmax, cross-entropy --------------------------------------------
@@ -215,6 +216,31 @@ MUTANTS = [
            "douts = _random_like(outs, rng)\n    grads",
            "douts = tuple(np.ones_like(o) for o in outs)\n    grads",
            GRADCHECK),
+    # -- the Transformer ----------------------------------------------------------------------
+    Mutant("layer norm: the mean(g * xhat) term forgotten", "functional/layer_norm.py",
+           "- xhat * np.mean(g * xhat, axis=-1, keepdims=True)) * inv_std",
+           ") * inv_std", TRANSFORMER),
+    Mutant("layer norm: dweight not summed over the batch, only the last row",
+           "functional/layer_norm.py", "np.sum(dy * xhat, axis=lead)",
+           "(dy * xhat).reshape(-1, dy.shape[-1])[-1]", TRANSFORMER),
+    Mutant("gelu: the x phi(x) term of the derivative forgotten", "functional/activations.py",
+           "return dy * (cache.cdf + x * pdf)", "return dy * cache.cdf", TRANSFORMER),
+    Mutant("dropout: kept values not rescaled by 1 / (1 - p)", "functional/dropout.py",
+           ".astype(x.dtype) / x.dtype.type(1 - p)", ".astype(x.dtype)", TRANSFORMER),
+    Mutant("encoder layer (post-norm): the residual around the feed-forward dropped",
+           "nn/transformer.py",
+           "d = self.norm1.backward(d + self._ff_backward(self.dropout2.backward(d)))",
+           "d = self.norm1.backward(self._ff_backward(self.dropout2.backward(d)))",
+           TRANSFORMER),
+    Mutant("decoder layer: the memory's gradient as keys only, not also as values",
+           "nn/transformer.py", "return dq, dk + dv  # the memory", "return dq, dk  # the memory",
+           TRANSFORMER),
+    Mutant("decoder layer (pre-norm): the cross-attention's query gradient skips norm2",
+           "nn/transformer.py", "d = d + self.norm2.backward(dq)", "d = d + dq", TRANSFORMER),
+    Mutant("decoder stack: dmemory from the last layer only, not summed", "nn/transformer.py",
+           "dmemory = dmemory + dm", "dmemory = dm", TRANSFORMER),
+    Mutant("float masks: a float attn_mask ignored", "nn/multihead.py",
+           "bias = m if bias is None else bias + m", "pass", TRANSFORMER),
 ]
 
 # name -> why the mutant computes the same results as the original on every input

@@ -46,7 +46,7 @@ def test_layer_norm_matches_torch(B, T, D, affine, seed):
 
 
 def test_layer_norm_module_loads_torch_and_keeps_float32():
-    tm = torch.nn.LayerNorm(5)
+    tm = torch.nn.LayerNorm(5, dtype=torch.float32)  # whatever default dtype other tests set
     with torch.no_grad():
         tm.weight.normal_()
         tm.bias.normal_()
