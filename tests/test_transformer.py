@@ -325,3 +325,17 @@ def test_train_resume_and_translate_with_a_transformer(tmp_path, capsys):
                  str(out / "checkpoint.npz")]) == 0
     assert main(["train", *TINY, "--nhead", "3", "--out", str(tmp_path / "bad")]) == 2
     assert "divisible" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_float_padding_masks_are_added_like_torchs():
+    torch.manual_seed(1)
+    tm = torch.nn.MultiheadAttention(4, 2, batch_first=True, dtype=torch.float64)
+    ours = nn.MultiheadAttention(4, 2, dtype=np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    rng = np.random.default_rng(0)
+    q, kv = arrays(rng, 2, 3, 4), arrays(rng, 2, 5, 4)
+    kpm = rng.standard_normal((2, 5))  # any float: added to every query's scores
+    out, w = ours(q, kv, kv, key_padding_mask=kpm)
+    out_t, w_t = tm(t(q), t(kv), t(kv), key_padding_mask=torch.tensor(kpm))
+    np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL)
+    np.testing.assert_allclose(w, w_t.detach().numpy(), **TOL)
