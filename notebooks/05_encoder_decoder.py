@@ -49,7 +49,7 @@ from numpygam.train import TrainConfig, Trainer
 # ## Train two translators
 #
 # Bahdanau with the additive score (global), and Luong with the general score
-# and a local-p window. 400 steps of 64 dates each, Adam, clipping, warm-up.
+# and a local-p window. 300 steps of 64 dates each, Adam, clipping, warm-up.
 
 # %%
 variants = {
@@ -58,7 +58,7 @@ variants = {
 }
 trainers = {}
 for name, kwargs in variants.items():
-    trainer = Trainer(TrainConfig(steps=400, train_size=20000, heldout_limit=300, **kwargs))
+    trainer = Trainer(TrainConfig(steps=300, train_size=20000, heldout_limit=300, **kwargs))
     start = time.time()
     for _ in range(trainer.config.steps):
         loss = trainer.train_step()

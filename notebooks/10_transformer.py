@@ -135,7 +135,7 @@ assert report.passed
 # both models train for the same short budget, with the same batches and optimiser.
 
 # %%
-STEPS = 300
+STEPS = 250
 trainers, seconds = {}, {}
 for name, model in (("GRU + Bahdanau", "rnn"), ("Transformer", "transformer")):
     trainer = Trainer(TrainConfig(model=model, steps=STEPS, train_size=20000, heldout_limit=400,
