@@ -53,15 +53,37 @@ def _batch_first(x, batch_first):
     return x if batch_first else x.transpose(1, 0, 2)
 
 
+def _copies(layer, n):
+    """n deep copies of layer (PyTorch's _get_clones), each drawing its own dropout masks."""
+    layers = [copy.deepcopy(layer) for _ in range(n)]
+    for layer_copy in layers[1:]:
+        for m in layer_copy.modules():
+            if isinstance(m, Dropout):
+                m.rng = np.random.default_rng(init.get_rng().integers(2**63))
+    return layers
+
+
 def _causal_if(is_causal, mask, T):
     return F.causal_mask(T) if is_causal and mask is None else mask
 
 
-class _FeedForward:
-    """The position-wise FFN, eq. 2: linear2(dropout(activation(linear1(x)))), as
-    methods of the layer that owns linear1, linear2, dropout (PyTorch's names)."""
+class _Blocks:
+    """The sub-layers both layers share, as methods of the layer that owns the modules
+    (PyTorch's names: self_attn, dropout1; linear1, dropout, linear2)."""
+
+    def _sa(self, x, mask, key_padding_mask):
+        """Self-attention, then dropout1: the queries, keys and values are all x."""
+        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=mask,
+                                need_weights=False)
+        return self.dropout1(out)
+
+    def _sa_backward(self, dy):
+        dq, dk, dv = self.self_attn.backward(self.dropout1.backward(dy))
+        return dq + dk + dv  # x was the query, the key and the value
+
 
     def _ff_forward(self, x):
+        """The position-wise FFN, eq. 2: linear2(dropout(activation(linear1(x))))."""
         act_forward, _ = ACTIVATIONS[self.activation]
         h, act_cache = act_forward(self.linear1(x))
         self.push_cache(act_cache)
@@ -73,7 +95,7 @@ class _FeedForward:
         return self.linear1.backward(act_backward(dh, self.pop_cache()))
 
 
-class TransformerEncoderLayer(_FeedForward, Module):
+class TransformerEncoderLayer(_Blocks, Module):
     """Self-attention and feed-forward sub-layers, each with a residual and a LayerNorm.
 
     forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False) -> same shape
@@ -94,15 +116,6 @@ class TransformerEncoderLayer(_FeedForward, Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
-
-    def _sa(self, x, mask, key_padding_mask):
-        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=mask,
-                                need_weights=False)
-        return self.dropout1(out)
-
-    def _sa_backward(self, dy):
-        dq, dk, dv = self.self_attn.backward(self.dropout1.backward(dy))
-        return dq + dk + dv  # query, key and value are all x
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = _batch_first(src, self.batch_first)
@@ -127,7 +140,7 @@ class TransformerEncoderLayer(_FeedForward, Module):
         return _batch_first(d, self.batch_first)
 
 
-class TransformerDecoderLayer(_FeedForward, Module):
+class TransformerDecoderLayer(_Blocks, Module):
     """Masked self-attention, cross-attention over the memory, feed-forward; each with a
     residual and a LayerNorm.
 
@@ -155,15 +168,6 @@ class TransformerDecoderLayer(_FeedForward, Module):
         self.dropout1 = Dropout(dropout, rng=rng)
         self.dropout2 = Dropout(dropout, rng=rng)
         self.dropout3 = Dropout(dropout, rng=rng)
-
-    def _sa(self, x, mask, key_padding_mask):
-        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=mask,
-                                need_weights=False)
-        return self.dropout1(out)
-
-    def _sa_backward(self, dy):
-        dq, dk, dv = self.self_attn.backward(self.dropout1.backward(dy))
-        return dq + dk + dv
 
     def _mha(self, x, memory, mask, key_padding_mask):
         out, self.cross_weights = self.multihead_attn(
@@ -215,12 +219,8 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True):
         positive_ints("TransformerEncoder", num_layers=num_layers)
-        self.layers = [copy.deepcopy(encoder_layer) for _ in range(num_layers)]
+        self.layers = _copies(encoder_layer, num_layers)
         self.norm = norm
-        for layer in self.layers[1:]:  # each copy draws its own dropout masks
-            for m in layer.modules():
-                if isinstance(m, Dropout):
-                    m.rng = np.random.default_rng(init.get_rng().integers(2**63))
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         x = src
@@ -247,12 +247,8 @@ class TransformerDecoder(Module):
 
     def __init__(self, decoder_layer, num_layers, norm=None):
         positive_ints("TransformerDecoder", num_layers=num_layers)
-        self.layers = [copy.deepcopy(decoder_layer) for _ in range(num_layers)]
+        self.layers = _copies(decoder_layer, num_layers)
         self.norm = norm
-        for layer in self.layers[1:]:
-            for m in layer.modules():
-                if isinstance(m, Dropout):
-                    m.rng = np.random.default_rng(init.get_rng().integers(2**63))
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
