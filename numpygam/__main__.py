@@ -88,7 +88,8 @@ def _homework(args):
     if os.path.exists(args.folder) and not os.path.isdir(args.folder):
         return _usage_error(f"{args.folder} is a file; give a folder for the exercises")
     written, kept = make_homework(args.folder, solutions=args.solutions)
-    what = "exercises with their solutions (the key)" if args.solutions else "exercises"
+    what = "exercise file(s) with their solutions (the key)" if args.solutions else \
+        "exercise file(s)"
     print(f"wrote {len(written)} {what} to {args.folder}/: "
           f"{', '.join(os.path.basename(p)[:-3] for p in written) or 'none'}")
     if kept:

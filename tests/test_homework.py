@@ -85,7 +85,7 @@ def test_homework_never_overwrites_a_students_file(tmp_path, capsys):
     assert main(["homework", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert mine.read_text() == "# my work, half done\n"
-    assert "wrote 1 exercises" in printed and "conv2d" in printed
+    assert "wrote 1 exercise file(s)" in printed and "conv2d" in printed
     assert "left 6 existing file(s) alone" in printed and str(mine) in printed
     assert (tmp_path / "conv2d.py").read_text() == exercise_source("conv2d")
 
