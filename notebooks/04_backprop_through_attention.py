@@ -114,6 +114,8 @@ if torch is not None:
 # ## Your turn
 #
 # `python -m numpygam homework my_homework` writes the exercises (softmax, the
-# scores, the context vector, the channel gate, conv2d, batch norm, a GRU step)
-# with each backward pass removed; `python -m numpygam grade softmax --dir
-# my_homework` checks yours and says which gradient is wrong, and where.
+# scores, the context vector, the channel gate, conv2d, batch norm, a GRU step),
+# one short file each: a walkthrough of the derivation, the function to write, and a
+# check cell (each file opens as a notebook too). `python -m numpygam grade softmax
+# --dir my_homework` checks yours and says which gradient is wrong, where, and what
+# the reference and finite differences give there.
