@@ -224,6 +224,8 @@ def main(argv=None):
         return _grade(args)
     if args.command == "lessons":
         from .lessons import write_lessons
+        if os.path.exists(args.folder) and not os.path.isdir(args.folder):
+            return _usage_error(f"{args.folder} is a file; give a folder for the notebooks")
         try:
             paths = write_lessons(args.folder)
         except OSError as err:

@@ -117,7 +117,8 @@ def _reason(err, path):
     if isinstance(err, SystemExit):
         return f"calls sys.exit({err.code!r}); a backward pass returns its gradients"
     if isinstance(err, SyntaxError):
-        return f"does not import: SyntaxError: {err.msg} (line {err.lineno})"
+        where = f" (line {err.lineno})" if err.lineno else ""
+        return f"does not import: SyntaxError: {err.msg}{where}"
     line, tb = None, err.__traceback__
     while tb is not None:
         if os.path.abspath(tb.tb_frame.f_code.co_filename) == path:
@@ -331,7 +332,10 @@ def grade_class(submissions, exercises=None, timeout=DEFAULT_TIMEOUT, workers=No
 def read_points(path, exercises):
     """{exercise: points} from a JSON file such as {"softmax": 2, "conv2d": 3}; others 1."""
     with open(path) as f:
-        given = json.load(f)
+        try:
+            given = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not JSON ({err}); write e.g. {{\"softmax\": 2}}") from None
     if not isinstance(given, dict):
         raise ValueError(f"{path}: expected a JSON object such as {{\"softmax\": 2}}")
     unknown = sorted(set(given) - set(exercises))

@@ -71,6 +71,26 @@ class _Blocks:
     """The sub-layers both layers share, as methods of the layer that owns the modules
     (PyTorch's names: self_attn, dropout1; linear1, dropout, linear2)."""
 
+    def _make(self, sublayers, d_model, nhead, dim_feedforward, dropout, activation,
+              layer_norm_eps, batch_first, norm_first, bias, dtype, rng):
+        """Build the modules in PyTorch's order (so state_dict keys come in its order):
+        self_attn, [multihead_attn,] linear1, dropout, linear2, norm1..n, dropout1..n,
+        with n = sublayers (2 for an encoder layer, 3 for a decoder layer)."""
+        _check_layer(type(self).__name__, d_model, nhead, dim_feedforward, dropout, activation)
+        self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
+        if sublayers == 3:  # the decoder's cross-attention
+            self.multihead_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype,
+                                                     rng=rng)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype, rng=rng)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.norm_first, self.batch_first, self.activation = norm_first, batch_first, activation
+        for i in range(1, sublayers + 1):
+            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                dtype=dtype))
+        for i in range(1, sublayers + 1):
+            setattr(self, f"dropout{i}", Dropout(dropout, rng=rng))
+
     def _sa(self, x, mask, key_padding_mask):
         """Self-attention, then dropout1: the queries, keys and values are all x."""
         out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=mask,
@@ -105,17 +125,8 @@ class TransformerEncoderLayer(_Blocks, Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  dtype=np.float32, rng=None):
-        _check_layer("TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout,
-                     activation)
-        self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype, rng=rng)
-        self.dropout = Dropout(dropout, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype, rng=rng)
-        self.norm_first, self.batch_first, self.activation = norm_first, batch_first, activation
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout, rng=rng)
-        self.dropout2 = Dropout(dropout, rng=rng)
+        self._make(2, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                   batch_first, norm_first, bias, dtype, rng)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = _batch_first(src, self.batch_first)
@@ -154,20 +165,8 @@ class TransformerDecoderLayer(_Blocks, Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  dtype=np.float32, rng=None):
-        _check_layer("TransformerDecoderLayer", d_model, nhead, dim_feedforward, dropout,
-                     activation)
-        self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype, rng=rng)
-        self.dropout = Dropout(dropout, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype, rng=rng)
-        self.norm_first, self.batch_first, self.activation = norm_first, batch_first, activation
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout, rng=rng)
-        self.dropout2 = Dropout(dropout, rng=rng)
-        self.dropout3 = Dropout(dropout, rng=rng)
+        self._make(3, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
+                   batch_first, norm_first, bias, dtype, rng)
 
     def _mha(self, x, memory, mask, key_padding_mask):
         out, self.cross_weights = self.multihead_attn(
