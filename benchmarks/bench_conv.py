@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as TF
 
 import numpygam.functional as F
-from numpygam.functional.conv import DFT_MIN_KERNEL
+from numpygam.functional.conv2d import DFT_MIN_KERNEL
 from timing import median_seconds
 
 # (B, Cin, Cout, H = W, K, stride)

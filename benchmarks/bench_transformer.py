@@ -24,7 +24,7 @@ def main():
     src = rng.standard_normal((B, S, E)).astype(np.float32)
     tgt = rng.standard_normal((B, T, E)).astype(np.float32)
     padding = np.arange(S)[None] >= rng.integers(15, S + 1, B)[:, None]
-    causal = F.causal_mask(T)
+    causal = ~F.causal_mask(T)  # the nn modules take PyTorch's True = may not attend
     kw = dict(d_model=E, nhead=H, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
               dim_feedforward=FF, dropout=0.1, batch_first=True)
     ours = nn.Transformer(**kw)

@@ -3,7 +3,7 @@
     python book/build.py [--out book/_build/html] [--student]
 
 Offline and self-contained: lessons (notebooks/*.py, jupytext percent format)
-are converted to notebooks by numpygam.lessons (the same .ipynb files that
+are converted to notebooks by numpygam.course.lessons (the same .ipynb files that
 `python -m numpygam lessons` writes, linked from each lesson's page) and
 executed by a Jupyter kernel (cached in book/_build/executed/ by a hash of
 their source), math is converted to MathML at build time (the browser renders
@@ -29,8 +29,8 @@ import nbformat
 from latex2mathml.converter import convert as latex_to_mathml
 from nbclient import NotebookClient
 
-from numpygam import lessons
-from numpygam.exercises import EXERCISES
+from numpygam.course import lessons
+from numpygam.course.exercises import EXERCISES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LESSONS = lessons.LESSONS

@@ -17,9 +17,9 @@
 # An encoder-decoder without attention reads the source $x_1, \dots, x_S$ into
 # hidden states $h_1, \dots, h_S$ and hands the decoder **one** vector, a summary
 # $c$. In Cho et al. (2014)'s RNN Encoder-Decoder the encoder reads the source one
-# way and $c$ is its last state $\overrightarrow{h}_S$ (Bahdanau et al. 2014, appendix
-# A.2.2: their model "becomes RNN Encoder-Decoder" if $c_i$ is fixed to
-# $\overrightarrow{h}_{T_x}$). Here the encoder is bidirectional, so the baseline's
+# way and $c = \tanh(V h_S)$ summarises its last state (Cho et al. 2014, appendix A.1;
+# Bahdanau et al. 2014, appendix A.2.2, say their model "becomes RNN Encoder-Decoder"
+# if $c_i$ is fixed to $\overrightarrow{h}_{T_x}$). Here the encoder is bidirectional, so the baseline's
 # summary is $c = [\overrightarrow{h}_S; \overleftarrow{h}_1]$: our choice, a
 # stronger baseline than Cho et al.'s, with the same bottleneck. Every output step
 # reads the same $c$:
@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from numpygam import gradcheck_module, nn
-from numpygam.data import make_batch
+from numpygam.tasks import make_batch
 from numpygam.train import TrainConfig, Trainer
 
 # %% [markdown]

@@ -23,7 +23,7 @@
 # | dot | $e = q^\top k$ | none | Luong eq. 8 |
 # | general | $e = q^\top W_a k$ | $W_a \in \mathbb{R}^{D_q \times D_k}$ | Luong eq. 8 |
 # | concat | $e = v_a^\top \tanh(W_a [q; k])$ | $W_a \in \mathbb{R}^{A \times (D_q + D_k)}$, $v_a \in \mathbb{R}^A$ | Luong eq. 8 |
-# | additive | $e = v_a^\top \tanh(W_a q + U_a k + b_a)$ | $W_a, U_a, v_a, b_a$ | Bahdanau app. A.1.2 |
+# | additive | $e = v_a^\top \tanh(W_a q + U_a k + b_a)$ | $W_a, U_a, v_a$; $b_a$ is numpygam's (optional, as in most implementations; the paper has none) | Bahdanau app. A.1.2 |
 #
 # **Who is the query?** The papers name the same things differently (the book's
 # notation page has the full table):

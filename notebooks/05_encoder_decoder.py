@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from numpygam import gradcheck_module, nn
-from numpygam.data import make_batch
+from numpygam.tasks import make_batch
 from numpygam.train import TrainConfig, Trainer
 
 # %% [markdown]

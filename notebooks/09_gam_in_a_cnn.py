@@ -109,9 +109,10 @@ plt.show()
 # same variant, two seeds) with the gaps between rows: wherever a spread is as
 # large as the gap between two variants, this table cannot rank them, and at
 # this size most gaps are of that order. The paper's gains come from large networks
-# and data sets: the blog reports ResNet50 + GAM on CIFAR-100 at Top-1 error 18.67%,
-# the version without grouped convolutions (the blog adds that the grouped version,
-# the paper's parameter-saving variant, does slightly worse). What the
+# and data sets: the GAM paper reports ResNet50 + GAM on CIFAR-100 at Top-1 error
+# 18.67%, the version without grouped convolutions, a figure the blog
+# repeats (adding that the grouped version, the paper's parameter-saving variant, does
+# slightly worse). What the
 # miniature shows is that every block trains, and what each costs in
 # parameters. GAM's two 7x7 convolutions make it by far the largest block.
 #

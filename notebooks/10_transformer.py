@@ -30,8 +30,8 @@
 # |---|---|---|---|
 # | scaled dot-product attention | $\mathrm{softmax}(Q K^\top / \sqrt{d_k})\, V$ | Vaswani eq. 1 | `F.attention_forward` |
 # | multi-head attention | $\mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_h) W^O$ | sec. 3.2.2 | `nn.MultiheadAttention` |
-# | layer norm | $\frac{x - \mathrm{mean}(x)}{\sqrt{\mathrm{var}(x) + \epsilon}} \odot w + b$ | Ba et al. 2016 | `F.layer_norm_forward`, `nn.LayerNorm` |
-# | feed-forward | $\max(0, x W_1 + b_1) W_2 + b_2$ | eq. 2 | inside the layers |
+# | layer norm | $\frac{x - \mathrm{mean}(x)}{\sqrt{\mathrm{var}(x) + \epsilon}} \odot w + b$ | Ba et al. 2016 (gain $g$, no $\epsilon$); this exact form is PyTorch's | `F.layer_norm_forward`, `nn.LayerNorm` |
+# | feed-forward | $\max(0, x W_1 + b_1) W_2 + b_2$ | eq. 2 (PyTorch adds a dropout after the activation) | inside the layers |
 # | positions | $PE_{pos, 2i} = \sin(pos / 10000^{2i/d})$, $PE_{pos, 2i+1} = \cos(\cdot)$ | sec. 3.5 | `F.sinusoidal_positions` |
 # | residual + norm | $\mathrm{LayerNorm}(x + \mathrm{Sublayer}(x))$ | sec. 3.1 | `nn.TransformerEncoderLayer` |
 
@@ -52,17 +52,20 @@ rng = np.random.default_rng(0)
 #
 # While training, the decoder reads the whole target at once, so position $t$ must not
 # see positions after it: its scores there are set to $-\infty$ before the softmax
-# (sec. 3.2.3). As a boolean mask in PyTorch's convention, True means "may not attend":
+# (sec. 3.2.3). `F.causal_mask(T)` is the lower triangle: as every boolean mask in
+# `numpygam.functional`, True means "may attend" (position $i$ sees $j \le i$). The `nn`
+# modules that mirror PyTorch take PyTorch's module convention, True = "may not attend":
+# pass them `~F.causal_mask(T)`, or `tgt_is_causal=True`.
 
 # %%
 mask = F.causal_mask(6)
 print(mask.astype(int))
 T, d = 6, 8
 X = rng.standard_normal((1, T, d))
-(c, a), _ = F.attention_forward(X, X, X, "dot", ~mask[None], scale=1 / np.sqrt(d))
+(c, a), _ = F.attention_forward(X, X, X, "dot", mask, scale=1 / np.sqrt(d))
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
 axes[0].imshow(mask, cmap="gray_r")
-axes[0].set_title("causal mask (black: may not attend)")
+axes[0].set_title("causal mask (black: may attend)")
 axes[1].imshow(a[0], cmap="viridis")
 axes[1].set_title("weights: zero above the diagonal")
 for ax in axes:

@@ -17,12 +17,23 @@ import time
 MAX_INPUT = 40  # longest input `translate` accepts (the longest training date is 29)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2, as every other one."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} ({self.prog} --help lists the options)\n")
+
+
 def _train_parser(sub):
     from .train import TrainConfig
     p = sub.add_parser("train", help="train the date translator (the main job)")
+    p.set_defaults(func=_train)
     for field in dataclasses.fields(TrainConfig):  # None: not given (the default applies)
+        choices = field.metadata["choices"]
         p.add_argument("--" + field.name.replace("_", "-"), type=type(field.default),
-                       default=None, help=f"default {field.default}")
+                       default=None, metavar=None if choices else type(field.default).__name__,
+                       choices=choices,
+                       help=f"{field.metadata['help']} (default {field.default})")
     p.add_argument("--out", default=None, help="run folder (default runs/<time>-<pid>)")
     p.add_argument("--resume", default=None,
                    help="a checkpoint.npz, or a run folder, to continue from")
@@ -83,8 +94,8 @@ def _train(args):
 
 
 def _homework(args):
-    from .exercises import EXERCISES
-    from .homework import make_homework
+    from .course.exercises import EXERCISES
+    from .course.homework import make_homework
     if os.path.exists(args.folder) and not os.path.isdir(args.folder):
         return _usage_error(f"{args.folder} is a file; give a folder for the exercises")
     written, kept = make_homework(args.folder, solutions=args.solutions)
@@ -101,8 +112,8 @@ def _homework(args):
 
 
 def _grade(args):
-    from .exercises import EXERCISES
-    from .grading import DEFAULT_TIMEOUT, grade, main_class, read_points
+    from .course.exercises import EXERCISES
+    from .course.grading import DEFAULT_TIMEOUT, grade, main_class, read_points
     if args.exercise != "all" and args.exercise not in EXERCISES:
         return _usage_error(f"unknown exercise {args.exercise!r}; choose one of "
                             f"{', '.join(EXERCISES)} or all")
@@ -187,23 +198,49 @@ def _translate(args):
     return 0 if valid else 1
 
 
+def _check(args):
+    from .checks import format_table, run_checks
+    results = run_checks(seed=args.seed, only=args.only)
+    print(format_table(results))
+    failed = [name for name, report in results if not report.passed]
+    print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed or not results else 0
+
+
+def _lessons(args):
+    from .course.lessons import write_lessons
+    if os.path.exists(args.folder) and not os.path.isdir(args.folder):
+        return _usage_error(f"{args.folder} is a file; give a folder for the notebooks")
+    try:
+        paths = write_lessons(args.folder)
+    except OSError as err:
+        return _usage_error(f"{args.folder}: {err.strerror or err}")
+    print(f"wrote {len(paths)} notebooks to {args.folder}/: open them in Jupyter or Colab")
+    return 0
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m numpygam",
-                                     description="numpygam: attention and GAM in NumPy")
+    parser = _Parser(prog="python -m numpygam",
+                     description="numpygam: attention and GAM in NumPy")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="gradient-check every op and module; non-zero exit on failure")
+    check.set_defaults(func=_check)
     check.add_argument("--only", help="check only the ops whose name contains this text")
     check.add_argument("--seed", type=int, default=0)
     _train_parser(sub)
     tr = sub.add_parser("translate", help="translate a date with the last trained model")
+    tr.set_defaults(func=_translate)
     tr.add_argument("text")
     tr.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
-    tr.add_argument("--checkpoint", default=None)
+    tr.add_argument("--checkpoint", default=None,
+                    help="a checkpoint.npz, or a run folder (default: the newest run's)")
     hw = sub.add_parser("homework", help="write the backward-pass exercises into a folder")
+    hw.set_defaults(func=_homework)
     hw.add_argument("folder", nargs="?", default="homework")
     hw.add_argument("--solutions", action="store_true", help="keep the solutions (instructors)")
     gr = sub.add_parser("grade", help="check your backward passes: grade <exercise> or all; "
                                       "--submissions DIR grades a class")
+    gr.set_defaults(func=_grade)
     gr.add_argument("exercise")
     gr.add_argument("--dir", default="homework", help="the folder the exercises were written to")
     gr.add_argument("--submissions", help="a folder with one subfolder per student")
@@ -215,34 +252,13 @@ def main(argv=None):
     gr.add_argument("--timeout", type=float, default=None,
                     help="seconds per exercise before it scores 0 (default 60)")
     ls = sub.add_parser("lessons", help="write the lessons as .ipynb notebooks into a folder")
+    ls.set_defaults(func=_lessons)
     ls.add_argument("folder")
-    args = parser.parse_args(argv)
-
-    if args.command == "homework":
-        return _homework(args)
-    if args.command == "grade":
-        return _grade(args)
-    if args.command == "lessons":
-        from .lessons import write_lessons
-        if os.path.exists(args.folder) and not os.path.isdir(args.folder):
-            return _usage_error(f"{args.folder} is a file; give a folder for the notebooks")
-        try:
-            paths = write_lessons(args.folder)
-        except OSError as err:
-            return _usage_error(f"{args.folder}: {err.strerror or err}")
-        print(f"wrote {len(paths)} notebooks to {args.folder}/: open them in Jupyter or Colab")
-        return 0
-
-    if args.command == "check":
-        from .checks import format_table, run_checks
-        results = run_checks(seed=args.seed, only=args.only)
-        print(format_table(results))
-        failed = [name for name, report in results if not report.passed]
-        print(f"\n{len(results) - len(failed)} passed, {len(failed)} failed")
-        return 1 if failed or not results else 0
-    if args.command == "train":
-        return _train(args)
-    return _translate(args)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error already printed (2)
+        return stop.code
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -71,17 +71,17 @@ def _cases(rng):
         *[(f"nn.TransformerDecoderLayer({'pre' if nf else 'post'}-norm)",
            lambda nf=nf: gradcheck_module(nn.TransformerDecoderLayer(
                4, 2, 6, dropout=0.0, batch_first=True, norm_first=nf),
-               [r(2, 3, 4), r(2, 5, 4), F.causal_mask(3)], h=1e-5))
+               [r(2, 3, 4), r(2, 5, 4), ~F.causal_mask(3)], h=1e-5))
           for nf in (False, True)],
         ("nn.Transformer", lambda: gradcheck_module(nn.Transformer(
             4, 2, 1, 2, 6, dropout=0.0, batch_first=True), [r(2, 5, 4), r(2, 3, 4), None,
-                                                           F.causal_mask(3)], h=1e-5)),
+                                                           ~F.causal_mask(3)], h=1e-5)),
     ]
 
 
 def _seq2seq_check(attention, score):
     """The whole encoder-decoder's loss against every one of its parameters."""
-    from .data import copy_task, make_batch
+    from .tasks import copy_task, make_batch
     pairs, vocab = copy_task(3, seed=5, min_len=2, max_len=5)
     batch = make_batch(pairs, vocab, vocab)
     model = nn.Seq2Seq(len(vocab), len(vocab), 3, 2, 4, attention, score, attn_dim=3)

@@ -9,21 +9,22 @@ import dataclasses
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
 from . import nn, optim
 from .checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
-from .data import Vocab, copy_task, date_task, make_batch
-from .data.dates import FORMATS, HELDOUT_SEED, labelled_pairs
 from .functional import SCORES
-from .nn.seq2seq import WINDOWS
+from .nn.seq2seq import ATTENTIONS, CONTEXTS, WINDOWS
 from .plots import attention_heatmap
+from .tasks import Vocab, copy_task, date_task, make_batch
+from .tasks.dates import FORMATS, HELDOUT_SEED, labelled_pairs
 
 TASKS = ("dates", "copy", "reverse")
 MODELS = ("rnn", "transformer")
+DTYPES = ("float32", "float64")
 # what `train --resume` may change; every other option is fixed by the checkpoint
 RESUMABLE = ("steps", "lr", "warmup", "clip", "eval_every", "heldout_limit")
 
@@ -35,13 +36,10 @@ class NonFiniteError(RuntimeError):
 def check_config(config):
     """The first problem with the options, as one line naming the option, or None."""
     c = config
-    choices = {"task": TASKS, "model": MODELS, "attention": ("bahdanau", "luong"),
-               "window": WINDOWS,
-               "score": tuple(SCORES), "context": ("attention", "fixed"),
-               "dtype": ("float32", "float64")}
-    for name, allowed in choices.items():
-        if getattr(c, name) not in allowed:
-            return f"--{name} {getattr(c, name)!r}: choose one of {', '.join(allowed)}"
+    for f in dataclasses.fields(c):
+        allowed = f.metadata["choices"]
+        if allowed and getattr(c, f.name) not in allowed:
+            return f"--{f.name} {getattr(c, f.name)!r}: choose one of {', '.join(allowed)}"
     for name in ("steps", "batch_size", "D", "emb_dim", "enc_hidden", "dec_hidden", "attn_dim",
                  "train_size", "eval_every", "heldout_limit", "min_len", "max_len", "d_model",
                  "nhead", "num_layers", "dim_feedforward"):
@@ -59,45 +57,55 @@ def check_config(config):
         return f"--dropout {c.dropout}: must be at least 0 and below 1"
     try:  # the combinations the model itself refuses (a tiny one is built to ask it)
         if c.model == "transformer":
-            nn.TransformerTranslator(5, 5, c.d_model, c.nhead, 1, 1, c.dropout, max_len=4)
+            nn.TransformerTranslator(5, 5, d_model=c.d_model, nhead=c.nhead, num_layers=1,
+                                     dim_feedforward=1, dropout=c.dropout, max_len=4)
         else:
-            nn.Seq2Seq(5, 5, 2, c.enc_hidden, c.dec_hidden, c.attention, c.score, c.window,
-                       c.D, 2, max_src_len=4, context=c.context)
+            nn.Seq2Seq(5, 5, emb_dim=2, enc_hidden=c.enc_hidden, dec_hidden=c.dec_hidden,
+                       attention=c.attention, score=c.score, window=c.window, D=c.D, attn_dim=2,
+                       max_src_len=4, context=c.context)
     except ValueError as err:
         return f"these options do not make a model: {err}"
     return None
 
 
+def option(default, help, choices=None):
+    """A TrainConfig field with the help text (and allowed values) `train --help` shows."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
 @dataclass
 class TrainConfig:
-    task: str = "dates"
-    model: str = "rnn"    # or "transformer" (the options d_model ... dropout below)
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 3e-3
-    warmup: int = 100
-    clip: float = 1.0
-    seed: int = 0
-    attention: str = "bahdanau"
-    score: str = "additive"
-    window: str = "global"
-    context: str = "attention"
-    D: int = 3
-    emb_dim: int = 32
-    enc_hidden: int = 64
-    dec_hidden: int = 128
-    attn_dim: int = 64
-    train_size: int = 40000
-    eval_every: int = 500
-    heldout_limit: int = 1000
-    min_len: int = 3      # copy / reverse: lengths of the digit strings
-    max_len: int = 8
-    dtype: str = "float32"
-    d_model: int = 64     # transformer: width, heads, layers (encoder and decoder each),
-    nhead: int = 4        # feed-forward width, dropout
-    num_layers: int = 2
-    dim_feedforward: int = 256
-    dropout: float = 0.1
+    """Every option of `python -m numpygam train`, with its default and its help."""
+    task: str = option("dates", "what to translate", TASKS)
+    model: str = option("rnn", "an RNN encoder-decoder with attention, or a Transformer", MODELS)
+    steps: int = option(1500, "training steps (batches)")
+    batch_size: int = option(64, "pairs per batch")
+    lr: float = option(3e-3, "Adam's peak learning rate")
+    warmup: int = option(100, "steps of linear warm-up to lr, then a cosine decay to 0")
+    clip: float = option(1.0, "the gradient's largest global norm")
+    seed: int = option(0, "seed of the weights, the batches and the training data")
+    attention: str = option("bahdanau", "rnn: whose decoder (when the query is read)", ATTENTIONS)
+    score: str = option("additive", "rnn: the score function", tuple(SCORES))
+    window: str = option("global", "rnn: global attention, or Luong's local-m / local-p",
+                         WINDOWS)
+    context: str = option("attention", "rnn: 'fixed' reads one summary vector: no attention",
+                          CONTEXTS)
+    D: int = option(3, "rnn, local windows: the half-width D")
+    emb_dim: int = option(32, "rnn: embedding size")
+    enc_hidden: int = option(64, "rnn: the encoder GRU's size (each direction)")
+    dec_hidden: int = option(128, "rnn: the decoder GRU's size")
+    attn_dim: int = option(64, "rnn: hidden size A of the concat and additive scores")
+    train_size: int = option(40000, "training pairs generated")
+    eval_every: int = option(500, "steps between held-out evaluations and checkpoints")
+    heldout_limit: int = option(1000, "held-out pairs evaluated")
+    min_len: int = option(3, "copy / reverse: the shortest digit string")
+    max_len: int = option(8, "copy / reverse: the longest digit string")
+    dtype: str = option("float32", "the weights' precision", DTYPES)
+    d_model: int = option(64, "transformer: width")
+    nhead: int = option(4, "transformer: attention heads")
+    num_layers: int = option(2, "transformer: layers in the encoder and in the decoder, each")
+    dim_feedforward: int = option(256, "transformer: the feed-forward network's inner width")
+    dropout: float = option(0.1, "transformer: dropout probability, in [0, 1)")
 
 
 class Task(NamedTuple):
@@ -127,15 +135,18 @@ def load_task(config):
 
 def build_model(config, src_vocab, tgt_vocab, max_src_len=40):
     nn.manual_seed(config.seed)
+    dtype = np.dtype(config.dtype).type
     if config.model == "transformer":
-        return nn.TransformerTranslator(len(src_vocab), len(tgt_vocab), config.d_model,
-                                        config.nhead, config.num_layers, config.dim_feedforward,
-                                        config.dropout, max_len=max(max_src_len, 64),
-                                        dtype=np.dtype(config.dtype).type)
-    return nn.Seq2Seq(len(src_vocab), len(tgt_vocab), config.emb_dim, config.enc_hidden,
-                      config.dec_hidden, config.attention, config.score, config.window, config.D,
-                      config.attn_dim, max_src_len=max_src_len, context=config.context,
-                      dtype=np.dtype(config.dtype).type)
+        return nn.TransformerTranslator(len(src_vocab), len(tgt_vocab), d_model=config.d_model,
+                                        nhead=config.nhead, num_layers=config.num_layers,
+                                        dim_feedforward=config.dim_feedforward,
+                                        dropout=config.dropout, max_len=max(max_src_len, 64),
+                                        dtype=dtype)
+    return nn.Seq2Seq(len(src_vocab), len(tgt_vocab), emb_dim=config.emb_dim,
+                      enc_hidden=config.enc_hidden, dec_hidden=config.dec_hidden,
+                      attention=config.attention, score=config.score, window=config.window,
+                      D=config.D, attn_dim=config.attn_dim, max_src_len=max_src_len,
+                      context=config.context, dtype=dtype)
 
 
 def sample_batch(pairs, config, step, src_vocab, tgt_vocab):

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from numpygam.__main__ import main
-from numpygam.exercises import EXERCISES
-from numpygam.grading import grade, grade_file
-from numpygam.homework import exercise_source, make_homework
+from numpygam.course.exercises import EXERCISES
+from numpygam.course.grading import grade, grade_file
+from numpygam.course.homework import exercise_source, make_homework
 
 STUB = 'raise NotImplementedError("your code here: {}")'
 

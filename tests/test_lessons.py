@@ -7,7 +7,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "book"))
 import build  # noqa: E402  (book/build.py)
 
-from numpygam.lessons import notebook  # noqa: E402
+from numpygam.course.lessons import notebook  # noqa: E402
 
 pytestmark = pytest.mark.slow  # builds the book / executes every lesson (minutes)
 

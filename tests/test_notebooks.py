@@ -9,8 +9,8 @@ import nbformat
 import pytest
 
 from numpygam.__main__ import main
-from numpygam.exercises import EXERCISES
-from numpygam.lessons import lesson_paths
+from numpygam.course.exercises import EXERCISES
+from numpygam.course.lessons import lesson_paths
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "book"))
 import build  # noqa: E402  (book/build.py)
@@ -81,8 +81,29 @@ def test_the_notation_page_names_each_papers_symbol():
 def test_sigma_never_stands_for_the_sigmoid_in_the_lessons_chapters_or_exercises():
     """sigma is Luong's Gaussian width; the logistic function is written sigmoid."""
     paths = lesson_paths() + [os.path.join(CHAPTERS, n) for n in os.listdir(CHAPTERS)] + \
-        [os.path.join(os.path.dirname(__file__), "..", "numpygam", "exercises.py")]
+        [os.path.join(os.path.dirname(__file__), "..", "numpygam", "course", "exercises.py")]
     for path in paths:
         text = open(path).read()
         assert not re.search(r"\\sigma\s*(\(|\\big|\\Big)", text), path
         assert r"\sigma^2 + \epsilon" not in text and r"\sigma_B" not in text, path
+
+
+def test_sigma_never_stands_for_the_sigmoid_in_the_docstrings():
+    """The API page shows every docstring of numpygam.functional and numpygam.nn: there
+    too the logistic is sigmoid(x), never sigma(x) or a Greek sigma applied to something."""
+    import inspect
+
+    import numpygam.functional as F
+    from numpygam import nn
+    checked = 0
+    for package in (F, nn):
+        for name, obj in vars(package).items():
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            docs = [inspect.getdoc(obj) or "", inspect.getdoc(inspect.getmodule(obj)) or ""]
+            if inspect.isclass(obj):
+                docs += [inspect.getdoc(m) or "" for m in vars(obj).values() if callable(m)]
+            for doc in docs:
+                checked += 1
+                assert not re.search(r"(\bsigma|σ)\s*\((?!\.)", doc), (name, doc)
+    assert checked > 100

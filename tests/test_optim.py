@@ -84,3 +84,21 @@ def test_bad_hyperparameters_are_rejected():
         optim.SGD([], lr=-1)
     with pytest.raises(ValueError, match="betas"):
         optim.Adam([], betas=(0.9, 1.0))
+
+
+def test_warmup_cosine_at_its_first_and_last_steps():
+    """Step 0 already learns (base_lr / warmup, never 0); the warm-up ends at base_lr;
+    the last step reaches final_ratio * base_lr; no warm-up starts at base_lr."""
+    from numpygam.optim import warmup_cosine
+    lr, total = 0.01, 1000
+    assert warmup_cosine(0, total, lr, warmup_steps=100) == pytest.approx(lr / 100, rel=1e-15)
+    assert warmup_cosine(99, total, lr, warmup_steps=100) == pytest.approx(lr, rel=1e-15)
+    assert warmup_cosine(100, total, lr, warmup_steps=100) == pytest.approx(lr, rel=1e-15)
+    assert warmup_cosine(total, total, lr, warmup_steps=100) == pytest.approx(0.05 * lr, rel=1e-12)
+    mid = 100 + (total - 100) // 2
+    assert warmup_cosine(mid, total, lr, warmup_steps=100) == pytest.approx(0.525 * lr, rel=1e-12)
+    assert warmup_cosine(0, total, lr, warmup_steps=0) == pytest.approx(lr, rel=1e-15)
+    assert warmup_cosine(0, total, lr, warmup_steps=1) == pytest.approx(lr, rel=1e-15)
+    lrs = [warmup_cosine(s, total, lr, warmup_steps=100) for s in range(total)]
+    assert all(a <= b for a, b in zip(lrs[:100], lrs[1:101]))   # rises
+    assert all(a >= b for a, b in zip(lrs[100:], lrs[101:]))    # then falls

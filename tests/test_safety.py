@@ -14,8 +14,8 @@ import numpygam.functional as F
 from numpygam import nn
 from numpygam.__main__ import MAX_INPUT, is_calendar_date, main
 from numpygam.checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
-from numpygam.data import date_task, dates
-from numpygam.train import TrainConfig, Trainer, loadable_checkpoint, train
+from numpygam.tasks import date_task, dates
+from numpygam.train import NonFiniteError, TrainConfig, Trainer, loadable_checkpoint, train
 
 TINY = ["--task", "reverse", "--batch-size", "8", "--emb-dim", "8", "--enc-hidden", "8",
         "--dec-hidden", "16", "--attn-dim", "8", "--train-size", "200"]
@@ -27,6 +27,30 @@ def tiny_config(**changes):
 
 
 # -- checkpoints ----------------------------------------------------------------------
+
+def test_a_save_fsyncs_the_file_before_moving_it_into_place_then_the_folder(tmp_path,
+                                                                           monkeypatch):
+    """What a kill test cannot see: without the fsyncs a power cut may leave an empty file."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.fstat(fd).st_mode)),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(b))),
+                                                     real_replace(a, b))[1])
+    path = str(tmp_path / "checkpoint.npz")
+    save_checkpoint(path, {"step": np.array(1), "config": np.array("{}")})
+    import stat
+    kinds = [(e, stat.S_ISDIR(m) if e == "fsync" else m) for e, m in events]
+    assert kinds == [("fsync", False), ("replace", path), ("fsync", True)]
+
+
+def test_a_plain_npy_file_named_checkpoint_is_refused_before_np_load(tmp_path):
+    path = tmp_path / "checkpoint.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.arange(3))  # np.load would return an array, not an archive
+    with pytest.raises(CheckpointError, match="not an .npz archive"):
+        load_checkpoint(str(path))
+
 
 def test_saving_keeps_the_previous_checkpoint_and_never_leaves_temporaries(tmp_path):
     path = str(tmp_path / "checkpoint.npz")
@@ -149,12 +173,20 @@ def test_killing_the_real_train_command_always_leaves_a_run_that_resumes(tmp_pat
     ("--eval-every", "0", ["--eval-every 0"]),
     ("--heldout-limit", "0", ["--heldout-limit 0"]),
     ("--emb-dim", "0", ["--emb-dim 0"]),
-    ("--score", "cosine", ["--score 'cosine'", "additive"]),
-    ("--window", "local-x", ["--window 'local-x'"]),
-    ("--attention", "bahdanu", ["--attention 'bahdanu'"]),
-    ("--task", "poems", ["--task 'poems'"]),
-    ("--dtype", "float16", ["--dtype 'float16'"]),
+    ("--score", "cosine", ["--score", "'cosine'", "additive"]),
+    ("--window", "local-x", ["--window", "'local-x'", "local-p"]),
+    ("--attention", "bahdanu", ["--attention", "'bahdanu'", "luong"]),
+    ("--task", "poems", ["--task", "'poems'", "dates"]),
+    ("--dtype", "float16", ["--dtype", "'float16'", "float64"]),
+    ("--steps", "ten", ["--steps", "invalid int value: 'ten'"]),
     ("--score", "dot", ["do not make a model", "query_dim == key_dim"]),  # with --dec-hidden 100
+    *[(f"--{name}", "0", [f"--{name} 0", "at least 1"])
+      for name in ("d-model", "nhead", "num-layers", "dim-feedforward", "D", "attn-dim",
+                   "train-size", "min-len", "max-len", "enc-hidden")],
+    ("--dropout", "1.0", ["--dropout 1.0", "below 1"]),
+    ("--dropout", "-0.1", ["--dropout -0.1"]),
+    ("--warmup", "-1", ["--warmup -1", "0 or more"]),
+    ("--seed", "-1", ["--seed -1"]),
 ])
 def test_bad_train_options_are_usage_errors_before_anything_starts(option, value, words, tmp_path,
                                                                    monkeypatch, capsys):
@@ -164,6 +196,14 @@ def test_bad_train_options_are_usage_errors_before_anything_starts(option, value
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
     for w in words:
         assert w in err, f"{w!r} not in {err!r}"
+    assert not (tmp_path / "runs").exists()
+
+
+def test_transformer_sizes_that_make_no_model_are_usage_errors(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "transformer", "--d-model", "6", "--nhead", "4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "do not make a model" in err and "divisible by nhead" in err
     assert not (tmp_path / "runs").exists()
 
 
@@ -198,6 +238,21 @@ def test_default_run_folders_are_unique_within_a_second(tmp_path, monkeypatch):
     assert _new_run_folder() != first
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_loss_that_is_itself_nan_or_inf_stops_the_step_before_the_update(bad):
+    """The loss alone is bad (its gradient is finite): a threshold test such as
+    `loss > 1e6` would let NaN through."""
+    trainer = Trainer(tiny_config())
+    before = {k: v.copy() for k, v in trainer.model.state_dict().items()}
+    forward = trainer.criterion.forward
+    trainer.criterion.forward = lambda *args: forward(*args) * bad
+    with pytest.raises(NonFiniteError, match=f"the loss is {bad}"):
+        trainer.train_step()
+    assert trainer.step == 0
+    for k, v in trainer.model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
 def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", str(out)]) == 0
@@ -222,7 +277,13 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp
 @pytest.mark.parametrize("text, valid", [("2000-02-29", True), ("2001-02-29", False),
                                          ("2001-13-05", False), ("2001-02-30", False),
                                          ("1999-12-31", True), ("199-12-31", False),
-                                         ("2001-2-3", False), ("", False)])
+                                         ("2001-2-3", False), ("", False),
+                                         # ten characters that date.fromisoformat accepts
+                                         # but that are not YYYY-MM-DD
+                                         ("2001-W05-6", False), ("2001-034  ", False),
+                                         ("2001-02-3 ", False), (" 2001-02-3", False),
+                                         ("2001/02/03", False), ("2001-02-03\n", False),
+                                         ("20010203  ", False), ("1900-01-01", True)])
 def test_only_real_calendar_dates_count_as_answers(text, valid):
     assert is_calendar_date(text) is valid
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
 from numpygam.__main__ import main
-from numpygam.data import copy_task, date_task, make_batch
+from numpygam.tasks import copy_task, date_task, make_batch
 from numpygam.train import TrainConfig, Trainer
 from oracle import arrays, assert_close, t
 from torch_seq2seq import Seq2Seq as TorchSeq2Seq

@@ -98,7 +98,7 @@ def test_gelu_matches_torch_and_finite_differences():
     assert gradcheck(F.gelu_forward, F.gelu_backward, {"x": x[:, ::4].copy()}).passed
 
 
-def test_sinusoidal_positions_follow_vaswani_and_the_causal_mask_is_upper_triangular():
+def test_sinusoidal_positions_follow_vaswani_and_the_causal_mask_is_lower_triangular():
     pe = F.sinusoidal_positions(7, 6, np.float64)
     pos, i = 5, 1  # PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...)
     assert pe[pos, 2 * i] == pytest.approx(np.sin(pos / 10000 ** (2 * i / 6)), abs=1e-15)
@@ -108,7 +108,8 @@ def test_sinusoidal_positions_follow_vaswani_and_the_causal_mask_is_upper_triang
     float_mask = nn.Transformer.generate_square_subsequent_mask(4, np.float64)
     expected = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
     np.testing.assert_array_equal(float_mask, expected.numpy())
-    np.testing.assert_array_equal(mask, np.isinf(float_mask))
+    np.testing.assert_array_equal(mask, np.tril(np.ones((4, 4), bool)))  # True = may attend
+    np.testing.assert_array_equal(~mask, np.isinf(float_mask))
 
 
 # -- the layers against PyTorch ------------------------------------------------------------
@@ -140,7 +141,7 @@ def _masks(data, rng, B, Tq, Tk, causal):
     kind = data.draw(st.sampled_from(["none", "bool", "float", "random"] if causal else
                                      ["none", "random"]))
     if kind == "bool":
-        mask = F.causal_mask(Tq)
+        mask = ~F.causal_mask(Tq)  # torch's module convention: True = may not attend
     elif kind == "float":
         mask = nn.Transformer.generate_square_subsequent_mask(Tq, np.float64)
     elif kind == "random":
@@ -194,7 +195,7 @@ def test_decoder_layer_matches_torch(data):
     act, norm_first = data.draw(st.sampled_from(["relu", "gelu"])), data.draw(st.booleans())
     tm, ours = _torch_layer("decoder", E, H, 5, act, norm_first, data.draw(st.integers(0, 99)))
     mem_kpm, memory_mask, fully_padded = _masks(data, rng, B, T, S, causal=False)
-    tgt_mask = data.draw(st.sampled_from([None, F.causal_mask(T),
+    tgt_mask = data.draw(st.sampled_from([None, ~F.causal_mask(T),
                                           nn.Transformer.generate_square_subsequent_mask(
                                               T, np.float64)]))
     tgt_kpm = rng.random((B, T)) < 0.2
@@ -261,7 +262,7 @@ def test_transformer_runs_in_float32_end_to_end():
     rng = np.random.default_rng(0)
     src = rng.standard_normal((2, 5, 8)).astype(np.float32)
     tgt = rng.standard_normal((2, 3, 8)).astype(np.float32)
-    out = m(src, tgt, tgt_mask=F.causal_mask(3))
+    out = m(src, tgt, tgt_mask=~F.causal_mask(3))
     dsrc, dtgt = m.backward(np.ones_like(out))
     assert out.dtype == dsrc.dtype == dtgt.dtype == np.float32
     assert all(p.grad.dtype == np.float32 and np.isfinite(p.grad).all() for p in m.parameters())
@@ -297,7 +298,7 @@ TINY = ["--model", "transformer", "--task", "reverse", "--d-model", "8", "--nhea
 
 
 def test_translator_loss_matches_finite_differences_for_every_parameter():
-    from numpygam.data import copy_task, make_batch
+    from numpygam.tasks import copy_task, make_batch
     pairs, vocab = copy_task(3, seed=5, min_len=2, max_len=5)
     batch = make_batch(pairs, vocab, vocab)
     nn.manual_seed(0)
@@ -339,3 +340,122 @@ def test_float_padding_masks_are_added_like_torchs():
     out_t, w_t = tm(t(q), t(kv), t(kv), key_padding_mask=torch.tensor(kpm))
     np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL)
     np.testing.assert_allclose(w, w_t.detach().numpy(), **TOL)
+
+
+# -- training mode, causal flags, 3-D masks, limits ------------------------------------------
+
+class _Replay(torch.nn.Module):
+    """A torch dropout that applies a given scaled mask (the one numpygam drew)."""
+
+    def __init__(self, scaled_mask):
+        super().__init__()
+        self.scaled_mask = torch.tensor(scaled_mask)
+
+    def forward(self, x):
+        return x * self.scaled_mask
+
+
+@pytest.mark.parametrize("kind", ["encoder", "decoder"])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_layers_in_training_mode_with_dropout_match_torch_given_the_same_masks(kind, norm_first):
+    """Dropout 0.4 in training mode: numpygam draws its masks, torch's dropout modules
+    replay them, and outputs and every gradient agree.  numpygam's MultiheadAttention has
+    no dropout on the attention weights (torch's `dropout` argument), so torch's is set to
+    0 there."""
+    E, H, ff, B, T, S = 4, 2, 6, 2, 3, 4
+    torch.manual_seed(3)
+    cls = torch.nn.TransformerEncoderLayer if kind == "encoder" else torch.nn.TransformerDecoderLayer
+    tm = cls(E, H, ff, dropout=0.4, batch_first=True, norm_first=norm_first, dtype=torch.float64)
+    ours = (nn.TransformerEncoderLayer if kind == "encoder" else nn.TransformerDecoderLayer)(
+        E, H, ff, dropout=0.4, batch_first=True, norm_first=norm_first, dtype=np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x, mem, dy = arrays(rng, B, T, E), arrays(rng, B, S, E), arrays(rng, B, T, E)
+    ours.train()
+    y = ours(x) if kind == "encoder" else ours(x, mem)
+    names = ["dropout", "dropout1", "dropout2"] + (["dropout3"] if kind == "decoder" else [])
+    masks = {n: getattr(ours, n)._caches[-1].scaled_mask for n in names}
+    assert all(m is not None and (m == 0).any() for m in masks.values())  # dropout did drop
+    assert masks["dropout"].shape == (B, T, ff)  # the inner dropout sits before linear2
+    for n in names:
+        setattr(tm, n, _Replay(masks[n]))
+    tm.self_attn.dropout = 0.0
+    if kind == "decoder":
+        tm.multihead_attn.dropout = 0.0
+    tm.train()
+    xt, mt = t(x), t(mem)
+    yt = tm(xt) if kind == "encoder" else tm(xt, mt)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL)
+    grads = ours.backward(dy)
+    dx, dmem = (grads, None) if kind == "encoder" else grads
+    np.testing.assert_allclose(dx, xt.grad.numpy(), **TOL)
+    if kind == "decoder":
+        np.testing.assert_allclose(dmem, mt.grad.numpy(), **TOL)
+    theirs = dict(tm.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, theirs[name].grad.numpy(), **TOL, err_msg=name)
+
+
+def test_is_causal_without_a_mask_applies_the_causal_mask():
+    """is_causal=True and no mask: the same as passing torch's causal mask, and an output
+    row never depends on the positions after it."""
+    tm, ours = _torch_layer("encoder", 4, 2, 6, "relu", False, 0)
+    ours.eval()
+    rng = np.random.default_rng(1)
+    x = arrays(rng, 2, 5, 4)
+    y = ours(x, is_causal=True)
+    causal = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.float64)
+    yt = tm(torch.tensor(x), src_mask=causal, is_causal=True)
+    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL)
+    x2 = x.copy()
+    x2[:, 3:] += 1.0  # change the future of positions 0..2
+    np.testing.assert_allclose(ours(x2, is_causal=True)[:, :3], y[:, :3], **TOL)
+    assert not np.allclose(ours(x2)[:, :3], ours(x)[:, :3])  # without it the past does change
+    tdm, dec = _torch_layer("decoder", 4, 2, 6, "relu", True, 2)
+    dec.eval()
+    mem = arrays(rng, 2, 3, 4)
+    y = dec(x, mem, tgt_is_causal=True)
+    yt = tdm(torch.tensor(x), torch.tensor(mem), tgt_mask=causal, tgt_is_causal=True)
+    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.float64])
+def test_a_3d_attn_mask_is_read_batch_major_like_torchs(dtype):
+    """attn_mask of shape (B * H, Tq, Tk): row b * H + h is batch b's head h."""
+    B, H, E, Tq, Tk = 3, 2, 4, 2, 5
+    torch.manual_seed(0)
+    tm = torch.nn.MultiheadAttention(E, H, batch_first=True, dtype=torch.float64)
+    ours = nn.MultiheadAttention(E, H, dtype=np.float64)
+    ours.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+    rng = np.random.default_rng(4)
+    q, k = arrays(rng, B, Tq, E), arrays(rng, B, Tk, E)
+    if dtype is bool:
+        mask = rng.random((B * H, Tq, Tk)) < 0.5
+        mask[:, :, 0] = False  # every row keeps a key (torch gives NaN for none)
+    else:
+        mask = arrays(rng, B * H, Tq, Tk) * 3
+    out, w = ours(q, k, k, attn_mask=mask, average_attn_weights=False)
+    qt, kt = t(q), t(k)
+    out_t, w_t = tm(qt, kt, kt, attn_mask=torch.tensor(mask), average_attn_weights=False)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL)
+    np.testing.assert_allclose(w, w_t.detach().numpy(), **TOL)
+    dout = arrays(rng, B, Tq, E)
+    out_t.backward(torch.tensor(dout))
+    dq, dk, dv = ours.backward(dout)
+    np.testing.assert_allclose(dq, qt.grad.numpy(), **TOL)
+    np.testing.assert_allclose(dk + dv, kt.grad.numpy(), **TOL)
+
+
+def test_positions_accept_exactly_max_len_and_refuse_one_more():
+    for learned in (False, True):
+        pe = nn.PositionalEncoding(4, max_len=6, learned=learned, dtype=np.float64)
+        y = pe(np.zeros((1, 6, 4)))
+        np.testing.assert_array_equal(y[0, 5], (pe.weight.data if learned else pe.table)[5])
+        with pytest.raises(ValueError, match="7 positions, more than max_len=6"):
+            pe(np.zeros((1, 7, 4)))
+    model = nn.TransformerTranslator(6, 6, d_model=4, nhead=2, num_layers=1, dim_feedforward=8,
+                                     dropout=0.0, max_len=5)
+    src = np.full((1, 5), 3)
+    tokens, _ = model.greedy(src, np.array([5]), 5)  # 5 source and 5 target positions
+    assert tokens.shape == (1, 5)

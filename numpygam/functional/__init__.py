@@ -3,6 +3,12 @@
     out, cache = op_forward(*inputs, **options)
     grads = op_backward(dout, cache)
 
+Masks: every boolean mask in numpygam.functional means True = may attend,
+F.causal_mask(T) included (the lower triangle).  The nn modules that mirror
+torch.nn (MultiheadAttention, the Transformer layers) keep PyTorch's module
+convention, True = may NOT attend, and convert to this one in one place
+(nn.MultiheadAttention._masks).
+
 Each op lives in the file named after its topic; its docstring states the
 forward formula, the backward formula and every shape.  The imports below are
 in reading order (topic by topic), not alphabetical.
@@ -25,10 +31,10 @@ from .scores import (SCORES, additive_score_backward, additive_score_forward, co
                      concat_score_forward, dot_score_backward, dot_score_forward,
                      general_score_backward, general_score_forward, location_score_backward,
                      location_score_forward)
-from .conv import (conv2d_backward, conv2d_forward, conv2d_reference_backward,
-                   conv2d_reference_forward)
+from .conv import conv2d_reference_backward, conv2d_reference_forward
 from .conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
 from .conv_dft import conv2d_dft_backward, conv2d_dft_forward
+from .conv2d import conv2d_backward, conv2d_forward
 from .gam import (channel_gate_backward, channel_gate_forward, spatial_gate_backward,
                   spatial_gate_forward)
 from .norm import batch_norm2d_backward, batch_norm2d_forward

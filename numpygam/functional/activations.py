@@ -58,10 +58,10 @@ def tanh_backward(dy, cache):
 
 
 def stable_sigmoid(x):
-    """sigma(x) = 1 / (1 + exp(-x)) without overflow for any finite x.
+    """sigmoid(x) = 1 / (1 + exp(-x)) without overflow for any finite x.
 
     exp is only ever taken of numbers <= 0, so it lies in (0, 1]:
-        sigma(x) = exp(min(x, 0)) / (1 + exp(-|x|))
+        sigmoid(x) = exp(min(x, 0)) / (1 + exp(-|x|))
     which is 1 / (1 + exp(-x)) for x >= 0 and exp(x) / (1 + exp(x)) for x < 0
     (accurate to a few ulp in both tails), with no branch per element.
     For |x| in the hundreds exp underflows to 0, which is the correctly
@@ -75,7 +75,7 @@ def stable_sigmoid(x):
 
 
 def sigmoid_forward(x):
-    """s = sigma(x) = 1 / (1 + exp(-x)), stable for |x| up to and beyond 1e4.
+    """s = sigmoid(x) = 1 / (1 + exp(-x)), stable for |x| up to and beyond 1e4.
 
     x: any shape -> s: same shape.
     Backward: dx = ds * s * (1 - s).
@@ -86,9 +86,9 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(ds, cache):
-    """dx = ds * s * (1 - s), with s = sigma(x) kept by the forward.
+    """dx = ds * s * (1 - s), with s = sigmoid(x) kept by the forward.
 
-    ds: any shape, the gradient of s   cache: SigmoidCache(s: sigma(x))
+    ds: any shape, the gradient of s   cache: SigmoidCache(s: sigmoid(x))
     -> dx: ds's shape.
     """
     return ds * cache.s * (1 - cache.s)
@@ -99,7 +99,7 @@ class GeluCache(NamedTuple):
     cdf: np.ndarray  # Phi(x), the standard normal's CDF
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is exact to float64
+_erf = np.frompyfunc(math.erf, 1, 1)  # NumPy has no erf; math.erf is accurate to a few ulp in float64
 
 
 def gelu_forward(x):

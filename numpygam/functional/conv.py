@@ -15,21 +15,26 @@ Backward (per group):
         with the kernel rotated by 180 degrees and in/out channels swapped)
     dx  = the backward of the padding applied to dxp.
 
-Three implementations with the same signature and results; conv2d_forward's
-`method` picks one:
+Three implementations with the same signature and results, in three files that
+build on this one; conv2d_forward's `method` (conv2d.py, on top) picks one:
   "reference"  this file: im2col, one matrix product per group; read it first
   "gemm"       conv_gemm.py: the same im2col, channels-last and chunked (fast for 3 x 3)
   "dft"        conv_dft.py: the convolution theorem, a product per frequency (fast for 7 x 7)
-  "auto"       "dft" for stride 1 and K >= DFT_MIN_KERNEL, else "gemm"
+  "auto"       "dft" for stride 1 and K >= DFT_MIN_KERNEL (5), else "gemm"
 """
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from ._checks import conv_arguments
-from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward
-from .conv_gemm import Conv2dCache, conv2d_gemm_backward, conv2d_gemm_forward
 from .padding import pad2d_backward, pad2d_forward
+
+
+def group_slices(Cin, Cout, groups):
+    """(input channels, output channels) of each group: slices of x's and W's channels."""
+    Cin_g, Cout_g = Cin // groups, Cout // groups
+    return [(slice(g * Cin_g, (g + 1) * Cin_g), slice(g * Cout_g, (g + 1) * Cout_g))
+            for g in range(groups)]
 
 
 def im2col(xp, K, stride):
@@ -127,45 +132,3 @@ def conv2d_reference_backward(dy, cache):
     db: Optional[np.ndarray] = dy.sum(axis=(0, 2, 3)) if cache.has_bias else None
     return pad2d_backward(np.concatenate(dxp, axis=1), cache.pad_cache), np.concatenate(dW), db
     # END SOLUTION
-
-
-METHODS = ("reference", "gemm", "dft", "auto")
-DFT_MIN_KERNEL = 5  # from 5 x 5 up the DFT path is the faster one at stride 1
-
-
-def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1,
-                   method="auto"):
-    """y = conv2d(x, W) + b, as torch.nn.functional.conv2d (formulas: the module docstring).
-
-    x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
-    -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
-    method: "reference" (textbook im2col, this file), "gemm" (conv_gemm.py),
-            "dft" (conv_dft.py), or "auto": "dft" for stride 1 and
-            K >= DFT_MIN_KERNEL, else "gemm", the faster of the two at each
-            shape (benchmarks/bench_conv.py).  All give the same results.
-    Backward (conv2d_backward, which follows the cache to the same method):
-        db = sum_{b,i,j} dy
-        dW[o, c, u, v] = sum_{b,i,j} dy[b, o, i, j] xp[b, c, s i + u, s j + v]
-        dxp[b, c, s i + u, s j + v] += dy[b, o, i, j] W[o, c, u, v],  dx = pad backward(dxp)
-    """
-    if method not in METHODS:
-        raise ValueError(f"conv2d_forward: method must be one of {METHODS}, got {method!r}")
-    if method == "auto":
-        conv_arguments("conv2d_forward", x, W, b, stride, padding, padding_mode, groups)
-        method = "dft" if stride == 1 and W.shape[2] >= DFT_MIN_KERNEL else "gemm"
-    forward = {"reference": conv2d_reference_forward, "gemm": conv2d_gemm_forward,
-               "dft": conv2d_dft_forward}[method]
-    return forward(x, W, b, stride, padding, padding_mode, groups)
-
-
-def conv2d_backward(dy, cache):
-    """Backward of conv2d_forward, by the method whose cache it is given.
-
-    dy: (B, Cout, Ho, Wo)   cache: from conv2d_forward (its type says the method)
-    -> dx (B, Cin, H, W), dW (Cout, Cin/groups, K, K), db (Cout,) or None without a bias.
-    """
-    if isinstance(cache, Conv2dDFTCache):
-        return conv2d_dft_backward(dy, cache)
-    if isinstance(cache, Conv2dCache):
-        return conv2d_gemm_backward(dy, cache)
-    return conv2d_reference_backward(dy, cache)

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import conv_arguments
-from .conv_dft import group_slices
+from .conv import group_slices
 from .padding import pad2d_backward, pad2d_forward
 
 CHUNK_ELEMENTS = 1 << 22  # largest im2col chunk: 4M values (16 MB in float32)

@@ -1,6 +1,11 @@
 """Dropout (Srivastava et al. 2014), inverted as in PyTorch: zero each value with
 probability p and scale the kept ones by 1 / (1 - p), so the expected output is x.
 
+Two conventions: here (and in PyTorch) p is the probability of DROPPING a unit and
+the kept units are scaled in training, so eval mode is the identity.  Srivastava
+et al. (sec. 4) write r ~ Bernoulli(p) with p the probability of KEEPING a unit,
+and scale the weights by p at test time instead.
+
     mask ~ Bernoulli(1 - p) elementwise,   y = x * mask / (1 - p)
     dx = dy * mask / (1 - p)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._checks import dim_equal, float_array
 from .activations import relu_backward, relu_forward, sigmoid_backward, sigmoid_forward
-from .conv import conv2d_backward, conv2d_forward
+from .conv2d import conv2d_backward, conv2d_forward
 from .linear import linear_backward, linear_forward
 from .norm import batch_norm2d_backward, batch_norm2d_forward
 from .shuffle import channel_shuffle_backward, channel_shuffle_forward

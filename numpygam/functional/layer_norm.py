@@ -1,5 +1,8 @@
 """Layer normalisation (Ba, Kiros, Hinton 2016) over the last axis, as torch.nn.LayerNorm.
 
+Ba et al. (sec. 3) write a gain g and bias b and no eps; the exact form below, eps
+and the names weight, bias are PyTorch's torch.nn.LayerNorm.
+
 For each vector x of D features (one token, say):
     mu = mean(x),  var = mean((x - mu)^2)   (biased, as PyTorch)
     xhat = (x - mu) / sqrt(var + eps)

@@ -3,8 +3,8 @@
     PE[pos, 2i]     = sin(pos / 10000^(2i / d_model))
     PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model))
 
-Attention itself is blind to order (permuting the keys permutes nothing in
-the output); adding PE to the token embeddings tells each position where it
+Attention itself is blind to order (permuting the key-value pairs together
+leaves every output unchanged); adding PE to the token embeddings tells each position where it
 is.  Each pair of columns is a sine and cosine of one frequency, so PE[pos + k]
 is a fixed rotation of PE[pos]: relative offsets are linear functions of it.
 A constant: no parameters, no backward (the gradient passes through the sum).
@@ -26,6 +26,11 @@ def sinusoidal_positions(length, d_model, dtype=np.float32):
 
 
 def causal_mask(length):
-    """bool (length, length), True above the diagonal: position i may not attend to j > i
-    (PyTorch's convention for a boolean attn_mask: True = not allowed)."""
-    return np.triu(np.ones((length, length), dtype=bool), k=1)
+    """bool (length, length), the lower triangle: mask[i, j] = (j <= i), position i may
+    attend to itself and the positions before it (Vaswani et al. sec. 3.2.3).
+
+    True = may attend, as every boolean mask in numpygam.functional (and PyTorch's
+    scaled_dot_product_attention).  The nn modules that mirror torch.nn take PyTorch's
+    module convention, True = may NOT attend: pass them ~causal_mask(T), or is_causal=True.
+    """
+    return np.tril(np.ones((length, length), dtype=bool))

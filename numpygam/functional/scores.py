@@ -271,20 +271,25 @@ ScoreParam = namedtuple("ScoreParam", "arg attr shape fan_in")
 
 
 class Score(NamedTuple):
-    """A score function: its pair, its parameters in the backward's order, and
-    whether it reads the keys (location does not) and scales by 1/sqrt(D)."""
+    """A score function: its pair, its parameters in the backward's order, whether it
+    reads the keys (location does not), whether it scales by 1/sqrt(D), whether it
+    compares q and k directly (so they need one size: dot, scaled_dot), and the
+    keyword options its forward takes besides the parameters (dot: scale)."""
     forward: Callable
     backward: Callable
     params: tuple = ()
     uses_keys: bool = True
     scaled: bool = False
+    same_size: bool = False
+    options: tuple = ()
 
 
 _W_general = ScoreParam("W", "W_a", lambda s: (s.Dq, s.Dk), lambda s: s.Dk)
 _v = ScoreParam("v", "v_a", lambda s: (s.A,), lambda s: s.A)
 SCORES = {
-    "dot": Score(dot_score_forward, dot_score_backward),
-    "scaled_dot": Score(dot_score_forward, dot_score_backward, scaled=True),
+    "dot": Score(dot_score_forward, dot_score_backward, same_size=True, options=("scale",)),
+    "scaled_dot": Score(dot_score_forward, dot_score_backward, scaled=True, same_size=True,
+                        options=("scale",)),
     "general": Score(general_score_forward, general_score_backward, (_W_general,)),
     "concat": Score(concat_score_forward, concat_score_backward, (
         ScoreParam("W", "W_a", lambda s: (s.A, s.Dq + s.Dk), lambda s: s.Dq + s.Dk), _v)),
@@ -302,8 +307,7 @@ def score_forward(name, q, k, params):
     if name not in SCORES:
         raise ValueError(f"unknown score {name!r}; choose one of {sorted(SCORES)}")
     score = SCORES[name]
-    allowed = {p.arg for p in score.params} | ({"scale"} if score.forward is dot_score_forward
-                                               else set())
+    allowed = {p.arg for p in score.params} | set(score.options)
     extra = set(params) - allowed
     if extra:
         raise TypeError(f"score {name!r} takes parameters {sorted(allowed)}, got also "

@@ -1,10 +1,10 @@
 """numpygam.nn: modules that hold parameters and call the functional pairs."""
-from .activation import ReLU, Sigmoid, Tanh
+from .activation import GELU, ReLU, Sigmoid, Tanh
 from .container import Sequential
 from .embedding import Embedding
 from .init import manual_seed
 from .linear import Linear
-from .module import Module, Parameter
+from .module import Module, Parameter, evaluating
 from .attention import Attention, AttentionalHidden, LocalAttention
 from .multihead import MultiheadAttention
 from .conv import BatchNorm2d, Conv2d

@@ -16,3 +16,8 @@ class Tanh(PairModule):
 class Sigmoid(PairModule):
     """y = 1 / (1 + exp(-x))."""
     op_forward, op_backward = staticmethod(F.sigmoid_forward), staticmethod(F.sigmoid_backward)
+
+
+class GELU(PairModule):
+    """y = x Phi(x), Phi the standard normal's CDF (Hendrycks & Gimpel 2016), exact erf form."""
+    op_forward, op_backward = staticmethod(F.gelu_forward), staticmethod(F.gelu_backward)

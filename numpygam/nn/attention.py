@@ -26,7 +26,7 @@ class _ScoreParams(Module):
         if score not in F.SCORES:
             raise ValueError(f"{type(self).__name__}: unknown score {score!r}; choose one of "
                              f"{sorted(F.SCORES)}")
-        if score in ("dot", "scaled_dot") and query_dim != key_dim:
+        if F.SCORES[score].same_size and query_dim != key_dim:
             raise ValueError(f"{type(self).__name__}: the {score} score needs query_dim == "
                              f"key_dim, got query_dim={query_dim} and key_dim={key_dim}; use "
                              "'general' to compare states of different sizes")

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..functional.conv import METHODS
+from ..functional.conv2d import METHODS
 from . import init
 from .module import Module, Parameter, add_grads, data, positive_ints
 
@@ -15,8 +15,10 @@ class Conv2d(Module):
     weight: (out_channels, in_channels / groups, K, K), bias: (out_channels,),
     both U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels / groups * K^2,
     as PyTorch initialises them.  padding_mode: "zeros" or "replicate".
-    method: how F.conv2d_forward computes it, "auto" (default), "reference",
-    "gemm" or "dft"; the same numbers whichever is chosen.
+    method: how F.conv2d_forward computes it: "reference" (textbook im2col), "gemm"
+    (im2col, channels-last, chunked), "dft" (the convolution theorem), or "auto"
+    (default): the DFT for stride 1 and kernels of 5 x 5 or more (7 x 7 in GAM's
+    spatial gate), the GEMM path otherwise; the same numbers whichever is chosen.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,

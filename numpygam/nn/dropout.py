@@ -13,7 +13,7 @@ class Dropout(Module):
     The masks come from self.rng, a generator drawn at construction from rng or,
     by default, from the generator numpygam.nn.manual_seed resets; assign a new
     np.random.Generator to self.rng to re-seed it (the trainer does, every step,
-    so that a resumed run draws the same masks).
+    so that a resumed run draws the same masks; Dropout.reseed does it for a whole model).
     """
 
     def __init__(self, p=0.5, rng=None):
@@ -29,6 +29,14 @@ class Dropout(Module):
 
     def backward(self, dy):
         return F.dropout_backward(dy, self.pop_cache())
+
+    @staticmethod
+    def reseed(module, rng):
+        """Give every Dropout inside module (itself included) a fresh generator drawn from
+        rng: new, reproducible masks (a layer's copies, the trainer's per-step generator)."""
+        for m in module.modules():
+            if isinstance(m, Dropout):
+                m.rng = np.random.default_rng(rng.integers(2**63))
 
     def extra_repr(self):
         return f"p={self.p}"

@@ -28,8 +28,9 @@ def _check_config(name, in_channels, out_channels, rate, groups, variant):
         raise ValueError(
             f"{name}: out_channels={out_channels} differs from in_channels={in_channels}, but "
             "GAM multiplies its spatial gate back onto x, so they must be equal; leave "
-            "out_channels unset (the blog's code runs only when out_channels is 1, which "
-            "broadcasts one spatial map over every channel, and fails at run time otherwise)")
+            "out_channels unset (the blog's code runs when out_channels equals in_channels or "
+            "is 1, which broadcasts one spatial map over every channel, a different model; "
+            "any other value fails there at run time)")
     if rate < 1 or in_channels // rate == 0:
         raise ValueError(f"{name}: in_channels // rate = {in_channels} // {rate} = 0 hidden "
                          f"channels; use rate <= in_channels")
@@ -124,8 +125,10 @@ class SpatialGate(Module):
                  method="auto", dtype=np.float32, rng=None):
         _check_config("SpatialGate", in_channels, None, rate, groups, variant)
         self.variant, self.groups = variant, groups
-        _make_spatial_layers(self, in_channels, rate, "zeros" if variant == "paper" else
-                             "replicate", groups, kernel_size, method, dtype, rng)
+        _make_spatial_layers(self, in_channels, rate=rate,
+                             padding_mode="zeros" if variant == "paper" else "replicate",
+                             groups=groups, kernel_size=kernel_size, method=method, dtype=dtype,
+                             rng=rng)
 
     def forward(self, x):
         out, cache = _spatial_forward(self, x, self.groups)
@@ -154,9 +157,10 @@ class GAM(Module):
                  method="auto", dtype=np.float32, rng=None):
         _check_config("GAM", in_channels, out_channels, rate, groups, variant)
         self.in_channels, self.rate, self.variant, self.groups = in_channels, rate, variant, groups
-        _make_channel_layers(self, in_channels, rate, dtype, rng)
-        _make_spatial_layers(self, in_channels, rate, "zeros" if variant == "paper" else
-                             "replicate", groups, 7, method, dtype, rng)
+        _make_channel_layers(self, in_channels, rate=rate, dtype=dtype, rng=rng)
+        _make_spatial_layers(self, in_channels, rate=rate,
+                             padding_mode="zeros" if variant == "paper" else "replicate",
+                             groups=groups, kernel_size=7, method=method, dtype=dtype, rng=rng)
 
     def forward(self, x):
         f2, channel_cache = _channel_forward(self, x, self.variant == "paper")

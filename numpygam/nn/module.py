@@ -30,6 +30,8 @@ The cache rule, the same for every module:
     for t in range(T): h = rnn_cell(x[t], h)      # T caches pushed
     for t in reversed(range(T)): rnn_cell.backward(dh)  # T caches popped
 """
+import contextlib
+
 import numpy as np
 
 
@@ -237,6 +239,18 @@ class Module:
 
     def extra_repr(self):
         return ""
+
+
+@contextlib.contextmanager
+def evaluating(module):
+    """with evaluating(model): ... runs in eval mode (no caches, no dropout, running
+    statistics), then restores the mode the module had, even if the block raises."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 class PairModule(Module):

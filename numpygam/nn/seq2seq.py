@@ -33,14 +33,17 @@ step, last step first, undoes the calls in the right order.  Inference
 import numpy as np
 
 from .. import functional as F
-from ..data.vocab import EOS, PAD, SOS
+from ..tasks.vocab import PAD
 from .attention import Attention, AttentionalHidden, LocalAttention
+from .decoding import beam_search, greedy_search, repeat_rows
 from .embedding import Embedding
 from .linear import Linear
-from .module import Module, positive_ints
+from .module import Module, evaluating, positive_ints
 from .recurrent import GRU, GRUCell
 
-WINDOWS = ("global", "local-m", "local-p")
+ATTENTIONS = ("bahdanau", "luong")       # whose decoder: when the query is read
+WINDOWS = ("global", "local-m", "local-p")  # Luong's global and local attention
+CONTEXTS = ("attention", "fixed")          # "fixed": one summary vector, no attention
 
 
 class Encoder(Module):
@@ -225,10 +228,10 @@ class Seq2Seq(Module):
         if not 0 <= teacher_forcing <= 1:
             raise ValueError(f"Seq2Seq: teacher_forcing is a probability in [0, 1], got "
                              f"{teacher_forcing!r}")
-        if attention not in ("bahdanau", "luong"):
-            raise ValueError(f"attention must be 'bahdanau' or 'luong', got {attention!r}")
-        if context not in ("attention", "fixed"):
-            raise ValueError(f"context must be 'attention' or 'fixed', got {context!r}")
+        if attention not in ATTENTIONS:
+            raise ValueError(f"Seq2Seq: attention must be one of {ATTENTIONS}, got {attention!r}")
+        if context not in CONTEXTS:
+            raise ValueError(f"Seq2Seq: context must be one of {CONTEXTS}, got {context!r}")
         if context == "fixed" and (window != "global" or score == "location"):
             raise ValueError("context='fixed' has one key: use window='global' and a score "
                              "other than 'location'")
@@ -236,14 +239,16 @@ class Seq2Seq(Module):
         key_dim = 2 * enc_hidden
         self.teacher_forcing = teacher_forcing
         self.num_keys = max_src_len if score == "location" else None
-        self.encoder = Encoder(src_vocab_size, emb_dim, enc_hidden, dtype, rng)
+        self.encoder = Encoder(src_vocab_size, emb_dim, hidden=enc_hidden, dtype=dtype, rng=rng)
         self.bridge = Linear(key_dim, dec_hidden, dtype=dtype, rng=rng)
-        att = _make_attention(window, score, dec_hidden, key_dim, attn_dim, D, max_src_len, dtype,
-                              rng)
-        self.decoder = BahdanauDecoder(tgt_vocab_size, emb_dim, dec_hidden, key_dim, att, dtype,
-                                       rng) if attention == "bahdanau" else \
-            LuongDecoder(tgt_vocab_size, emb_dim, dec_hidden, key_dim, att, input_feeding, dtype,
-                         rng)
+        att = _make_attention(window, score, query_dim=dec_hidden, key_dim=key_dim,
+                              attn_dim=attn_dim, D=D, max_src_len=max_src_len, dtype=dtype, rng=rng)
+        sizes = dict(vocab_size=tgt_vocab_size, emb_dim=emb_dim, hidden=dec_hidden,
+                     key_dim=key_dim, attention=att, dtype=dtype, rng=rng)
+        if attention == "bahdanau":
+            self.decoder = BahdanauDecoder(**sizes)
+        else:
+            self.decoder = LuongDecoder(**sizes, input_feeding=input_feeding)
 
     def encode(self, src, src_lengths):
         """-> memory, the decoder's initial state, and the cache of the bridge's tanh."""
@@ -272,63 +277,34 @@ class Seq2Seq(Module):
             dkeys = np.zeros(keys_shape, dkeys.dtype)
         self.encoder.backward(dkeys[:, :keys_shape[1]], dfinal)
 
-    def _inference(self, src, src_lengths):
-        """encode() in eval mode (no caches kept); the mode is restored by the caller."""
-        was_training = self.training
-        self.eval()
-        return self.encode(src, src_lengths), was_training
-
     # -- inference ------------------------------------------------------------------
+    def _step_function(self, memory):
+        """The decoder's step as nn.decoding wants it: (y_prev, state, t) -> (logp, state, a)."""
+        def step(y_prev, state, t):
+            logits, state, a = self.decoder.step(y_prev, state, memory, t)
+            logp, _ = F.log_softmax_forward(logits.astype(np.float64))
+            return logp, state, a
+        return step
+
     def greedy(self, src, src_lengths, max_len):
         """Most likely token at each step.  -> tokens (B, max_len), weights (B, max_len, S).
 
-        Runs in eval mode (batch norm, caches), whatever the model's mode; it is restored."""
-        (memory, state, _), was_training = self._inference(src, src_lengths)
-        y = np.full(src.shape[0], SOS)
-        tokens, weights = [], []
-        for t in range(max_len):
-            logits, state, a = self.decoder.step(y, state, memory, t)
-            y = logits.argmax(axis=-1)
-            tokens.append(y)
-            weights.append(a)
-        self.train(was_training)
-        weights = np.stack(weights, 1)
-        return np.stack(tokens, 1), weights if self.context == "fixed" else \
-            weights[:, :, :src.shape[1]]
+        Runs in eval mode (no caches), whatever the model's mode; it is restored."""
+        with evaluating(self):
+            memory, state, _ = self.encode(src, src_lengths)
+            tokens, weights = greedy_search(self._step_function(memory), state, src.shape[0],
+                                            max_len)
+        return tokens, weights if self.context == "fixed" else weights[:, :, :src.shape[1]]
 
     def beam_search(self, src, src_length, beam_size=5, max_len=20):
         """Best sequence for one source (src (S,) ids) by beam search with length-
-        normalised log-probability.  -> (tokens list ending with EOS, weights (T, S))."""
-        (memory, state, _), was_training = self._inference(src[None], np.array([src_length]))
-        memory = memory.repeat(beam_size)
-        state = _repeat_state(state, beam_size)
-        scores = np.full(beam_size, -np.inf)
-        scores[0] = 0.0  # start from one hypothesis
-        history = np.zeros((beam_size, 0), int)
-        attn = np.zeros((beam_size, 0, memory.source_len))
-        y = np.full(beam_size, SOS)
-        finished = []
-        for t in range(max_len):
-            logits, state, a = self.decoder.step(y, state, memory, t)
-            logp, _ = F.log_softmax_forward(logits.astype(np.float64))
-            total = (scores[:, None] + logp).ravel()
-            best = np.argsort(-total)[:beam_size]
-            beam, y = best // logp.shape[1], best % logp.shape[1]
-            history = np.concatenate([history[beam], y[:, None]], 1)
-            attn = np.concatenate([attn[beam], a[beam][:, None]], 1)
-            scores = total[best]
-            state = _select_state(state, beam)
-            for k in np.flatnonzero(y == EOS):
-                finished.append((scores[k] / (t + 1), history[k].tolist(), attn[k]))
-                scores[k] = -np.inf  # a finished hypothesis grows no further
-            if len(finished) >= beam_size or np.all(np.isinf(scores)):
-                break
-        self.train(was_training)
-        if not finished:
-            k = int(np.argmax(scores))
-            finished.append((scores[k], history[k].tolist(), attn[k]))
-        _, tokens, weights = max(finished, key=lambda f: f[0])
-        return tokens, weights[:, :src_length]
+        normalised log-probability (nn/decoding.py).
+        -> (tokens list ending with EOS, weights (T, S))."""
+        with evaluating(self):
+            memory, state, _ = self.encode(src[None], np.array([src_length]))
+            tokens, weights, _ = beam_search(self._step_function(memory.repeat(beam_size)),
+                                             repeat_rows(state, beam_size), beam_size, max_len)
+        return tokens, weights if self.context == "fixed" else weights[:, :src_length]
 
 
 class SequenceLoss(Module):
@@ -357,14 +333,3 @@ class SequenceLoss(Module):
         self.model.backward(F.cross_entropy_backward(dloss, cache))
         return ()
 
-
-def _repeat_state(state, k):
-    if isinstance(state, tuple):
-        return tuple(np.repeat(s, k, axis=0) for s in state)
-    return np.repeat(state, k, axis=0)
-
-
-def _select_state(state, idx):
-    if isinstance(state, tuple):
-        return tuple(s[idx] for s in state)
-    return state[idx]

@@ -3,8 +3,9 @@
 An encoder layer (post-norm, PyTorch's default norm_first=False):
     x = LayerNorm(x + Dropout(SelfAttention(x)))           sub-layer 1 (sec. 3.1)
     x = LayerNorm(x + Dropout(FFN(x)))                     sub-layer 2
-    FFN(x) = linear2(Dropout(activation(linear1(x))))      (eq. 2)
-norm_first=True (pre-norm) moves each LayerNorm inside its branch:
+    FFN(x) = linear2(Dropout(activation(linear1(x))))      (eq. 2, plus PyTorch's inner dropout)
+norm_first=True (pre-norm, PyTorch's option; Vaswani sec. 3.1 is post-norm) moves each
+LayerNorm inside its branch:
     x = x + Dropout(SelfAttention(LayerNorm(x))),  x = x + Dropout(FFN(LayerNorm(x)))
 A decoder layer has three sub-layers: masked self-attention, cross-attention
 (queries from the decoder, keys and values from the encoder's output, the
@@ -28,14 +29,14 @@ import numpy as np
 
 from .. import functional as F
 from . import init
+from .activation import GELU, ReLU
 from .dropout import Dropout
 from .layer_norm import LayerNorm
 from .linear import Linear
 from .module import Module, Parameter, add_grads, positive_ints
 from .multihead import MultiheadAttention
 
-ACTIVATIONS = {"relu": (F.relu_forward, F.relu_backward),
-               "gelu": (F.gelu_forward, F.gelu_backward)}
+ACTIVATIONS = {"relu": ReLU, "gelu": GELU}
 
 
 def _check_layer(name, d_model, nhead, dim_feedforward, dropout, activation):
@@ -57,65 +58,41 @@ def _copies(layer, n):
     """n deep copies of layer (PyTorch's _get_clones), each drawing its own dropout masks."""
     layers = [copy.deepcopy(layer) for _ in range(n)]
     for layer_copy in layers[1:]:
-        for m in layer_copy.modules():
-            if isinstance(m, Dropout):
-                m.rng = np.random.default_rng(init.get_rng().integers(2**63))
+        Dropout.reseed(layer_copy, init.get_rng())
     return layers
 
 
 def _causal_if(is_causal, mask, T):
-    return F.causal_mask(T) if is_causal and mask is None else mask
+    """is_causal without a mask: the causal mask, in this module's (PyTorch's) convention,
+    True = may not attend, i.e. the complement of F.causal_mask's True = may attend."""
+    return ~F.causal_mask(T) if is_causal and mask is None else mask
 
 
-class _Blocks:
-    """The sub-layers both layers share, as methods of the layer that owns the modules
-    (PyTorch's names: self_attn, dropout1; linear1, dropout, linear2)."""
+class _Layer(Module):
+    """What both layers do alike: the self-attention block and the position-wise
+    feed-forward network (PyTorch's _sa_block and the inside of its _ff_block)."""
 
-    def _make(self, sublayers, d_model, nhead, dim_feedforward, dropout, activation,
-              layer_norm_eps, batch_first, norm_first, bias, dtype, rng):
-        """Build the modules in PyTorch's order (so state_dict keys come in its order):
-        self_attn, [multihead_attn,] linear1, dropout, linear2, norm1..n, dropout1..n,
-        with n = sublayers (2 for an encoder layer, 3 for a decoder layer)."""
-        _check_layer(type(self).__name__, d_model, nhead, dim_feedforward, dropout, activation)
-        self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
-        if sublayers == 3:  # the decoder's cross-attention
-            self.multihead_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype,
-                                                     rng=rng)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype, rng=rng)
-        self.dropout = Dropout(dropout, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype, rng=rng)
-        self.norm_first, self.batch_first, self.activation = norm_first, batch_first, activation
-        for i in range(1, sublayers + 1):
-            setattr(self, f"norm{i}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
-                                                dtype=dtype))
-        for i in range(1, sublayers + 1):
-            setattr(self, f"dropout{i}", Dropout(dropout, rng=rng))
-
-    def _sa(self, x, mask, key_padding_mask):
-        """Self-attention, then dropout1: the queries, keys and values are all x."""
-        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=mask,
+    def _sa_block(self, x, attn_mask, key_padding_mask):
+        """dropout1(SelfAttention(x)): the queries, keys and values are all x."""
+        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
                                 need_weights=False)
         return self.dropout1(out)
 
-    def _sa_backward(self, dy):
+    def _sa_block_backward(self, dy):
         dq, dk, dv = self.self_attn.backward(self.dropout1.backward(dy))
         return dq + dk + dv  # x was the query, the key and the value
 
+    def _feed_forward(self, x):
+        """FFN(x) = linear2(dropout(activation(linear1(x)))): eq. 2, with the inner
+        dropout that PyTorch adds (Vaswani et al. have none there)."""
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
 
-    def _ff_forward(self, x):
-        """The position-wise FFN, eq. 2: linear2(dropout(activation(linear1(x))))."""
-        act_forward, _ = ACTIVATIONS[self.activation]
-        h, act_cache = act_forward(self.linear1(x))
-        self.push_cache(act_cache)
-        return self.linear2(self.dropout(h))
-
-    def _ff_backward(self, dy):
-        _, act_backward = ACTIVATIONS[self.activation]
+    def _feed_forward_backward(self, dy):
         dh = self.dropout.backward(self.linear2.backward(dy))
-        return self.linear1.backward(act_backward(dh, self.pop_cache()))
+        return self.linear1.backward(self.activation.backward(dh))
 
 
-class TransformerEncoderLayer(_Blocks, Module):
+class TransformerEncoderLayer(_Layer):
     """Self-attention and feed-forward sub-layers, each with a residual and a LayerNorm.
 
     forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False) -> same shape
@@ -125,33 +102,51 @@ class TransformerEncoderLayer(_Blocks, Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  dtype=np.float32, rng=None):
-        self._make(2, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                   batch_first, norm_first, bias, dtype, rng)
+        _check_layer("TransformerEncoderLayer", d_model, nhead, dim_feedforward, dropout,
+                     activation)
+        # PyTorch's order, so that state_dict keys come in its order
+        self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype, rng=rng)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout, rng=rng)
+        self.dropout2 = Dropout(dropout, rng=rng)
+        self.activation = ACTIVATIONS[activation]()
+        self.batch_first = batch_first
+
+    def _ff_block(self, x):
+        return self.dropout2(self._feed_forward(x))
+
+    def _ff_block_backward(self, dy):
+        return self._feed_forward_backward(self.dropout2.backward(dy))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = _batch_first(src, self.batch_first)
         mask = _causal_if(is_causal, src_mask, x.shape[1])
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), mask, src_key_padding_mask)
-            x = x + self.dropout2(self._ff_forward(self.norm2(x)))
+            x = x + self._sa_block(self.norm1(x), mask, src_key_padding_mask)
+            x = x + self._ff_block(self.norm2(x))
         else:
-            x = self.norm1(x + self._sa(x, mask, src_key_padding_mask))
-            x = self.norm2(x + self.dropout2(self._ff_forward(x)))
+            x = self.norm1(x + self._sa_block(x, mask, src_key_padding_mask))
+            x = self.norm2(x + self._ff_block(x))
         return _batch_first(x, self.batch_first)
 
     def backward(self, dout):
         d = _batch_first(dout, self.batch_first)
         if self.norm_first:
-            d = d + self.norm2.backward(self._ff_backward(self.dropout2.backward(d)))
-            d = d + self.norm1.backward(self._sa_backward(d))
+            d = d + self.norm2.backward(self._ff_block_backward(d))
+            d = d + self.norm1.backward(self._sa_block_backward(d))
         else:
             d = self.norm2.backward(d)
-            d = self.norm1.backward(d + self._ff_backward(self.dropout2.backward(d)))
-            d = d + self._sa_backward(d)
+            d = self.norm1.backward(d + self._ff_block_backward(d))
+            d = d + self._sa_block_backward(d)
         return _batch_first(d, self.batch_first)
 
 
-class TransformerDecoderLayer(_Blocks, Module):
+class TransformerDecoderLayer(_Layer):
     """Masked self-attention, cross-attention over the memory, feed-forward; each with a
     residual and a LayerNorm.
 
@@ -165,46 +160,68 @@ class TransformerDecoderLayer(_Blocks, Module):
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  dtype=np.float32, rng=None):
-        self._make(3, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
-                   batch_first, norm_first, bias, dtype, rng)
+        _check_layer("TransformerDecoderLayer", d_model, nhead, dim_feedforward, dropout,
+                     activation)
+        # PyTorch's order, so that state_dict keys come in its order
+        self.self_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, bias=bias, dtype=dtype, rng=rng)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype, rng=rng)
+        self.dropout = Dropout(dropout, rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype, rng=rng)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout, rng=rng)
+        self.dropout2 = Dropout(dropout, rng=rng)
+        self.dropout3 = Dropout(dropout, rng=rng)
+        self.activation = ACTIVATIONS[activation]()
+        self.batch_first = batch_first
 
-    def _mha(self, x, memory, mask, key_padding_mask):
+    def _mha_block(self, x, memory, attn_mask, key_padding_mask):
+        """dropout2(CrossAttention(x, memory)): queries from x, keys and values the memory."""
         out, self.cross_weights = self.multihead_attn(
-            x, memory, memory, key_padding_mask=key_padding_mask, attn_mask=mask,
+            x, memory, memory, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
             average_attn_weights=False)
         return self.dropout2(out)
 
-    def _mha_backward(self, dy):
+    def _mha_block_backward(self, dy):
         dq, dk, dv = self.multihead_attn.backward(self.dropout2.backward(dy))
         return dq, dk + dv  # the memory is both the keys and the values
+
+    def _ff_block(self, x):
+        return self.dropout3(self._feed_forward(x))
+
+    def _ff_block_backward(self, dy):
+        return self._feed_forward_backward(self.dropout3.backward(dy))
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
         x, mem = _batch_first(tgt, self.batch_first), _batch_first(memory, self.batch_first)
         tgt_mask = _causal_if(tgt_is_causal, tgt_mask, x.shape[1])
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), tgt_mask, tgt_key_padding_mask)
-            x = x + self._mha(self.norm2(x), mem, memory_mask, memory_key_padding_mask)
-            x = x + self.dropout3(self._ff_forward(self.norm3(x)))
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask)
+            x = x + self._mha_block(self.norm2(x), mem, memory_mask, memory_key_padding_mask)
+            x = x + self._ff_block(self.norm3(x))
         else:
-            x = self.norm1(x + self._sa(x, tgt_mask, tgt_key_padding_mask))
-            x = self.norm2(x + self._mha(x, mem, memory_mask, memory_key_padding_mask))
-            x = self.norm3(x + self.dropout3(self._ff_forward(x)))
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask))
+            x = self.norm2(x + self._mha_block(x, mem, memory_mask, memory_key_padding_mask))
+            x = self.norm3(x + self._ff_block(x))
         return _batch_first(x, self.batch_first)
 
     def backward(self, dout):
         d = _batch_first(dout, self.batch_first)
         if self.norm_first:
-            d = d + self.norm3.backward(self._ff_backward(self.dropout3.backward(d)))
-            dq, dmemory = self._mha_backward(d)
+            d = d + self.norm3.backward(self._ff_block_backward(d))
+            dq, dmemory = self._mha_block_backward(d)
             d = d + self.norm2.backward(dq)
-            d = d + self.norm1.backward(self._sa_backward(d))
+            d = d + self.norm1.backward(self._sa_block_backward(d))
         else:
             d = self.norm3.backward(d)
-            d = self.norm2.backward(d + self._ff_backward(self.dropout3.backward(d)))
-            dq, dmemory = self._mha_backward(d)
+            d = self.norm2.backward(d + self._ff_block_backward(d))
+            dq, dmemory = self._mha_block_backward(d)
             d = self.norm1.backward(d + dq)
-            d = d + self._sa_backward(d)
+            d = d + self._sa_block_backward(d)
         return _batch_first(d, self.batch_first), _batch_first(dmemory, self.batch_first)
 
 
@@ -304,7 +321,7 @@ class Transformer(Module):
     @staticmethod
     def generate_square_subsequent_mask(sz, dtype=np.float32):
         """The float causal mask: 0 on and below the diagonal, -inf above (PyTorch's)."""
-        return np.where(F.causal_mask(sz), -np.inf, 0).astype(dtype)
+        return np.where(F.causal_mask(sz), 0, -np.inf).astype(dtype)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
                 src_key_padding_mask=None, tgt_key_padding_mask=None,

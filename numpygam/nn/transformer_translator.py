@@ -5,26 +5,34 @@
     h = Transformer(x, y, causal mask on y, padding mask on the source)
     logits = out(h)                                      (B, T, V)
 
-(Vaswani et al. 2017, secs. 3.4 and 3.5: embeddings scaled by sqrt(d_model), sinusoidal
-positions; the embeddings start N(0, 1/d_model), so both terms have unit size.)
+From Vaswani et al. 2017: embeddings scaled by sqrt(d_model) (sec. 3.4), sinusoidal
+positions (sec. 3.5).  This project's choices, departing from the paper:
+  - the embeddings start N(0, 1/d_model), so that scaled by sqrt(d_model) each entry
+    has unit variance; the positional table's entries have RMS sqrt(1/2) ~ 0.71, of
+    the same order (an N(0, 1) start would drown the positions);
+  - the source and target embeddings and the output layer have their own weights
+    (the paper shares them, sec. 3.4);
+  - no dropout on the sums of embeddings and positions (the paper has it, sec. 5.4);
+  - nn.Transformer ends each stack with a LayerNorm, as PyTorch's does.
 Training is teacher-forced in one call (the causal mask lets position t see only
 tgt_in[:t + 1]); decoding runs the decoder again on the growing prefix at each
 step, which at a dozen output characters costs little.
 forward(src (B, S), src_lengths (B,), tgt_in (B, T), rng=None) -> logits (B, T, V);
 after it, self.weights (B, T, S) is the last decoder layer's cross-attention averaged
 over the heads, and self.head_weights (B, nhead, T, S) the same per head.
-greedy(...) and beam_search(...) as nn.Seq2Seq's.
+greedy(...) and beam_search(...) as nn.Seq2Seq's (both from nn/decoding.py).
 """
 import math
 
 import numpy as np
 
 from .. import functional as F
-from ..data.vocab import EOS, PAD, SOS
+from ..tasks.vocab import PAD
+from .decoding import beam_search, greedy_search, repeat_rows
 from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
-from .module import Module
+from .module import Module, evaluating
 from .transformer import PositionalEncoding, Transformer
 
 
@@ -37,111 +45,87 @@ class TransformerTranslator(Module):
                                        rng=rng)
         self.tgt_embedding = Embedding(tgt_vocab_size, d_model, padding_idx=PAD, dtype=dtype,
                                        rng=rng)
-        self.positions = PositionalEncoding(d_model, max_len, dtype=dtype)
-        self.transformer = Transformer(d_model, nhead, num_layers, num_layers, dim_feedforward,
-                                       dropout, batch_first=True, dtype=dtype, rng=rng)
+        # one PositionalEncoding each: a module's calls are undone in reverse order, and
+        # the source's and the target's are separate paths of the graph
+        self.src_positions = PositionalEncoding(d_model, max_len, dtype=dtype)
+        self.tgt_positions = PositionalEncoding(d_model, max_len, dtype=dtype)
+        self.transformer = Transformer(d_model=d_model, nhead=nhead, num_encoder_layers=num_layers,
+                                       num_decoder_layers=num_layers,
+                                       dim_feedforward=dim_feedforward, dropout=dropout,
+                                       batch_first=True, dtype=dtype, rng=rng)
         self.out = Linear(d_model, tgt_vocab_size, dtype=dtype, rng=rng)
         self.scale = math.sqrt(d_model)
-        # embeddings start N(0, 1/d_model), so that scaled by sqrt(d_model) they have the
-        # unit size of the positions they are added to (N(0, 1) would drown the positions)
-        for embedding in (self.src_embedding, self.tgt_embedding):
+        for embedding in (self.src_embedding, self.tgt_embedding):  # N(0, 1/d_model): above
             embedding.weight.data *= embedding.weight.data.dtype.type(1 / self.scale)
 
-    def _embed(self, embedding, ids):
-        return self.positions(embedding(ids) * embedding.weight.data.dtype.type(self.scale))
+    def _embed(self, embedding, positions, ids):
+        return positions(embedding(ids) * embedding.weight.data.dtype.type(self.scale))
 
-    def _embed_backward(self, embedding, d):
-        embedding.backward(self.positions.backward(d) * d.dtype.type(self.scale))
+    def _embed_backward(self, embedding, positions, d):
+        embedding.backward(positions.backward(d) * d.dtype.type(self.scale))
 
     @staticmethod
     def _padding(src, src_lengths):
         return np.arange(src.shape[1])[None] >= np.asarray(src_lengths)[:, None]
 
-    def _reseed(self, rng):
-        """Fresh dropout masks from rng (the trainer's per-step generator)."""
-        for m in self.modules():
-            if isinstance(m, Dropout):
-                m.rng = np.random.default_rng(rng.integers(2**63))
-
     def forward(self, src, src_lengths, tgt_in, rng=None):
-        if rng is not None:
-            self._reseed(rng)
+        if rng is not None:  # the trainer's per-step generator: fresh, reproducible masks
+            Dropout.reseed(self, rng)
         padding = self._padding(src, src_lengths)
-        h = self.transformer(self._embed(self.src_embedding, src),
-                             self._embed(self.tgt_embedding, tgt_in),
-                             tgt_mask=F.causal_mask(tgt_in.shape[1]),
-                             src_key_padding_mask=padding, memory_key_padding_mask=padding)
+        h = self.transformer(self._embed(self.src_embedding, self.src_positions, src),
+                             self._embed(self.tgt_embedding, self.tgt_positions, tgt_in),
+                             tgt_is_causal=True, src_key_padding_mask=padding,
+                             memory_key_padding_mask=padding)
         self.head_weights = self.transformer.decoder.layers[-1].cross_weights
         self.weights = self.head_weights.mean(axis=1)
         return self.out(h)
 
     def backward(self, dlogits):
         dsrc, dtgt = self.transformer.backward(self.out.backward(dlogits))
-        self._embed_backward(self.tgt_embedding, dtgt)  # the reverse of forward's order
-        self._embed_backward(self.src_embedding, dsrc)
+        self._embed_backward(self.tgt_embedding, self.tgt_positions, dtgt)
+        self._embed_backward(self.src_embedding, self.src_positions, dsrc)
 
     # -- inference ------------------------------------------------------------------
     def _encode(self, src, src_lengths):
         padding = self._padding(src, src_lengths)
-        memory = self.transformer.encoder(self._embed(self.src_embedding, src),
+        memory = self.transformer.encoder(self._embed(self.src_embedding, self.src_positions, src),
                                           src_key_padding_mask=padding)
         return memory, padding
 
-    def _next(self, prefix, memory, padding):
-        """Log-probabilities of the next token after each prefix (B, t) and the last
-        layer's cross-attention of its last position per head, (B, nhead, S)."""
-        h = self.transformer.decoder(self._embed(self.tgt_embedding, prefix), memory,
-                                     tgt_mask=F.causal_mask(prefix.shape[1]),
-                                     memory_key_padding_mask=padding)
-        logp, _ = F.log_softmax_forward(self.out(h[:, -1]).astype(np.float64))
-        return logp, self.transformer.decoder.layers[-1].cross_weights[:, :, -1]
+    def _step_function(self, memory, padding):
+        """The decoder as nn.decoding wants it.  The state is the prefix of tokens before
+        y_prev, (N, t); the decoder reads the whole prefix again at every step.
+        -> log-probabilities (N, V), the prefix with y_prev, and the last layer's
+        cross-attention of the new position per head, (N, nhead, S)."""
+        def step(y_prev, prefix, t):
+            prefix = np.concatenate([prefix, y_prev[:, None]], 1)
+            h = self.transformer.decoder(self._embed(self.tgt_embedding, self.tgt_positions,
+                                                     prefix), memory,
+                                         tgt_is_causal=True, memory_key_padding_mask=padding)
+            logp, _ = F.log_softmax_forward(self.out(h[:, -1]).astype(np.float64))
+            return logp, prefix, self.transformer.decoder.layers[-1].cross_weights[:, :, -1]
+        return step
 
     def greedy(self, src, src_lengths, max_len):
         """Most likely token at each step.  -> tokens (B, max_len), weights (B, max_len, S);
         self.last_head_weights (B, nhead, max_len, S).  Eval mode; the mode is restored."""
-        was_training = self.training
-        self.eval()
-        memory, padding = self._encode(src, src_lengths)
-        prefix = np.full((src.shape[0], 1), SOS)
-        heads = []
-        for _ in range(max_len):
-            logp, a = self._next(prefix, memory, padding)
-            prefix = np.concatenate([prefix, logp.argmax(-1)[:, None]], 1)
-            heads.append(a)
-        self.train(was_training)
-        self.last_head_weights = np.stack(heads, 2)
-        return prefix[:, 1:], self.last_head_weights.mean(axis=1)
+        with evaluating(self):
+            memory, padding = self._encode(src, src_lengths)
+            B = src.shape[0]
+            tokens, heads = greedy_search(self._step_function(memory, padding),
+                                          np.zeros((B, 0), int), B, max_len)
+        self.last_head_weights = heads.transpose(0, 2, 1, 3)  # (B, nhead, max_len, S)
+        return tokens, self.last_head_weights.mean(axis=1)
 
     def beam_search(self, src, src_length, beam_size=5, max_len=20):
         """Best sequence for one source (src (S,) ids), length-normalised log-probability.
         -> (tokens list ending with EOS, weights (T, S)); self.last_head_weights
         (nhead, T, S) for that sequence."""
-        was_training = self.training
-        self.eval()
-        memory, padding = self._encode(src[None], np.array([src_length]))
-        memory, padding = np.repeat(memory, beam_size, 0), np.repeat(padding, beam_size, 0)
-        prefix = np.full((beam_size, 1), SOS)
-        scores = np.full(beam_size, -np.inf)
-        scores[0] = 0.0
-        heads = np.zeros((beam_size, self.transformer.nhead, 0, memory.shape[1]))
-        finished = []
-        for t in range(max_len):
-            logp, a = self._next(prefix, memory, padding)
-            total = (scores[:, None] + logp).ravel()
-            best = np.argsort(-total)[:beam_size]
-            beam, y = best // logp.shape[1], best % logp.shape[1]
-            prefix = np.concatenate([prefix[beam], y[:, None]], 1)
-            heads = np.concatenate([heads[beam], a[beam][:, :, None]], 2)
-            scores = total[best]
-            for k in np.flatnonzero(y == EOS):
-                finished.append((scores[k] / (t + 1), prefix[k, 1:].tolist(), heads[k]))
-                scores[k] = -np.inf
-            if len(finished) >= beam_size or np.all(np.isinf(scores)):
-                break
-        self.train(was_training)
-        if not finished:
-            k = int(np.argmax(scores))
-            finished.append((scores[k], prefix[k, 1:].tolist(), heads[k]))
-        _, tokens, head_weights = max(finished, key=lambda f: f[0])
-        self.last_head_weights = head_weights[:, :, :src_length]
+        with evaluating(self):
+            memory, padding = self._encode(src[None], np.array([src_length]))
+            step = self._step_function(repeat_rows(memory, beam_size),
+                                       repeat_rows(padding, beam_size))
+            tokens, heads, _ = beam_search(step, np.zeros((beam_size, 0), int), beam_size,
+                                           max_len)
+        self.last_head_weights = heads.transpose(1, 0, 2)[:, :, :src_length]
         return tokens, self.last_head_weights.mean(axis=0)

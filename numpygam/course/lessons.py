@@ -15,7 +15,8 @@ import glob
 import json
 import os
 
-LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "notebooks")
+LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "notebooks")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 

@@ -1,7 +1,7 @@
 """The grader: a student's backward passes against the library's, in a sandbox.
 
 Each exercise of each student runs in its own subprocess (`python -m
-numpygam.grading`), with a time limit, so that a hang, a crash or `sys.exit`
+numpygam.course.grading`), with a time limit, so that a hang, a crash or `sys.exit`
 costs that exercise alone.  In the subprocess:
 
   1. the example inputs are drawn (numpygam/examples.py, a seed from the
@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .examples import examples
+from ..examples import examples
 from .exercises import EXERCISES
 
 TOLERANCE = 1e-8      # float64 inputs of size ~1: a right formula differs by ~1e-15
@@ -170,11 +170,11 @@ def _run(exercise_name, path, seed, timeout):
     """(the subprocess's results as a dict, or None; a one-line reason when None)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "result.npz")
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
                    PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]))
-        proc = subprocess.Popen([sys.executable, "-m", "numpygam.grading", exercise_name,
+        proc = subprocess.Popen([sys.executable, "-m", "numpygam.course.grading", exercise_name,
                                  os.path.abspath(path), str(seed), out], cwd=tmp, env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)

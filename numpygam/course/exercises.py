@@ -23,7 +23,7 @@ class Exercise(NamedTuple):
     walkthrough: str
 
 
-SOFTMAX = r"""
+SOFTMAX_WALKTHROUGH = r"""
 Softmax over the last axis, $a_j = e^{s_j} / \sum_k e^{s_k}$ (masked keys get $a_j = 0$).
 Its Jacobian is $\partial a_j / \partial s_k = a_j (\delta_{jk} - a_k)$, so the
 chain rule $ds_k = \sum_j da_j \, \partial a_j / \partial s_k$ collapses to one line:
@@ -35,7 +35,7 @@ A masked key has $a_j = 0$, so its gradient is 0 with no special case; a fully
 masked row has $a = 0$ and gets zeros too.
 """
 
-SCORES = r"""
+SCORES_WALKTHROUGH = r"""
 Three score functions, each $e_{ij} = \mathrm{score}(q_i, k_j)$, shape (B, Tq, Tk).
 Given $de$ (same shape):
 
@@ -50,7 +50,7 @@ Given $de$ (same shape):
   the key side ($dk$, $dW_k$ likewise).
 """
 
-CONTEXT = r"""
+CONTEXT_WALKTHROUGH = r"""
 The context vector $c_i = \sum_j a_{ij} h_j$ is one batched matrix product, $c = a\,h$
 with $a$ (B, Tq, Tk) and $h$ (B, Tk, Dv). Each $a_{ij}$ multiplies $h_j$ into $c_i$, so
 
@@ -60,7 +60,7 @@ dh_j = \sum_i a_{ij}\, dc_i \quad (dh = a^\top dc).$$
 Check the shapes: $dc\,h^\top$ is (B, Tq, Dv)(B, Dv, Tk) = (B, Tq, Tk).
 """
 
-CHANNEL_GATE = r"""
+CHANNEL_GATE_WALKTHROUGH = r"""
 GAM's channel gate: permute $x$ (B, C, H, W) to pixels $p(x)$ (B, H, W, C), run a
 two-layer MLP on each pixel's C channels, $\mathrm{att} = W_2\,\mathrm{relu}(W_1 p(x) + b_1) + b_2$,
 take $g = \mathrm{sigmoid}(\mathrm{att})$ (the paper; the blog's code has no sigmoid), permute back
@@ -72,7 +72,7 @@ sigmoid (whose derivative is $g(1-g)$), the second Linear, the ReLU and the firs
 backward functions are given), then permute that input gradient back and add it to $dx$.
 """
 
-CONV2D = r"""
+CONV2D_WALKTHROUGH = r"""
 The textbook convolution as one matrix product per group: im2col copies every K x K
 patch of the padded input into a column, `cols` (Cin_g K K, B Ho Wo), and
 $y_g = W_g\,\mathrm{cols}_g$ with $W_g$ reshaped to (Cout_g, Cin_g K K).
@@ -84,7 +84,7 @@ backward (given) crops the padded border. $db = \sum_{b,i,j} dy$. Put dy in the
 (Cout, B Ho Wo) layout first: `dy.transpose(1, 0, 2, 3).reshape(Cout, -1)`.
 """
 
-BATCH_NORM = r"""
+BATCH_NORM_WALKTHROUGH = r"""
 Batch norm per channel over the $N = B H W$ values: $\hat x = (x - \mu_B)/\sqrt{\mathrm{var}_B + \epsilon}$,
 $y = \gamma \hat x + \beta$. The parameters are easy: $d\gamma = \sum dy\,\hat x$,
 $d\beta = \sum dy$. For $dx$, with $g = dy\,\gamma$, every $x$ also moves $\mu$ and
@@ -96,7 +96,7 @@ $$dx = \frac{g - \mathrm{mean}(g) - \hat x\,\mathrm{mean}(g\,\hat x)}{\sqrt{\mat
 so $dx = g / \sqrt{\mathrm{var}_B + \epsilon}$.
 """
 
-GRU_STEP = r"""
+GRU_STEP_WALKTHROUGH = r"""
 One GRU step, PyTorch's formulation: $r = \mathrm{sigmoid}(a_r)$, $z = \mathrm{sigmoid}(a_z)$,
 $n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))$, $h' = (1 - z) n + z h$.
 The function you write is the heart of its backward: from $dh'$, the gradients of the
@@ -113,19 +113,19 @@ into $dx$, $dh$ and the weight gradients.
 
 EXERCISES = {
     "softmax": Exercise("softmax", ("softmax_backward",), ("softmax",),
-                        "04_backprop_through_attention", SOFTMAX),
+                        "04_backprop_through_attention", SOFTMAX_WALKTHROUGH),
     "scores": Exercise("scores", ("dot_score_backward", "general_score_backward",
                                   "additive_score_backward"),
                        ("dot_score", "general_score", "additive_score"),
-                       "04_backprop_through_attention", SCORES),
+                       "04_backprop_through_attention", SCORES_WALKTHROUGH),
     "context": Exercise("attention", ("context_backward",), ("context",),
-                        "04_backprop_through_attention", CONTEXT),
+                        "04_backprop_through_attention", CONTEXT_WALKTHROUGH),
     "channel_gate": Exercise("gam", ("channel_gate_backward",), ("channel_gate",),
-                             "07_gam_channel_gate", CHANNEL_GATE),
+                             "07_gam_channel_gate", CHANNEL_GATE_WALKTHROUGH),
     "conv2d": Exercise("conv", ("conv2d_reference_backward",), ("conv2d_reference",),
-                       "08_gam_spatial_gate", CONV2D),
+                       "08_gam_spatial_gate", CONV2D_WALKTHROUGH),
     "batch_norm": Exercise("norm", ("batch_norm2d_backward",), ("batch_norm2d",),
-                           "08_gam_spatial_gate", BATCH_NORM),
+                           "08_gam_spatial_gate", BATCH_NORM_WALKTHROUGH),
     "gru_step": Exercise("gru", ("_step_backward",), ("gru_cell",), "05_encoder_decoder",
-                         GRU_STEP),
+                         GRU_STEP_WALKTHROUGH),
 }

@@ -2,7 +2,7 @@
 
 The solutions are the library's own code, between "# BEGIN SOLUTION" and
 "# END SOLUTION" in numpygam/functional; nothing is kept by hand.
-`make_homework(folder)` writes, for each exercise of numpygam/exercises.py, a
+`make_homework(folder)` writes, for each exercise of numpygam/course/exercises.py, a
 file holding only what the student writes: the function(s) with their
 docstrings (formula, shapes, the cache's fields) and a "your code here" stub,
 the imports they need, a walkthrough of the derivation and a check cell.  The
@@ -18,10 +18,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from .examples import examples
+from ..examples import examples
 from .exercises import EXERCISES
 
-SOURCE = os.path.join(os.path.dirname(__file__), "functional")
+SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "functional")
 
 JUPYTEXT_HEADER = """# ---
 # jupyter:
@@ -122,7 +122,7 @@ def exercise_source(name, solutions=False):
                   _strip_solution(source, fn), ""]
     cells += ["", "# %% [markdown]", "# ## Check", "", "# %%",
               "if __name__ == \"__main__\":  # run this cell, or `python <this file>`",
-              "    import os", "", "    from numpygam.grading import grade", "",
+              "    import os", "", "    from numpygam.course.grading import grade", "",
               "    here = os.path.dirname(os.path.abspath(__file__)) if \"__file__\" in "
               "globals() else \".\"",
               f"    grade({name!r}, here)", ""]
