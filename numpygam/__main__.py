@@ -112,6 +112,7 @@ def _homework(args):
 
 
 def _grade(args):
+    from .course import sandbox
     from .course.exercises import EXERCISES
     from .course.grading import DEFAULT_TIMEOUT, grade, main_class, read_points
     if args.exercise != "all" and args.exercise not in EXERCISES:
@@ -126,7 +127,10 @@ def _grade(args):
             if getattr(args, option) is not None:
                 return _usage_error(f"--{option.replace('_', '-')} goes with --submissions DIR "
                                     "(grading a class)")
-        return 0 if grade(args.exercise, args.dir, timeout=timeout) else 1
+        if not os.path.isdir(args.dir):
+            return _usage_error(f"--dir {args.dir}: no such folder; write the exercises first: "
+                                f"python -m numpygam homework {args.dir}")
+        return 0 if grade(args.exercise, args.dir, timeout=timeout, seed=args.seed) else 1
     if not os.path.isdir(args.submissions):
         return _usage_error(f"--submissions {args.submissions}: no such folder (it holds one "
                             "subfolder per student)")
@@ -140,7 +144,10 @@ def _grade(args):
             points = read_points(args.points, exercises)
         except (OSError, ValueError) as err:  # missing, not JSON, unknown names, bad values
             return _usage_error(f"--points {args.points}: {err}")
-    return main_class(args.submissions, points, args.csv, args.json_dir, timeout)
+    if not args.no_sandbox and sandbox.unavailable():
+        return _usage_error(sandbox.unavailable())
+    return main_class(args.submissions, points, args.csv, args.json_dir, timeout,
+                      use_sandbox=not args.no_sandbox, seed=args.seed)
 
 
 def is_calendar_date(text):
@@ -251,6 +258,12 @@ def main(argv=None):
                                        "(Gradescope's format) here")
     gr.add_argument("--timeout", type=float, default=None,
                     help="seconds per exercise before it scores 0 (default 60)")
+    gr.add_argument("--seed", type=int, default=None,
+                    help="draw the inputs from this seed (a wrong gradient's message gives it, "
+                         "to rerun the same inputs); default: a fresh one")
+    gr.add_argument("--no-sandbox", action="store_true",
+                    help="with --submissions: grade without the bubblewrap sandbox (said in "
+                         "the summary and every export)")
     ls = sub.add_parser("lessons", help="write the lessons as .ipynb notebooks into a folder")
     ls.set_defaults(func=_lessons)
     ls.add_argument("folder")

@@ -125,6 +125,24 @@ def generate(base, path):
     return [json.loads(line)[0]["mutations"][0] for line in dump.splitlines() if line.strip()]
 
 
+def run_tests(tmp, tests, timeout):
+    """pytest -x on the quick tests of the copy at tmp: (return code or None on timeout,
+    seconds)."""
+    tests = [t for t in tests if (Path(tmp) / t).exists()] or ["tests/"]
+    env = dict(os.environ, PYTHONPATH=str(tmp), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
+    env.pop("HYPOTHESIS_PROFILE", None)
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+           "--hypothesis-seed=0", *QUICK, *tests]
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, time.perf_counter() - start
+    return done.returncode, time.perf_counter() - start
+
+
 def run_mutant(base, mutation, timeout):
     """(verdict, seconds) for one mutation applied to a fresh copy of base."""
     with tempfile.TemporaryDirectory(prefix="numpygam-sample-") as tmp:
@@ -134,23 +152,13 @@ def run_mutant(base, mutation, timeout):
                        str(mutation["occurrence"]), cwd=tmp)
         except subprocess.CalledProcessError as err:
             return f"not applied ({err.stderr.strip().splitlines()[-1:]})", 0.0
-        tests = tests_for(mutation["module_path"][len("numpygam/"):])
-        env = dict(os.environ, PYTHONPATH=tmp, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                   MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg")
-        env.pop("HYPOTHESIS_PROFILE", None)
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-               "--hypothesis-seed=0", *QUICK, *tests]
-        start = time.perf_counter()
-        try:
-            done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return "killed (timeout)", time.perf_counter() - start
-        seconds = time.perf_counter() - start
-        if done.returncode == 0:
+        code, seconds = run_tests(tmp, tests_for(mutation["module_path"][len("numpygam/"):]),
+                                  timeout)
+        if code is None:
+            return "killed (timeout)", seconds
+        if code == 0:
             return "SURVIVED", seconds
-        return ("killed" if done.returncode == 1 else f"killed (pytest exit {done.returncode})",
-                seconds)
+        return "killed" if code == 1 else f"killed (pytest exit {code})", seconds
 
 
 def describe(m, base):
@@ -201,6 +209,13 @@ def main(argv=None):
         print(f"{len(everything)} mutants of {len(files)} files; {len(sample)} drawn with "
               f"--seed {seed}", flush=True)
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            groups = sorted({tests_for(m["module_path"][len("numpygam/"):]) for m in sample})
+            for tests, (code, seconds) in zip(groups, pool.map(
+                    lambda t: run_tests(base, t, args.timeout), groups)):
+                if code != 0:  # every mutant would look killed
+                    raise SystemExit(f"the unmutated tests fail (pytest exit {code}): "
+                                     f"{' '.join(tests)}")
+            print(f"the unmutated tests pass ({len(groups)} groups)", flush=True)
             results = list(pool.map(lambda m: (m, run_mutant(base, m, args.timeout)), sample))
         survivors = []
         for m, (verdict, seconds) in results:

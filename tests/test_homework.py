@@ -100,8 +100,10 @@ def test_a_wrong_gradient_is_named_with_its_index_and_the_finite_difference(tmp_
     assert grade("context", str(tmp_path), out=messages.append) is False
     text = "\n".join(messages)
     assert "dweights: correct" in text and "(1/2 gradients right)" in text
-    match = re.search(r"dvalues: WRONG at index \(\d+, \d+, \d+\): yours ([-+][\d.]+), "
-                      r"reference ([-+][\d.]+), finite differences ([-+][\d.]+)", text)
+    match = re.search(r"dvalues: WRONG in 40 of 40 entries; the worst at index "
+                      r"\(\d+, \d+, \d+\): yours ([-+][\d.]+), "
+                      r"reference ([-+][\d.]+), finite differences ([-+][\d.]+) "
+                      r"\(rerun these inputs: --seed \d+\)", text)
     assert match, text
     yours, reference, fd = map(float, match.groups())
     assert yours == pytest.approx(2 * reference, abs=2e-6) and fd == pytest.approx(reference,
@@ -188,8 +190,14 @@ def test_a_simulated_class_is_graded_cell_by_cell(tmp_path, capsys):
     printed = capsys.readouterr().out
     with open(tmp_path / "grades.csv") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["student", *EXERCISES, "total"]
-    book = {row[0]: dict(zip(rows[0][1:], map(float, row[1:]))) for row in rows[1:]}
+    assert rows[0] == ["student", *EXERCISES, "total", "flags"]
+    flags = {row[0]: row[-1] for row in rows[1:]}  # the same code, word for word, is flagged
+    assert flags.pop("hangs") == "softmax: the same code as syntax_error"
+    assert flags.pop("syntax_error") == "softmax: the same code as hangs"
+    assert flags.pop("correct") == "context: the same code as partly_wrong"
+    assert flags.pop("partly_wrong") == "context: the same code as correct"
+    assert set(flags.values()) == {""}
+    book = {row[0]: dict(zip(rows[0][1:-1], map(float, row[1:-1]))) for row in rows[1:]}
     full = {e: (3.0 if e == "conv2d" else 2.0 if e == "scores" else 1.0) for e in EXERCISES}
     assert book["correct"] == {**full, "total": 10.0}
     assert book["untouched"] == {**{e: 0.0 for e in EXERCISES}, "total": 0.0}
@@ -207,7 +215,7 @@ def test_a_simulated_class_is_graded_cell_by_cell(tmp_path, capsys):
     reasons = {s: {t["name"]: t for t in json.loads((tmp_path / "gradescope" / s /
                                                      "results.json").read_text())["tests"]}
                for s in book}
-    assert "did not finish within 10 s" in reasons["hangs"]["context"]["output"]
+    assert "stopped at the time limit (10 s" in reasons["hangs"]["context"]["output"]
     assert "sys.exit(0)" in reasons["exits"]["softmax"]["output"]
     assert "sys.exit(0)" in reasons["exits"]["context"]["output"]
     assert "calls the reference implementation" in reasons["calls_reference"]["context"]["output"]

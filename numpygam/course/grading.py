@@ -1,58 +1,54 @@
-"""The grader: a student's backward passes against the library's, in a sandbox.
+"""The grader: a student's backward passes against the library's, each run in a sandbox.
 
-Each exercise of each student runs in its own subprocess (`python -m
-numpygam.course.grading`), with a time limit, so that a hang, a crash or `sys.exit`
-costs that exercise alone.  In the subprocess:
+Each exercise of each student runs in its own sandbox (sandbox.py: bubblewrap, no
+network, nothing of the class visible but a copy of that one file, limits on memory,
+CPU time, files, processes and output, nothing it starts outliving it), where
+runner.py imports the students' edition of numpygam (edition.py: the exercise's
+reference bodies absent), draws the example inputs from a seed it reads on stdin,
+runs the student's backward and writes the gradients to its result channel.
 
-  1. the example inputs are drawn (numpygam/examples.py, a seed from the
-     parent) and the library's forward builds the cache;
-  2. the reference functions the exercise asks for are replaced, wherever the
-     library binds them, by traps: a submission that calls one scores 0 with
-     "calls the reference implementation";
-  3. the student's file is imported and its backward runs on copies of the
-     cache and of dout;
-  4. the gradients it returned, and nothing else, are written to a file.
+The parent computes the reference gradients itself, from the same seed, checks the
+result document (expected names, a float dtype, expected shapes, a size cap: anything
+else is that exercise's 0 with a one-line reason) and compares.  A gradient is right
+when
 
-The parent computes the reference gradients itself, from the same seed, and
-compares: so nothing the student's code changes in place, prints or writes
-can change the verdict.  A gradient is right when
+    max |yours - reference| <= TOLERANCE * max(1, max |reference|),   TOLERANCE = 1e-11
 
-    max |yours - reference| <= TOLERANCE * max(1, max |reference|)
-
-and an exercise's score is the fraction of its gradients that are right.
+which a right analytic formula meets by four orders of magnitude in float64 (its
+errors are ~1e-15), and finite differences miss (their errors are 1e-10 .. 1e-5: such
+an answer is flagged "looks numerical").  An exercise's score is the fraction of its
+gradients that are right.
 
     python -m numpygam grade softmax --dir my_homework         # one student
     python -m numpygam grade all --submissions class/ --csv grades.csv [--points points.json]
-                                 [--json-dir gradescope/] [--timeout 60]
+                                 [--json-dir gradescope/] [--timeout 60] [--no-sandbox]
 """
-import copy
+import ast
+import base64
+import binascii
 import csv
-import importlib.util
 import io
 import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 
 from ..examples import examples
+from . import sandbox
+from .edition import write_edition
 from .exercises import EXERCISES
 
-TOLERANCE = 1e-8      # float64 inputs of size ~1: a right formula differs by ~1e-15
-DEFAULT_TIMEOUT = 60  # seconds per exercise; the reference needs well under one
-
-
-class ReferenceCalled(BaseException):
-    """Raised by the traps; a BaseException, so `except Exception` in a submission
-    cannot swallow it (and the trap records the call anyway)."""
+TOLERANCE = 1e-11      # relative; a right formula in float64 is off by ~1e-15
+NUMERICAL_BAND = 1e-4  # relative errors in (TOLERANCE, NUMERICAL_BAND]: finite differences'
+DEFAULT_TIMEOUT = 60   # seconds per exercise; the reference needs well under one
+MAX_MESSAGE = 300      # characters of a submission's own text (an error) that are kept
 
 
 class Result(NamedTuple):
@@ -74,131 +70,83 @@ def _example(check, seed):
     return example, np.random.default_rng([seed, 1]).standard_normal(out.shape)
 
 
-# -- inside the subprocess -----------------------------------------------------------------
+# -- running one submission ------------------------------------------------------------------
 
-def _install_traps(exercise, called):
-    """Replace the reference functions the student writes, wherever numpygam binds them."""
-    module = importlib.import_module(f"numpygam.functional.{exercise.module}")
-    originals = {id(getattr(module, name)): name for name in exercise.write}
-    for mod in list(sys.modules.values()):
-        if getattr(mod, "__name__", "").startswith("numpygam"):
-            for attr, value in list(vars(mod).items()):
-                if id(value) in originals:
-                    setattr(mod, attr, _trap(originals[id(value)], called))
+class Editions:
+    """The students' editions of the package, one per exercise, written once per grading
+    run into a temporary folder (close() removes them)."""
 
+    def __init__(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="numpygam-editions-")
+        os.chmod(self._tmp.name, 0o755)  # the sandbox's user reads them
+        self._made = {}
 
-def _trap(name, called):
-    def reference(*args, **kwargs):
-        called.append(name)
-        raise ReferenceCalled(f"calls the reference implementation "
-                              f"numpygam.functional.{name}: write your own")
-    return reference
+    def __getitem__(self, exercise_name):
+        if exercise_name not in self._made:
+            folder = os.path.join(self._tmp.name, exercise_name)
+            os.mkdir(folder)
+            self._made[exercise_name] = write_edition(folder, exercise_name)
+        return self._made[exercise_name]
 
-
-def _student_backward(backward, student, exercise):
-    """The check's backward with the student's functions in place of the library's."""
-    mine = {name: getattr(student, name) for name in exercise.write if hasattr(student, name)}
-    missing = [name for name in exercise.write if name not in mine]
-    if missing:
-        raise AttributeError(f"the file defines no function {', '.join(missing)}")
-    if backward.__name__ in mine:
-        return mine[backward.__name__]
-    # a library backward that calls the student's function (gru_cell_backward -> _step_backward)
-    return types.FunctionType(backward.__code__, {**backward.__globals__, **mine},
-                              backward.__name__, backward.__defaults__)
+    def close(self):
+        self._tmp.cleanup()
 
 
-def _reason(err, path):
-    """One line for an exception raised by the student's code, with its line there."""
-    if isinstance(err, ReferenceCalled):
-        return str(err)
-    if isinstance(err, NotImplementedError):
-        return "not written yet: replace `raise NotImplementedError` with your code"
-    if isinstance(err, SystemExit):
-        return f"calls sys.exit({err.code!r}); a backward pass returns its gradients"
-    if isinstance(err, SyntaxError):
-        where = f" (line {err.lineno})" if err.lineno else ""
-        return f"does not import: SyntaxError: {err.msg}{where}"
-    line, tb = None, err.__traceback__
-    while tb is not None:
-        if os.path.abspath(tb.tb_frame.f_code.co_filename) == path:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return f"raised {type(err).__name__}: {err}" + (f" (line {line} of your file)" if line else "")
+def _hidden():
+    """An installed numpygam (with its solutions) inside the folders the sandbox sees."""
+    import numpygam
+    return [os.path.dirname(os.path.abspath(numpygam.__file__))]
 
 
-def run_submission(exercise_name, path, seed, out):
-    """The subprocess's work (see the module docstring); writes the gradients to out (.npz)."""
-    sys.dont_write_bytecode = True  # no __pycache__ in the student's folder
-    exercise, path = EXERCISES[exercise_name], os.path.abspath(path)
-    prepared = []
-    for check in exercise.checks:
-        example, dout = _example(check, seed)
-        _, cache = example.forward(**example.inputs, **example.options)
-        prepared.append((example.backward, cache, dout))
-    called, results = [], {}
-    _install_traps(exercise, called)
+_SIGNALS = {signal.SIGXCPU: "stopped at the CPU-time limit",
+            signal.SIGXFSZ: f"stopped at the file-size limit ({sandbox.LIMITS.file_size >> 20} "
+                            "MiB for any one file)",
+            signal.SIGKILL: "killed (by itself, or at a limit)",
+            signal.SIGSEGV: "crashed (segmentation fault)"}
+
+
+def _run(exercise_name, path, seed, timeout, edition, use_sandbox=True):
+    """(the result document, or None; a one-line reason when None)."""
+    with tempfile.TemporaryDirectory(prefix="numpygam-grade-") as work:
+        os.chmod(work, 0o777)  # the sandbox's user writes here (its only writable folder)
+        with open(path, "rb") as f:
+            source = f.read(sandbox.LIMITS.file_size + 1)
+        if len(source) > sandbox.LIMITS.file_size:
+            return None, f"the file is larger than {sandbox.LIMITS.file_size >> 20} MiB"
+        with open(os.path.join(work, "submission.py"), "wb") as f:
+            f.write(source)
+        inside = sandbox.WORK if use_sandbox else work
+        request = json.dumps({"exercise": exercise_name, "seed": seed,
+                              "file": f"{inside}/submission.py"}) + "\n"
+        env = {"PATH": "/usr/bin:/bin", "HOME": inside, "PYTHONPATH": edition,
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "LANG": "C.UTF-8"}
+        outcome = sandbox.run([sys.executable, "-m", "numpygam.course.runner"], work=work,
+                              readonly=[edition], hidden=_hidden(), stdin=request.encode(),
+                              timeout=timeout, env=env, sandbox=use_sandbox)
+    if outcome.timed_out:
+        return None, (f"stopped at the time limit ({timeout:g} s of wall-clock time): an "
+                      "endless loop, or far too slow")
+    if outcome.result_cut:
+        return None, f"wrote more than {sandbox.LIMITS.result >> 20} MiB of results: not graded"
+    code = outcome.returncode
+    if not outcome.result:
+        sig = -code if code < 0 else code - 128 if code > 128 else None
+        why = _SIGNALS.get(sig, f"ended with exit status {code}")
+        if sig == signal.SIGXCPU:
+            why += f" ({timeout:g} s)"
+        last = outcome.stderr.decode(errors="replace").strip().split("\n")[-1][:200]
+        if "MemoryError" in last:
+            why = f"ran out of memory (the limit is {sandbox.LIMITS.memory >> 30} GiB)"
+        return None, f"{why} before reporting any gradient" + (f": {last}" if last else "")
     try:
-        spec = importlib.util.spec_from_file_location(f"submission_{exercise_name}", path)
-        student = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(student)
-    except BaseException as err:  # a syntax error, sys.exit, an import error ...
-        results["error"] = _reason(err, path)
-        student = None
-    for i, (backward, cache, dout) in enumerate(prepared):
-        if student is None:
-            break
-        try:
-            grads = _student_backward(backward, student, exercise)(copy.deepcopy(dout),
-                                                                   copy.deepcopy(cache))
-            grads = grads if isinstance(grads, tuple) else (grads,)
-            results[f"{i}.count"] = len(grads)
-            for j, g in enumerate(grads):
-                if g is not None:
-                    results[f"{i}.{j}"] = np.asarray(g, dtype=np.float64)
-        except BaseException as err:
-            results[f"{i}.error"] = _reason(err, path)
-    if called:
-        results["error"] = (f"calls the reference implementation numpygam.functional."
-                            f"{called[0]}: write your own")
-    np.savez(out, **{key: np.asarray(value) for key, value in results.items()})
+        return json.loads(outcome.result), None
+    except (ValueError, RecursionError):
+        return None, "its results could not be read (not the runner's document): not graded"
 
 
-# -- in the grader's own process ------------------------------------------------------------
-
-def _run(exercise_name, path, seed, timeout):
-    """(the subprocess's results as a dict, or None; a one-line reason when None)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "result.npz")
-        package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-                   MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
-                   PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]))
-        proc = subprocess.Popen([sys.executable, "-m", "numpygam.course.grading", exercise_name,
-                                 os.path.abspath(path), str(seed), out], cwd=tmp, env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            _, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stderr = None
-        finally:  # the whole process group: whatever the submission started dies with it
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-        if stderr is None:
-            return None, f"did not finish within {timeout:g} s (an endless loop?)"
-        try:
-            with np.load(out, allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}, None
-        except (OSError, ValueError):
-            last = (stderr.decode(errors="replace").strip().split("\n") or [""])[-1]
-            return None, (f"the process ended (exit status {proc.returncode}) before reporting "
-                          f"any gradient" + (f": {last}" if last else "; does the file call "
-                                             "os._exit?"))
-
+# -- the reference and the verdict -----------------------------------------------------------
 
 def _reference(exercise, seed):
     """Per check: (label, the check's example, dout, [(gradient name, reference or None)])."""
@@ -211,9 +159,79 @@ def _reference(exercise, seed):
         name = example.backward.__name__
         label = name if name in exercise.write else \
             f"{', '.join(exercise.write)} (through {name})"
+        if "training" in example.options:
+            label += " (training mode)" if example.options["training"] else " (eval mode)"
         checks.append((label, example, dout, list(zip((f"d{n}" for n in example.inputs),
                                                       grads))))
     return checks
+
+
+def _text(value):
+    """A submission's own text (an error message), a string of bounded length, or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("an error that is not text")
+    return value[:MAX_MESSAGE]
+
+
+def _array(entry, expected):
+    """A returned gradient from the result document: (array or None, note or None);
+    ValueError for anything the runner would not have written."""
+    if entry is None:
+        return None, None
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "kind", "data"}:
+        raise ValueError("a gradient entry of the wrong form")
+    dtype, shape, kind = entry["dtype"], entry["shape"], _text(entry["kind"])
+    if dtype not in ("float64", "float32", "float16") or not isinstance(entry["data"], str):
+        raise ValueError(f"a gradient of dtype {str(dtype)[:20]!r}")
+    if (not isinstance(shape, list) or len(shape) > 8 or
+            not all(isinstance(n, int) and 0 <= n <= 10**6 for n in shape)):
+        raise ValueError("a gradient with an impossible shape")
+    size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if size > 16 * expected.nbytes + 1024 or len(entry["data"]) > 4 * size // 3 + 8:
+        raise ValueError("a gradient far larger than expected")
+    try:
+        raw = base64.b64decode(entry["data"], validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a gradient whose data is not base64") from None
+    if len(raw) != size:
+        raise ValueError("a gradient whose data does not fill its shape")
+    array = np.frombuffer(raw, dtype=dtype).reshape(shape)
+    note = None
+    if kind != "ndarray":
+        note = f"returned {kind}: return a NumPy array of float64"
+    if dtype != "float64":
+        note = (f"returned {dtype}; the inputs are float64: compute in float64 ({dtype} rounds "
+                "at ~1e-7, far above the tolerance)")
+    return array, note
+
+
+def _compare(name, theirs, ref, note, example, dout, seed):
+    """(right?, lines) for one gradient."""
+    if theirs is None:
+        return False, [f"    {name}: returned None; expected an array of shape {ref.shape}"]
+    if theirs.shape != ref.shape:
+        return False, [f"    {name}: shape {theirs.shape}; expected {ref.shape}"]
+    if theirs.dtype != np.float64:
+        return False, [f"    {name}: {note}"]
+    diff = np.abs(theirs.astype(np.float64) - ref)
+    diff[np.isnan(diff)] = np.inf
+    scale = max(1.0, float(np.abs(ref).max(initial=0.0)))
+    largest = float(diff.max(initial=0.0))
+    extra = [f"      ({note})"] if note else []
+    if largest <= TOLERANCE * scale:
+        return True, [f"    {name}: correct (largest difference {largest:.1e})"] + extra
+    wrong = int(np.sum(diff > TOLERANCE * scale))
+    if largest <= NUMERICAL_BAND * scale:
+        return False, [f"    {name}: looks numerical: off by up to {largest / scale:.1e} "
+                       f"(relative), the size of finite differences' errors, not of a formula's "
+                       f"(~1e-15); write the analytic gradient"] + extra
+    where = tuple(int(k) for k in np.unravel_index(int(np.argmax(diff)), diff.shape))
+    fd = _finite_difference(example, dout, name[1:], where)
+    return False, [f"    {name}: WRONG in {wrong} of {diff.size} entries; the worst at index "
+                   f"{where}: yours {float(theirs[where]):+.6f}, reference {ref[where]:+.6f}, "
+                   f"finite differences {fd:+.6f} (rerun these inputs: --seed {seed})"] + extra
 
 
 def _finite_difference(example, dout, name, index, h=1e-6):
@@ -226,103 +244,176 @@ def _finite_difference(example, dout, name, index, h=1e-6):
     return (loss(h) - loss(-h)) / (2 * h)
 
 
-def _verdict(reference, data, reason):
-    """(right, total, lines) for one exercise from the subprocess's results."""
-    right = total = 0
-    lines = []
-    error = reason or (str(data["error"]) if "error" in data else None)
-    for i, (label, example, dout, grads) in enumerate(reference):
-        graded = [(j, n, g) for j, (n, g) in enumerate(grads) if g is not None]
-        total += len(graded)
-        problem = error or (str(data[f"{i}.error"]) if f"{i}.error" in data else None)
-        if problem is None and int(data[f"{i}.count"]) != len(grads):
-            problem = (f"returned {int(data[f'{i}.count'])} gradient(s); expected {len(grads)} "
-                       f"({', '.join(n for n, _ in grads)})")
+def _verdict(reference, document, reason, seed):
+    """(right, total, lines) for one exercise from the runner's result document (checked
+    here: anything malformed is the whole exercise's 0 with one line)."""
+    total = sum(g is not None for *_, grads in reference for _, g in grads)
+    try:
+        error = reason or _text(document.get("error") if isinstance(document, dict) else "?")
+        checks = document.get("checks") if isinstance(document, dict) else None
+        if not error and (not isinstance(checks, list) or len(checks) != len(reference)):
+            raise ValueError("not one entry per check")
+    except ValueError as err:
+        error = f"its results could not be read ({err}): not graded"
+    if error:
+        return 0, total, [f"✗ {label}: {error}" for label, *_ in reference]
+    right, lines = 0, []
+    for entry, (label, example, dout, grads) in zip(checks, reference):
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError("a check entry of the wrong form")
+            problem = _text(entry.get("error"))
+            count, returned = entry.get("count"), entry.get("grads")
+            if not problem and (not isinstance(count, int) or not isinstance(returned, list)
+                                or len(returned) != count):
+                raise ValueError("a check entry of the wrong form")
+            if not problem and count != len(grads):
+                problem = (f"returned {count} gradient(s); expected {len(grads)} "
+                           f"({', '.join(n for n, _ in grads)})")
+            arrays = [] if problem else [_array(e, g if g is not None else np.zeros(1))
+                                         for e, (_, g) in zip(returned, grads)]
+        except ValueError as err:
+            problem = f"its results could not be read ({err}): not graded"
         if problem:
             lines.append(f"✗ {label}: {problem}")
             continue
-        rows, oks = [], []
-        for j, name, ref in graded:
-            theirs = data.get(f"{i}.{j}")
-            if theirs is None:
-                oks.append(False)
-                rows.append(f"    {name}: returned None; expected an array of shape {ref.shape}")
-            elif theirs.shape != ref.shape:
-                oks.append(False)
-                rows.append(f"    {name}: shape {theirs.shape}; expected {ref.shape}")
-            else:
-                diff = np.abs(theirs - ref)
-                diff[np.isnan(diff)] = np.inf
-                worst = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.size else ()
-                largest = float(diff.max(initial=0.0))
-                oks.append(largest <= TOLERANCE * max(1.0, float(np.abs(ref).max(initial=0.0))))
-                if oks[-1]:
-                    rows.append(f"    {name}: correct (largest difference {largest:.1e})")
-                    continue
-                where = tuple(int(k) for k in worst)
-                fd = _finite_difference(example, dout, name[1:], where)
-                rows.append(f"    {name}: WRONG at index {where}: yours {theirs[where]:+.6f}, "
-                            f"reference {ref[where]:+.6f}, finite differences {fd:+.6f}")
+        oks, rows = [], []
+        for (name, ref), (theirs, note) in zip(grads, arrays):
+            if ref is None:
+                continue
+            ok, text = _compare(name, theirs, ref, note, example, dout, seed)
+            oks.append(ok)
+            rows += text
         right += sum(oks)
         lines += [f"{'✓' if all(oks) else '✗'} {label}"] + rows
     return right, total, lines
 
 
-def grade_file(exercise_name, path, timeout=DEFAULT_TIMEOUT, seed=None, reference=None):
-    """Grade one exercise file in a subprocess; returns a Result."""
+def grade_file(exercise_name, path, timeout=DEFAULT_TIMEOUT, seed=None, reference=None,
+               edition=None, use_sandbox=True):
+    """Grade one exercise file in a sandbox (use_sandbox=False: a plain subprocess);
+    returns a Result.  edition: the students' edition's folder (made here when None)."""
     exercise = EXERCISES[exercise_name]
     seed = secrets.randbelow(2**31) if seed is None else seed
     reference = reference or _reference(exercise, seed)
     if not os.path.isfile(path):
         total = sum(g is not None for *_, grads in reference for _, g in grads)
         return Result(exercise_name, 0, total, [f"✗ {path} is missing"])
-    data, reason = _run(exercise_name, path, seed, timeout)
-    return Result(exercise_name, *_verdict(reference, data or {}, reason))
+    editions = None
+    if edition is None:
+        editions = Editions()
+        edition = editions[exercise_name]
+    try:
+        document, reason = _run(exercise_name, path, seed, timeout, edition, use_sandbox)
+    finally:
+        if editions is not None:
+            editions.close()
+    return Result(exercise_name, *_verdict(reference, document, reason, seed))
 
 
-def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT):
-    """Grade one student's exercise (or "all") in folder; print the verdict; True if all right."""
+def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT, seed=None):
+    """Grade one student's exercise (or "all") in folder; print the verdict; True if all right.
+
+    A student's own check: in the sandbox where one starts, else as a plain subprocess."""
     names = list(EXERCISES) if exercise == "all" else [exercise]
     if not all(name in EXERCISES for name in names):
         raise ValueError(f"unknown exercise {exercise!r}; choose one of {list(EXERCISES)} or all")
+    use_sandbox = sandbox.unavailable() is None
     passed = True
-    for name in names:
-        path = os.path.join(folder, f"{name}.py")
-        if not os.path.exists(path):
-            out(f"✗ {path} does not exist: run `python -m numpygam homework {folder}` first")
-            passed = False
-            continue
-        result = grade_file(name, path, timeout)
-        for line in result.lines:
-            out(line)
-        ok = result.right == result.total
-        passed &= ok
-        out(f"{name}: {'all gradients correct' if ok else 'not yet'} "
-            f"({result.right}/{result.total} gradients right)")
+    editions = Editions()
+    try:
+        for name in names:
+            path = os.path.join(folder, f"{name}.py")
+            if not os.path.exists(path):
+                out(f"✗ {path} does not exist: run `python -m numpygam homework {folder}` first")
+                passed = False
+                continue
+            result = grade_file(name, path, timeout, seed=seed, edition=editions[name],
+                                use_sandbox=use_sandbox)
+            for line in result.lines:
+                out(line)
+            ok = result.right == result.total
+            passed &= ok
+            out(f"{name}: {'all gradients correct' if ok else 'not yet'} "
+                f"({result.right}/{result.total} gradients right)")
+    finally:
+        editions.close()
     return passed
 
 
 # -- a whole class -----------------------------------------------------------------------
 
 def students(submissions):
-    """The student folders under submissions, by name (hidden folders skipped)."""
+    """The student folders under submissions, by name (hidden folders skipped; a symbolic
+    link to a folder is listed, and flagged by class_flags)."""
     return sorted(d for d in os.listdir(submissions)
                   if not d.startswith(".") and os.path.isdir(os.path.join(submissions, d)))
 
 
-def grade_class(submissions, exercises=None, timeout=DEFAULT_TIMEOUT, workers=None, seed=None):
+def _fingerprint(path):
+    """The file's syntax tree without its docstrings' and comments' text, or None."""
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(sandbox.LIMITS.file_size))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return ast.dump(tree, annotate_fields=False)
+
+
+def class_flags(submissions, exercises, reference_sources=()):
+    """{student: [flag, ...]}: a folder that is a symbolic link (graded as another
+    student's work), and files with the same syntax tree as a classmate's (comments and
+    layout aside; the untouched handout is not flagged)."""
+    flags = {s: [] for s in students(submissions)}
+    for s in flags:
+        folder = os.path.join(submissions, s)
+        if os.path.islink(folder):
+            target = os.path.realpath(folder)
+            flags[s].append(f"folder is a symbolic link to {target}")
+    untouched = {fp for fp in map(_fingerprint, reference_sources) if fp}
+    for name in exercises:
+        seen = {}
+        for s in flags:
+            path = os.path.join(submissions, s, f"{name}.py")
+            fp = _fingerprint(path) if os.path.isfile(path) else None
+            if fp is None or fp in untouched:
+                continue
+            seen.setdefault(fp, []).append(s)
+        for group in seen.values():
+            for s in group if len(group) > 1 else ():
+                others = ", ".join(o for o in group if o != s)
+                flags[s].append(f"{name}: the same code as {others}")
+    return flags
+
+
+def grade_class(submissions, exercises=None, timeout=DEFAULT_TIMEOUT, workers=None, seed=None,
+                use_sandbox=True):
     """{student: [Result per exercise]} for every student folder under submissions.
 
-    Exercises run in parallel (workers: the CPU count), each in its own subprocess.
-    """
+    Exercises run in parallel (workers: the CPU count), each in its own sandbox; this
+    returns after every sandbox is gone.  One student's failure is that exercise's 0."""
     exercises = list(exercises or EXERCISES)
     seed = secrets.randbelow(2**31) if seed is None else seed
     reference = {name: _reference(EXERCISES[name], seed) for name in exercises}
     jobs = [(s, name) for s in students(submissions) for name in exercises]
-    with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
-        results = list(pool.map(lambda job: grade_file(
-            job[1], os.path.join(submissions, job[0], f"{job[1]}.py"), timeout, seed,
-            reference[job[1]]), jobs))
+    editions = Editions()
+
+    def one(job):
+        student, name = job
+        path = os.path.join(submissions, student, f"{name}.py")
+        try:
+            return grade_file(name, path, timeout, seed, reference[name], editions[name],
+                              use_sandbox)
+        except Exception as err:  # the grader's own fault: say so, grade the others
+            total = sum(g is not None for *_, grads in reference[name] for _, g in grads)
+            return Result(name, 0, total, [f"✗ not graded: {type(err).__name__}: {err}"[:300]])
+    try:
+        for name in exercises:
+            editions[name]  # written before the threads start
+        with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+            results = list(pool.map(one, jobs))
+    finally:
+        editions.close()
     grades = {}
     for (student, _), result in zip(jobs, results):
         grades.setdefault(student, []).append(result)
@@ -355,33 +446,56 @@ def _atomic_write(path, text):
     os.replace(f.name, path)
 
 
-def write_gradebook(path, grades, points):
-    """CSV: student, one column per exercise (points x fraction right), total."""
-    rows = [["student", *points, "total"]]
+def spreadsheet_cell(value):
+    """A CSV cell a spreadsheet shows as text: a string beginning with =, +, -, @, a tab
+    or a carriage return gets a leading ' (OWASP's rule against CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_gradebook(path, grades, points, flags=None, sandboxed=True):
+    """CSV: student, one column per exercise (points x fraction right), total, flags."""
+    rows = [["student", *points, "total", "flags"]]
     for student, results in grades.items():
         scores = [round(points[r.exercise] * r.fraction, 4) for r in results]
-        rows.append([student, *scores, round(sum(scores), 4)])
+        notes = list((flags or {}).get(student, []))
+        if not sandboxed:
+            notes.append("graded without a sandbox")
+        rows.append([spreadsheet_cell(student), *scores, round(sum(scores), 4),
+                     spreadsheet_cell("; ".join(notes))])
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
     _atomic_write(path, buffer.getvalue())
 
 
-def write_gradescope(folder, grades, points):
+def gradescope_document(results, points, seconds=None, sandboxed=True):
+    """Gradescope's results.json for one student: score, execution_time, output,
+    visibility, and one test per exercise."""
+    tests = [{"name": r.exercise, "score": round(points[r.exercise] * r.fraction, 4),
+              "max_score": points[r.exercise], "output": "\n".join(r.lines),
+              "visibility": "visible"} for r in results]
+    document = {"score": round(sum(t["score"] for t in tests), 4),
+                "output": f"graded by numpygam{'' if sandboxed else ' WITHOUT a sandbox'}: "
+                          f"each gradient against the reference, max |yours - reference| <= "
+                          f"{TOLERANCE:g} max(1, max |reference|)",
+                "visibility": "visible", "tests": tests}
+    if seconds is not None:
+        document["execution_time"] = round(seconds, 1)
+    return document
+
+
+def write_gradescope(folder, grades, points, sandboxed=True):
     """folder/<student>/results.json in the shape Gradescope's autograder reads."""
     for student, results in grades.items():
-        tests = [{"name": r.exercise, "score": round(points[r.exercise] * r.fraction, 4),
-                  "max_score": points[r.exercise], "output": "\n".join(r.lines)}
-                 for r in results]
-        os.makedirs(os.path.join(folder, student), exist_ok=True)
-        _atomic_write(os.path.join(folder, student, "results.json"), json.dumps(
-            {"score": round(sum(t["score"] for t in tests), 4),
-             "output": f"graded by numpygam: each gradient against the reference, "
-                       f"max |yours - reference| <= {TOLERANCE:g} max(1, max |reference|)",
-             "tests": tests}, indent=2))
+        name = student.replace(os.sep, "_")
+        os.makedirs(os.path.join(folder, name), exist_ok=True)
+        _atomic_write(os.path.join(folder, name, "results.json"), json.dumps(
+            gradescope_document(results, points, sandboxed=sandboxed), indent=2))
 
 
-def summary_table(grades, points):
-    """The gradebook as a text table."""
+def summary_table(grades, points, flags=None):
+    """The gradebook as a text table, then the flags."""
     names = list(points)
     width = max([7] + [len(s) for s in grades])
     head = f"{'student':<{width}} " + " ".join(f"{n[:12]:>12}" for n in names) + f" {'total':>7}"
@@ -392,26 +506,38 @@ def summary_table(grades, points):
                      f" {sum(scores):>7.2f}")
     lines.append(f"{'max':<{width}} " + " ".join(f"{points[n]:>12.2f}" for n in names) +
                  f" {sum(points.values()):>7.2f}")
+    flagged = [(s, f) for s, fs in (flags or {}).items() for f in fs]
+    if flagged:
+        lines.append("flags (for a person to look at):")
+        lines += [f"  {s}: {f}" for s, f in flagged]
     return "\n".join(lines)
 
 
 def main_class(submissions, points, csv_path=None, json_dir=None, timeout=DEFAULT_TIMEOUT,
-               out=print):
+               out=print, use_sandbox=True, seed=None):
     """`grade ... --submissions DIR`: grade the exercises in points ({exercise: points}),
     print the table, write the gradebook and Gradescope files; returns the exit status."""
+    from .homework import exercise_source
     start = time.time()
-    grades = grade_class(submissions, list(points), timeout)
-    out(summary_table(grades, points))
+    grades = grade_class(submissions, list(points), timeout, use_sandbox=use_sandbox, seed=seed)
+    handout = []
+    for name in points:
+        handout.append(exercise_source(name))
+    with tempfile.TemporaryDirectory() as tmp:  # the untouched handout is no one's copy
+        paths = []
+        for name, text in zip(points, handout):
+            paths.append(os.path.join(tmp, f"{name}.py"))
+            with open(paths[-1], "w") as f:
+                f.write(text)
+        flags = class_flags(submissions, list(points), paths)
+    out(summary_table(grades, points, flags))
     out(f"graded {len(grades)} students x {len(points)} exercises in "
-        f"{time.time() - start:.0f} s")
+        f"{time.time() - start:.0f} s" + ("" if use_sandbox else
+                                          ", WITHOUT a sandbox (--no-sandbox)"))
     if csv_path:
-        write_gradebook(csv_path, grades, points)
+        write_gradebook(csv_path, grades, points, flags, sandboxed=use_sandbox)
         out(f"gradebook: {csv_path}")
     if json_dir:
-        write_gradescope(json_dir, grades, points)
+        write_gradescope(json_dir, grades, points, sandboxed=use_sandbox)
         out(f"Gradescope results: {json_dir}/<student>/results.json")
     return 0
-
-
-if __name__ == "__main__":  # the subprocess: exercise, file, seed, output path
-    run_submission(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4])

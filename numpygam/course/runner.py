@@ -1,0 +1,151 @@
+"""What runs inside the sandbox: one exercise of one submission.
+
+    python -m numpygam.course.runner < request     (request: one JSON line)
+
+The request, on stdin (never on argv, where /proc would show it), is
+{"exercise": name, "seed": int, "file": path}.  The runner
+
+  1. draws the exercise's example inputs from the seed (numpygam/examples.py) and
+     builds each check's cache with the library's forward;
+  2. imports the student's file and runs its backward on copies of the cache and of
+     dout;
+  3. writes one JSON document to the result channel (the stdout it was given; the
+     submission's own prints go to stderr):
+         {"error": str or null,
+          "checks": [{"error": str or null, "count": int,
+                      "grads": [null or {"dtype", "shape", "kind", "data" (base64)}]}]}
+
+The package it imports is the students' edition (numpygam/course/edition.py): the
+exercise's reference bodies are absent, so there is nothing to call, read or copy.
+The parent (grading.py) checks everything in the document before it believes it.
+"""
+import base64
+import copy
+import importlib.util
+import json
+import os
+import sys
+import types
+
+import numpy as np
+
+ABSENT = "is absent while grading"  # the students' edition's stubs say this
+CALLED = []  # the absent references a submission called, even if it caught the exception
+
+
+class ReferenceAbsent(BaseException):
+    """What the students' edition's stubs raise: a BaseException, so that `except
+    Exception` in a submission does not swallow it (and the call is recorded anyway)."""
+
+    def __init__(self, name):
+        CALLED.append(name)
+        super().__init__(f"{name} {ABSENT}: write your own")
+
+
+def _example(check, seed):
+    """The example `check` drawn from seed, and a dout for its output (float64): the same
+    draw as grading._example in the parent."""
+    from ..examples import examples
+    example = examples(np.random.default_rng(seed))[check]
+    out, _ = example.forward(**example.inputs, **example.options)
+    return example, np.random.default_rng([seed, 1]).standard_normal(out.shape)
+
+
+def _student_backward(backward, student, write):
+    """The check's backward with the student's functions in place of the library's."""
+    mine = {name: getattr(student, name) for name in write if hasattr(student, name)}
+    missing = [name for name in write if name not in mine]
+    if missing:
+        raise AttributeError(f"the file defines no function {', '.join(missing)}")
+    if backward.__name__ in mine:
+        return mine[backward.__name__]
+    # a library backward that calls the student's function (gru_cell_backward -> _step_backward)
+    return types.FunctionType(backward.__code__, {**backward.__globals__, **mine},
+                              backward.__name__, backward.__defaults__)
+
+
+def _reason(err, path):
+    """One line for an exception raised by the student's code, with its line there."""
+    if isinstance(err, ReferenceAbsent):
+        return f"calls the reference implementation: {err}"
+    if isinstance(err, NotImplementedError):
+        return "not written yet: replace `raise NotImplementedError` with your code"
+    if isinstance(err, SystemExit):
+        return f"calls sys.exit({err.code!r}); a backward pass returns its gradients"
+    if isinstance(err, MemoryError):
+        return "ran out of memory (the limit is 2 GiB): is an array far larger than it should be?"
+    if isinstance(err, SyntaxError):
+        where = f" (line {err.lineno})" if err.lineno else ""
+        return f"does not import: SyntaxError: {err.msg}{where}"
+    line, tb = None, err.__traceback__
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"raised {type(err).__name__}: {err}"[:300] + \
+        (f" (line {line} of your file)" if line else "")
+
+
+def _encode(g):
+    """A returned gradient as the result document holds it; kind says what it was."""
+    if g is None:
+        return None
+    kind = type(g).__name__
+    if not isinstance(g, np.ndarray):
+        g = np.asarray(g, dtype=np.float64)  # a list or a number: converted, and said so
+    if g.dtype.kind != "f":
+        kind = f"ndarray of {g.dtype}"
+        g = g.astype(np.float64)
+    return {"dtype": str(g.dtype), "shape": list(g.shape), "kind": kind,
+            "data": base64.b64encode(np.ascontiguousarray(g).tobytes()).decode()}
+
+
+def run(request, channel):
+    from .exercises import EXERCISES
+    exercise = EXERCISES[request["exercise"]]
+    path = os.path.abspath(request["file"])
+    prepared = []
+    for check in exercise.checks:
+        example, dout = _example(check, request["seed"])
+        _, cache = example.forward(**example.inputs, **example.options)
+        prepared.append((example.backward, cache, dout))
+    del request  # the seed is not the submission's business
+    document = {"error": None, "checks": []}
+    try:
+        spec = importlib.util.spec_from_file_location("submission", path)
+        student = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(student)
+    except BaseException as err:  # a syntax error, sys.exit, an import error ...
+        document["error"] = _reason(err, path)
+        student = None
+    for backward, cache, dout in prepared:
+        if student is None:
+            break
+        entry = {"error": None, "count": 0, "grads": []}
+        try:
+            grads = _student_backward(backward, student, exercise.write)(copy.deepcopy(dout),
+                                                                         copy.deepcopy(cache))
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            entry["count"] = len(grads)
+            entry["grads"] = [_encode(g) for g in grads]
+        except BaseException as err:
+            entry["error"] = _reason(err, path)
+        if CALLED:
+            entry["error"] = f"calls the reference implementation: {CALLED[0]} {ABSENT}"
+        document["checks"].append(entry)
+    data = json.dumps(document).encode()
+    while data:
+        data = data[os.write(channel, data):]
+
+
+def main():
+    sys.dont_write_bytecode = True
+    request = json.loads(sys.stdin.readline())
+    channel = os.dup(1)
+    os.dup2(2, 1)  # the submission's prints go to stderr, not into the result
+    run(request, channel)
+
+
+if __name__ == "__main__":  # run the module under its own name, which the stubs import
+    from numpygam.course import runner
+    runner.main()
