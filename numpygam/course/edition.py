@@ -14,6 +14,7 @@ import re
 import shutil
 
 from .exercises import EXERCISES
+
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
