@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import datetime
 import os
+import re
 import sys
 import time
 
@@ -55,9 +56,33 @@ def _new_run_folder():
     return path
 
 
+def _writable_folder(option, path):
+    """None if path is (or can be made) a folder this process can write a file into, else
+    one line saying why not: checked before any work, so that no training is lost."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        return f"{option} {path} is a file; give a folder"
+    probe = os.path.join(path, f".numpygam-probe-{os.getpid()}")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with open(probe, "w") as f:
+            f.write("probe")
+        os.remove(probe)
+    except OSError as err:
+        return f"{option} {path}: cannot write there ({err.strerror or err})"
+    return None
+
+
 def _train(args):
-    from .checkpoint import CheckpointError, previous_path
-    from .train import RESUMABLE, NonFiniteError, TrainConfig, check_config, loadable_checkpoint, train
+    from .checkpoint import CheckpointError, load_checkpoint, previous_path
+    from .train import (
+        RESUMABLE,
+        NonFiniteError,
+        TrainConfig,
+        check_config,
+        checkpoint_fields,
+        loadable_checkpoint,
+        train,
+    )
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
              if getattr(args, f.name) is not None}
     config = TrainConfig(**given)
@@ -76,11 +101,25 @@ def _train(args):
             resume = loadable_checkpoint(resume) or os.path.join(resume, "checkpoint.npz")
         if not os.path.exists(resume):
             return _usage_error(f"--resume {args.resume}: no such checkpoint")
+        try:
+            saved, done = checkpoint_fields(resume, load_checkpoint(resume))
+        except CheckpointError as err:
+            kept = previous_path(resume)
+            return _usage_error(f"{err}" + (f"; the previous checkpoint {kept} may load: "
+                                            f"--resume {kept}" if os.path.exists(kept) else ""))
+        steps = given.get("steps", saved.steps)
+        if done >= steps:
+            return _usage_error(f"--resume {args.resume}: the run has done {done} of its {steps} "
+                                f"steps, so there is nothing left to do; give --steps N with N "
+                                f"above {done} to train further")
     run_dir = args.out or (os.path.dirname(resume) if resume else _new_run_folder())
     if (resume is None and not args.force and args.out
             and os.path.exists(os.path.join(args.out, "checkpoint.npz"))):
         return _usage_error(f"--out {args.out} already holds a trained checkpoint; use --resume "
                             f"{args.out} to continue it, or --force to replace it")
+    problem = _writable_folder("--out" if args.out else "the run folder", run_dir)
+    if problem:
+        return _usage_error(problem)
     try:
         train(config, run_dir, resume=resume, changes=given)
     except CheckpointError as err:
@@ -150,6 +189,25 @@ def _grade(args):
                       use_sandbox=not args.no_sandbox, seed=args.seed)
 
 
+def _years():
+    """The date task's first and last year (numpygam/tasks/dates.py)."""
+    from .tasks.dates import FIRST, LAST
+    return FIRST.year, LAST.year
+
+
+def date_problem(text, out):
+    """Why the answer `out` to the input `text` is not a date of the task, or None."""
+    first, last = _years()
+    if not any(c.isdigit() for c in text):
+        return ("the input has no date in it (every form the translator reads has its day "
+                "and year in digits)")
+    if not is_calendar_date(out):
+        return "not a real date (YYYY-MM-DD): the input is not one, or the model got it wrong"
+    if not first <= int(out[:4]) <= last:
+        return f"outside the task's years {first}-{last}: the model got it wrong"
+    return None
+
+
 def is_calendar_date(text):
     """True for YYYY-MM-DD naming a day that exists (2000-02-29 yes, 2001-02-29 no)."""
     try:
@@ -161,7 +219,7 @@ def is_calendar_date(text):
 def _translate(args):
     from .checkpoint import CheckpointError
     from .plots import attention_heatmap, attention_text, head_heatmaps
-    from .train import Trainer, latest_checkpoint
+    from .train import Trainer, latest_checkpoint, loadable_checkpoint
     if args.beam < 1:
         return _usage_error(f"--beam {args.beam}: the beam size must be at least 1 (1 = greedy)")
     text = " ".join(args.text.split()).lower()  # "  March 5,  1991 " -> "march 5, 1991"
@@ -175,21 +233,32 @@ def _translate(args):
         return 2
     skipped = []
     path = args.checkpoint or latest_checkpoint(skipped=skipped)
+    if args.checkpoint and os.path.isdir(path):  # a run folder: its checkpoint that loads
+        path = loadable_checkpoint(path, skipped) or os.path.join(path, "checkpoint.npz")
     for message in skipped:
         print(f"note: skipped {message}", file=sys.stderr)
     if args.checkpoint and not os.path.exists(path):
-        return _usage_error(f"--checkpoint {path}: no such file")
+        return _usage_error(f"--checkpoint {args.checkpoint}: no such checkpoint")
     if path is None:
         return _usage_error("no checkpoint found under runs/; run `python -m numpygam train` "
                             "first (it writes runs/<time>-<pid>/checkpoint.npz)")
     try:
         trainer = Trainer.load(path)
-        out, weights = trainer.translate(text, args.beam)
     except (CheckpointError, ValueError) as err:
         return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
-    valid = trainer.config.task != "dates" or is_calendar_date(out)
-    print(out if valid else f"{out}   <- not a real date (YYYY-MM-DD): the input is not one, or the "
-          "model got it wrong")
+    dates = trainer.config.task == "dates"
+    first, last = _years()
+    outside = [n for n in re.findall(r"\d+", text) if len(n) == 4 and not first <= int(n) <= last]
+    if dates and outside:
+        return _usage_error(f"the translator reads dates in {first}-{last}; the year "
+                            f"{outside[0]} is outside them")
+    try:
+        out, weights = trainer.translate(text, args.beam)
+    except ValueError as err:  # a character outside the vocabulary
+        return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
+    problem = dates and date_problem(text, out)
+    print(f"{out}   <- {problem}" if problem else out)
+    valid = not problem
     print(attention_text(weights, text, out))
     png = os.path.join(os.path.dirname(path), "translate.png")
     heads = getattr(trainer.model, "last_head_weights", None)  # a Transformer: every head
@@ -271,7 +340,12 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error already printed (2)
         return stop.code
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `... | head -1` closed the pipe: end quietly, as head expects
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

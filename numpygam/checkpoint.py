@@ -9,15 +9,18 @@ save_checkpoint(path, arrays) never writes over a good file in place:
 A kill at any instant (SIGKILL included) leaves PATH complete, old or new,
 and PATH.prev.npz complete too once a second checkpoint has been written.
 
-load_checkpoint(path) reads every array eagerly with allow_pickle=False (a
-checkpoint is data, never code) and turns any damage into a CheckpointError
-that names the file and says what is wrong.
+load_checkpoint(path) first reads each array's .npy header and refuses a size it
+claims beyond what the file holds (or beyond MAX_ARRAY_BYTES), then reads every
+array eagerly with allow_pickle=False (a checkpoint is data, never code), and turns
+any damage into a CheckpointError that names the file and says what is wrong.
 """
 import os
 import tempfile
 import zipfile
 
 import numpy as np
+
+MAX_ARRAY_BYTES = 2**32  # no array of a numpygam checkpoint comes near 4 GiB
 
 
 class CheckpointError(ValueError):
@@ -57,6 +60,31 @@ def save_checkpoint(path, arrays):
     return path
 
 
+def _check_headers(path):
+    """Refuse, before reading any data, an array whose header claims more bytes than its
+    member of the archive holds (or than MAX_ARRAY_BYTES)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(member, max_header_size=10000)
+                if dtype.hasobject:
+                    continue  # refused below, by allow_pickle=False
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if claimed > min(info.file_size, MAX_ARRAY_BYTES):
+                    raise CheckpointError(
+                        f"{path}: not a readable checkpoint ({info.filename} claims "
+                        f"{claimed} bytes of data in {info.file_size} bytes)")
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint (damaged: "
+                              f"{type(err).__name__}: {err})") from None
+
+
 def load_checkpoint(path, required=("step", "config")):
     """{name: array} from path; a CheckpointError naming the file for anything unreadable."""
     if not os.path.exists(path):
@@ -64,6 +92,7 @@ def load_checkpoint(path, required=("step", "config")):
     if not zipfile.is_zipfile(path):  # np.load would try to unpickle it
         raise CheckpointError(f"{path}: not a readable checkpoint (not an .npz archive: "
                               "empty, cut short or another kind of file)")
+    _check_headers(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}

@@ -55,6 +55,11 @@ def check_config(config):
         return f"--max-len {c.max_len}: must be at least --min-len {c.min_len}"
     if not 0 <= c.dropout < 1:
         return f"--dropout {c.dropout}: must be at least 0 and below 1"
+    need, have = estimate_memory(c), available_memory()
+    if need > MEMORY_SHARE * have:
+        return (f"these sizes need about {need / 2**30:.1f} GiB to train (weights, gradients, "
+                f"Adam's moments and one batch's activations); this machine has "
+                f"{have / 2**30:.1f} GiB available: choose smaller sizes")
     try:  # the combinations the model itself refuses (a tiny one is built to ask it)
         if c.model == "transformer":
             nn.TransformerTranslator(5, 5, d_model=c.d_model, nhead=c.nhead, num_layers=1,
@@ -66,6 +71,39 @@ def check_config(config):
     except ValueError as err:
         return f"these options do not make a model: {err}"
     return None
+
+
+MEMORY_SHARE = 0.8  # of the available memory, the most a run's estimate may take
+LONGEST = 40        # characters: the longest source or target of any task, for the estimate
+
+
+def available_memory():
+    """Bytes of memory available now (MemAvailable), or all of it where that is unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def estimate_memory(c, vocab=64):
+    """Bytes a run of config c needs, roughly and from above: every parameter four times
+    (weights, gradients, Adam's two moments) and one batch's cached activations."""
+    T, B, size = LONGEST, c.batch_size, np.dtype(c.dtype if c.dtype in DTYPES else
+                                                   "float64").itemsize
+    if c.model == "transformer":
+        d, ff, L, H = c.d_model, c.dim_feedforward, c.num_layers, c.nhead
+        params = L * (12 * d * d + 4 * d * ff + 16 * d + 2 * ff) + 3 * vocab * d
+        activations = 2 * L * B * T * (20 * d + 4 * ff + 4 * H * T)
+    else:
+        E, He, Hd, A = c.emb_dim, c.enc_hidden, c.dec_hidden, c.attn_dim
+        params = (2 * vocab * E + 6 * He * (E + He + 2) + 3 * Hd * (E + 4 * He + Hd + 2)
+                  + A * (Hd + 2 * He + 2) + (Hd + 2 * He) * (Hd + vocab) + 2 * He * Hd)
+        activations = B * T * (20 * He + T * 4 + 4 * A + 30 * Hd + 4 * vocab)
+    return float(4 * params + activations) * size
 
 
 def option(default, help, choices=None):
@@ -240,9 +278,13 @@ class Trainer:
         """The trainer saved at path (a CheckpointError names the file if it cannot be);
         changes: new values of RESUMABLE options."""
         data = load_checkpoint(path)
+        config, step = checkpoint_fields(path, data)
+        config = dataclasses.replace(config, **changes)
+        problem = check_config(config)
+        if problem:
+            raise CheckpointError(f"{path}: its options are not ones train accepts ({problem})")
         try:
-            config = TrainConfig(**json.loads(str(data["config"])))
-            trainer = cls(dataclasses.replace(config, **changes))
+            trainer = cls(config)
             trainer.model.load_state_dict({k[6:]: v for k, v in data.items()
                                            if k.startswith("model.")})
             trainer.optimizer.load_state_dict({k[5:]: v for k, v in data.items()
@@ -250,8 +292,43 @@ class Trainer:
         except (TypeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam "
                                   f"({type(err).__name__}: {err})") from None
-        trainer.step = int(data["step"])
+        trainer.step = step
         return trainer
+
+
+def checkpoint_fields(path, data):
+    """(TrainConfig, step) from a checkpoint's arrays, each field checked (its type, its
+    range, and the options check train makes) before anything is built from them."""
+    step, config = data["step"], data["config"]
+    if step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
+        raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam (its "
+                              f"step is {step.dtype} {step.shape}, not an integer >= 0)")
+    if config.shape != () or config.dtype.kind != "U":
+        raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam (its "
+                              "config is not text)")
+    try:
+        given = json.loads(str(config))
+    except ValueError:
+        given = None
+    if not isinstance(given, dict):
+        raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam (its "
+                              "config is not a JSON object)")
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for name, value in given.items():
+        if name not in fields:
+            raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam "
+                                  f"(unknown option {name!r} in its config)")
+        kind = type(fields[name].default)
+        ok = isinstance(value, kind) and not isinstance(value, bool) or \
+            (kind is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam (its "
+                                  f"option {name} is {value!r}, not a {kind.__name__})")
+    config = TrainConfig(**given)
+    problem = check_config(config)
+    if problem:
+        raise CheckpointError(f"{path}: its options are not ones train accepts ({problem})")
+    return config, int(step)
 
 
 def progress_line(step, total, loss, accuracy, seconds, width=24):

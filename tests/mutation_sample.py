@@ -73,7 +73,8 @@ TESTS = {
     "gradcheck.py": ("tests/test_gradcheck.py",),
     "checkpoint.py": ("tests/test_safety.py",),
     "train.py": ("tests/test_safety.py", "tests/test_seq2seq.py"),
-    "__main__.py": ("tests/test_safety.py", "tests/test_cli.py", "tests/test_seq2seq.py"),
+    "__main__.py": ("tests/test_safety.py", "tests/test_cli.py", "tests/test_seq2seq.py",
+                    "tests/test_homework.py"),
     "tasks/": ("tests/test_safety.py", "tests/test_seq2seq.py"),
     "course/": ("tests/test_homework.py",),
 }

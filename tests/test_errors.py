@@ -1,4 +1,6 @@
 """Bad input raises an error that names the argument, what came and what was expected."""
+import re
+
 import numpy as np
 import pytest
 
@@ -40,3 +42,36 @@ def test_bad_input_gives_a_clear_error(call, error, words):
         call()
     for w in words:
         assert w in str(info.value), f"{w!r} not in message: {info.value}"
+
+
+def test_a_misshaped_dout_is_named_before_anything_is_undone_and_a_retry_works():
+    """The layer's caches stay whole: the correct gradient afterwards gives the same
+    result as a first try."""
+    rng = np.random.default_rng(0)
+    for make, x in ((lambda: nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, batch_first=True,
+                                                        dtype=np.float64),
+                     rng.standard_normal((2, 3, 4))),
+                    (lambda: nn.Linear(4, 5, dtype=np.float64), rng.standard_normal((2, 4))),
+                    (lambda: nn.GAM(8, rate=2, dtype=np.float64),
+                     rng.standard_normal((2, 8, 5, 5)))):
+        m = make()
+        y = m(x)
+        dy = rng.standard_normal(y.shape)
+        reference = make()
+        reference.load_state_dict(m.state_dict())
+        reference(x)
+        expected = reference.backward(dy)
+        with pytest.raises(ValueError, match=rf"expected {re.escape(str(y.shape))}"):
+            m.backward(dy[..., :-1])
+        np.testing.assert_array_equal(m.backward(dy), expected)
+
+
+def test_attention_names_a_misshaped_bias_or_mask():
+    q, k = np.ones((2, 3, 4)), np.ones((2, 5, 4))
+    with pytest.raises(ValueError, match=r"bias of shape \(3, 3\) does not broadcast"):
+        F.attention_forward(q, k, k, bias=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 5, 3\) does not broadcast"):
+        F.attention_forward(q, k, k, mask=np.ones((2, 5, 3), bool))
+    with pytest.raises(ValueError, match=r"bias of shape \(2, 2\) does not broadcast"):
+        F.multi_head_attention_forward(q, k, k, np.ones((12, 4)), None, np.ones((4, 4)), None,
+                                       num_heads=2, bias=np.zeros((2, 2)))

@@ -472,3 +472,141 @@ def test_training_reports_heldout_accuracy_for_every_input_form(tmp_path):
     start = lines.index("held-out exact match by input form:")
     assert len(lines[start + 1:start + 1 + len(by_form)]) == len(by_form)
     assert all(form in line for form, line in zip(by_form, lines[start + 1:]))
+
+
+# -- the command line checks before it works (issue 21) --------------------------------
+
+@pytest.mark.parametrize("out, words", [("/proc", ["--out /proc", "cannot write there"]),
+                                        ("FILE", ["is a file; give a folder"])])
+def test_an_unwritable_or_file_out_is_refused_before_any_step(out, words, tmp_path, capsys,
+                                                              monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if out == "FILE":
+        (tmp_path / "FILE").write_text("mine")
+    steps = []
+    monkeypatch.setattr(Trainer, "train_step", lambda self: steps.append(1) or 0.0)
+    assert main(["train", *TINY, "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(w in err for w in words), err
+    assert steps == []
+    if out == "FILE":
+        assert (tmp_path / "FILE").read_text() == "mine"
+
+
+@pytest.mark.parametrize("option, value", [("--dim-feedforward", "100000000"),
+                                           ("--num-layers", "100000"), ("--d-model", "65536")])
+def test_sizes_beyond_the_machines_memory_are_one_line(option, value, tmp_path, capsys,
+                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "transformer", option, value, "--nhead", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GiB to train" in err and "available" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def _saved(tmp_path, **arrays):
+    """A real checkpoint with some of its arrays replaced."""
+    path = tmp_path / "run" / "checkpoint.npz"
+    path.parent.mkdir(exist_ok=True)
+    trainer = Trainer(tiny_config())
+    trainer.save(str(path))
+    data = load_checkpoint(str(path))
+    data.update(arrays)
+    path.unlink()
+    save_checkpoint(str(path), data)
+    return path
+
+
+def _config(**changes):
+    import dataclasses
+    import json
+    return np.array(json.dumps({**dataclasses.asdict(tiny_config()), **changes}))
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"step": np.array([1, 2])}, ["step", "integer >= 0"]),
+    ({"step": np.array("ten")}, ["step", "integer >= 0"]),
+    ({"step": np.array(np.nan)}, ["step", "integer >= 0"]),
+    ({"step": np.array(-10)}, ["step", "integer >= 0"]),
+    ({"config": np.array("[1, 2]")}, ["config is not a JSON object"]),
+    ({"config": np.array(7)}, ["config is not text"]),
+    ({"config": _config(dim_feedforward=10**9, model="transformer")}, ["GiB to train"]),
+    ({"config": _config(dtype="int8")}, ["--dtype 'int8'"]),
+    ({"config": _config(dropout=1.0)}, ["--dropout 1.0"]),
+    ({"config": _config(steps="many")}, ["steps is 'many', not a int"]),
+    ({"config": _config(surprise=1)}, ["unknown option 'surprise'"]),
+])
+def test_every_field_of_a_checkpoint_is_checked_before_anything_is_built(arrays, words,
+                                                                         tmp_path, capsys):
+    path = _saved(tmp_path, **arrays)
+    with pytest.raises(CheckpointError) as info:
+        Trainer.load(str(path))
+    for w in words:
+        assert w in str(info.value), str(info.value)
+    assert main(["translate", "3 may 1979", "--checkpoint", str(path)]) == 2
+    assert main(["train", "--resume", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 2
+
+
+def test_a_header_claiming_terabytes_is_refused_before_reading(tmp_path):
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(1))
+    raw = buffer.getvalue()
+    old, new = b"(1,), }", b"(1000000000000,), }"
+    end = raw.index(b"\n")
+    start = raw.index(old)
+    raw = raw[:start] + new + raw[start + len(old):end - (len(new) - len(old))] + raw[end:]
+    path = tmp_path / "checkpoint.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("step.npy", raw)
+    with pytest.raises(CheckpointError, match="claims 8000000000000 bytes"):
+        load_checkpoint(str(path))
+
+
+@pytest.fixture(scope="module")
+def date_checkpoint(tmp_path_factory):
+    trainer = Trainer(TrainConfig(steps=1, batch_size=4, emb_dim=8, enc_hidden=8, dec_hidden=16,
+                                  attn_dim=8, train_size=100, heldout_limit=10))
+    folder = tmp_path_factory.mktemp("dates")
+    trainer.save(str(folder / "checkpoint.npz"))
+    return folder
+
+
+@pytest.mark.parametrize("text, answer, status, words", [
+    ("a" * 40, "1999-01-01", 1, ["no date in it"]),
+    ("1 jan 2150", None, 2, ["1900-2099", "2150"]),
+    ("1 jan 1850", None, 2, ["1850"]),
+    ("3 may 1979", "1331-03-12", 1, ["outside the task's years 1900-2099"]),
+    ("3 may 1979", "1979-05-03", 0, []),
+])
+def test_translate_marks_answers_outside_the_task(text, answer, status, words, date_checkpoint,
+                                                  capsys, monkeypatch):
+    monkeypatch.setattr(Trainer, "translate", lambda self, t, beam: (answer, np.ones((11, len(t)))))
+    # a run folder works for --checkpoint, as for --resume
+    assert main(["translate", text, "--checkpoint", str(date_checkpoint)]) == status
+    captured = capsys.readouterr()
+    for w in words:
+        assert w in captured.out + captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_translate_into_a_closed_pipe_ends_quietly(date_checkpoint, tmp_path):
+    command = (f"{sys.executable} -m numpygam translate '3 may 1979' --checkpoint "
+               f"{date_checkpoint} | true")  # the reader is gone before anything is written
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+    assert done.returncode == 0
+
+
+def test_resume_with_nothing_left_to_do_says_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "done 2 of its 2 steps" in err and "nothing left to do" in err
+    assert main(["train", "--resume", str(out), "--steps", "1"]) == 2

@@ -183,11 +183,16 @@ def test_greedy_and_beam_search_agree_on_a_trained_model():
 
 def test_train_command_writes_a_checkpoint_and_heatmaps(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--task", "reverse", "--steps", "20", "--batch-size", "8",
+    assert main(["train", "--task", "reverse", "--steps", "60", "--batch-size", "8",
                  "--emb-dim", "8", "--enc-hidden", "8", "--dec-hidden", "16", "--attn-dim", "8",
-                 "--train-size", "200", "--eval-every", "10", "--out", str(out)]) == 0
+                 "--train-size", "200", "--eval-every", "30", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "held-out exact-match accuracy" in printed and "step    20/20" in printed
+    assert "held-out exact-match accuracy" in printed
+    progress = [line.split("[")[0].strip() for line in printed.splitlines()
+                if line.startswith("step ")]
+    assert progress == ["step    50/60", "step    60/60"]  # every 50 steps, and the last
+    assert [line.strip() for line in printed.splitlines() if "held-out exact match after" in
+            line and "%" in line][0].startswith("held-out exact match after 30 steps")
     assert "token acc" in printed
     assert (out / "checkpoint.npz").exists()
     assert sorted(p.name for p in out.glob("attention_*.png")) == [f"attention_{i}.png"
@@ -226,3 +231,17 @@ def test_date_data_is_reproducible_and_heldout_is_disjoint():
     for src, iso in train_a[:50]:
         assert len(iso) == 10 and iso[4] == iso[7] == "-"
         src_vocab.encode(src)
+
+
+def test_translate_uses_beam_search_only_for_a_beam_above_1(monkeypatch):
+    from numpygam.train import TrainConfig, Trainer
+    trainer = Trainer(TrainConfig(task="reverse", steps=1, batch_size=4, emb_dim=8,
+                                  enc_hidden=8, dec_hidden=16, attn_dim=8, train_size=50))
+    calls = []
+    real = trainer.model.beam_search
+    monkeypatch.setattr(trainer.model, "beam_search",
+                        lambda *a, **k: (calls.append(a[2]), real(*a, **k))[1])
+    trainer.translate("123", beam_size=1)
+    assert calls == []
+    trainer.translate("123", beam_size=2)
+    assert calls == [2]

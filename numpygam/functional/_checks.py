@@ -61,6 +61,19 @@ def bool_mask(op, name, mask, target_shape):
                          f"the scores' shape {target_shape}") from None
 
 
+def float_broadcast(op, name, x, target_shape):
+    """Check a float array that broadcasts to `target_shape` (e.g. an additive mask);
+    return it broadcast."""
+    float_array(op, name, x)
+    try:
+        if np.broadcast_shapes(x.shape, target_shape) == tuple(target_shape):
+            return np.broadcast_to(x, target_shape)
+    except ValueError:
+        pass
+    raise ValueError(f"{op}: {name} of shape {x.shape} does not broadcast to the scores' "
+                     f"shape {tuple(target_shape)}")
+
+
 def conv_arguments(op, x, W, b, stride, padding, padding_mode, groups):
     """Raise unless (x, W, b) and the options make a valid conv2d call."""
     float_array(op, "x", x, ndim=4)

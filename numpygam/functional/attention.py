@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import dim_equal, float_array, same_dtype
+from ._checks import bool_mask, dim_equal, float_array, float_broadcast, same_dtype
 from .scores import score_backward, score_forward
 from .softmax import softmax_backward, softmax_forward
 
@@ -85,8 +85,9 @@ def attention_forward(q, k, values, score="dot", mask=None, bias=None, **params)
               values.shape[:2], k.shape[:2])
     same_dtype(op, q=q, k=k, values=values)
     e, score_cache = score_forward(score, q, k, params)
+    mask = bool_mask(op, "mask", mask, e.shape)
     if bias is not None:
-        float_array(op, "bias", bias)
+        bias = float_broadcast(op, "bias", bias, e.shape)
         e = e + bias.astype(e.dtype, copy=False)
     a, softmax_cache = softmax_forward(e, mask)
     c, context_cache = context_forward(a, values)

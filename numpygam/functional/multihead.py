@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import bool_mask, dim_equal, float_array
+from ._checks import bool_mask, dim_equal, float_array, float_broadcast
 from .attention import attention_backward, attention_forward
 from .linear import linear_backward, linear_forward
 
@@ -69,12 +69,7 @@ def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias
     if mask is not None:
         mask = bool_mask(op, "mask", mask, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
     if bias is not None:
-        float_array(op, "bias", bias)
-        try:
-            bias = np.broadcast_to(bias, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
-        except ValueError:
-            raise ValueError(f"{op}: bias of shape {bias.shape} does not broadcast to "
-                             f"(B, H, Tq, Tk) = {(B, H, Tq, Tk)}") from None
+        bias = float_broadcast(op, "bias", bias, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
     W_q, W_k, W_v = np.split(in_proj_weight, 3)
     b_q, b_k, b_v = (None,) * 3 if in_proj_bias is None else np.split(in_proj_bias, 3)
     Q, q_cache = linear_forward(query, W_q, b_q)

@@ -24,13 +24,18 @@ The cache rule, the same for every module:
   * clear_caches() drops every cache of a module and its children (a
     training-mode forward whose loss is thrown away, e.g. in gradcheck_module);
   * attributes a module sets for display (attention weights, GAM's gates,
-    local-p's positions) describe its latest call; backward never reads them.
+    local-p's positions) describe its latest call; backward never reads them;
+  * a backward checks its first gradient's shape against the output of the call it
+    undoes before anything is popped, so a misshaped dout is one error naming both
+    shapes, and a correct retry still works (Module.__call__ records the output's
+    shape on a stack of its own, kept like the caches).
 
     rnn_cell.train()
     for t in range(T): h = rnn_cell(x[t], h)      # T caches pushed
     for t in reversed(range(T)): rnn_cell.backward(dh)  # T caches popped
 """
 import contextlib
+import functools
 
 import numpy as np
 
@@ -73,13 +78,53 @@ def add_grads(*pairs):
             p.grad += g
 
 
+def _shape_of(out):
+    """The shape a backward's first gradient must have: the output's, or its first part's."""
+    first = out[0] if isinstance(out, tuple) and out else out
+    return first.shape if isinstance(first, np.ndarray) else None
+
+
+def _checked(backward):
+    """backward, preceded by the dout check of the cache rule (module docstring)."""
+    @functools.wraps(backward)
+    def checked(self, *args, **kwargs):
+        shapes = self.__dict__.setdefault("_out_shapes", [])
+        outermost = not self.__dict__.get("_in_backward", False)
+        if outermost and shapes and args and isinstance(args[0], np.ndarray) \
+                and shapes[-1] is not None and args[0].shape != shapes[-1]:
+            raise ValueError(f"{type(self).__name__}.backward: the gradient has shape "
+                             f"{args[0].shape}, expected {shapes[-1]} (the shape of the output "
+                             f"of the forward it undoes); nothing was changed")
+        self._in_backward = True
+        try:
+            result = backward(self, *args, **kwargs)
+        finally:
+            self._in_backward = not outermost
+        if outermost and shapes:
+            shapes.pop()
+        return result
+    checked.checks_dout = True
+    return checked
+
+
 class Module:
     """Base class: parameter discovery, state_dict, train/eval, zero_grad, dtype."""
 
     training = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("backward")
+        if own is not None and not getattr(own, "checks_dout", False):
+            cls.backward = _checked(own)
+
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        out = self.forward(*args, **kwargs)
+        shapes = self.__dict__.setdefault("_out_shapes", [])
+        if not self.training:
+            shapes.clear()
+        shapes.append(_shape_of(out))
+        return out
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward")
@@ -108,6 +153,7 @@ class Module:
         """Drop the caches of this module and every child (forwards never back-propagated)."""
         for m in self.modules():
             m.__dict__.pop("_caches", None)
+            m.__dict__.pop("_out_shapes", None)
 
     # -- what the module holds -------------------------------------------------
     def register_buffer(self, name, value):
