@@ -274,6 +274,30 @@ def _translate(args):
     return 0 if valid else 1
 
 
+def _autograder(args):
+    from .course.exercises import EXERCISES
+    from .course.gradescope import write_autograder
+    from .course.grading import read_points
+    points = {name: 1.0 for name in EXERCISES}
+    if args.points:
+        try:
+            points = read_points(args.points, list(EXERCISES))
+        except (OSError, ValueError) as err:
+            return _usage_error(f"--points {args.points}: {err}")
+    if not args.zip.endswith(".zip") or os.path.isdir(args.zip):
+        return _usage_error(f"{args.zip}: give the name of a .zip file to write")
+    if os.path.exists(args.zip):
+        return _usage_error(f"{args.zip} exists; it is never overwritten: remove it or give "
+                            "another name")
+    problem = _writable_folder("the folder of", os.path.dirname(os.path.abspath(args.zip)))
+    if problem:
+        return _usage_error(problem)
+    write_autograder(args.zip, points)
+    print(f"wrote {args.zip}: upload it in Gradescope under Configure Autograder -> Zip file "
+          f"upload ({len(points)} exercises, {sum(points.values()):g} points)")
+    return 0
+
+
 def _check(args):
     from .checks import format_table, run_checks
     results = run_checks(seed=args.seed, only=args.only)
@@ -333,6 +357,10 @@ def main(argv=None):
     gr.add_argument("--no-sandbox", action="store_true",
                     help="with --submissions: grade without the bubblewrap sandbox (said in "
                          "the summary and every export)")
+    ag = sub.add_parser("autograder", help="write the zip to upload as Gradescope's autograder")
+    ag.set_defaults(func=_autograder)
+    ag.add_argument("zip", help="the zip file to write, e.g. autograder.zip")
+    ag.add_argument("--points", help="a JSON file of points per exercise (default 1 each)")
     ls = sub.add_parser("lessons", help="write the lessons as .ipynb notebooks into a folder")
     ls.set_defaults(func=_lessons)
     ls.add_argument("folder")

@@ -266,3 +266,39 @@ def test_the_sandbox_sees_no_network_no_other_process_and_only_its_file():
     assert seen["net"] != "open" and seen["uid"] == sandbox.SANDBOX_UID
     assert len(seen["pids"]) <= 3 and seen["here"] == [] and not seen["home"]
     assert subprocess.run(["true"]).returncode == 0  # the grader itself is untouched
+
+
+def test_the_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path,
+                                                                                capsys):
+    import subprocess
+    import sys
+    import zipfile
+    (tmp_path / "points.json").write_text(json.dumps({"softmax": 2, "context": 1}))
+    zip_path = tmp_path / "autograder.zip"
+    assert main(["autograder", str(zip_path), "--points", str(tmp_path / "points.json")]) == 0
+    assert "Configure Autograder" in capsys.readouterr().out
+    assert main(["autograder", str(zip_path)]) == 2  # never overwritten
+    source = tmp_path / "autograder" / "source"
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
+        archive.extractall(source)
+    assert {"setup.sh", "run_autograder", "points.json", "pyproject.toml",
+            "numpygam/course/grading.py"} <= set(names)
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    assert "/autograder/results/results.json" in (source / "run_autograder").read_text()
+    submission = tmp_path / "autograder" / "submission" / "hw"  # an upload keeps its folders
+    submission.mkdir(parents=True)
+    (submission / "softmax.py").write_text(_softmax(RIGHT))
+    results = tmp_path / "autograder" / "results" / "results.json"
+    done = subprocess.run([sys.executable, "-m", "numpygam.course.gradescope",
+                           str(submission.parent), str(results), "points.json"], cwd=source,
+                          env={**os.environ, "PYTHONPATH": str(source)}, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(results.read_text())
+    assert document["score"] == 2.0 and document["visibility"] == "visible"
+    assert document["execution_time"] > 0
+    tests = {t["name"]: t for t in document["tests"]}
+    assert tests["softmax"]["score"] == 2.0 and tests["softmax"]["max_score"] == 2.0
+    assert tests["context"]["score"] == 0.0 and "missing" in tests["context"]["output"]
