@@ -89,21 +89,41 @@ def available_memory():
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def parameter_count(c, src_vocab=64, tgt_vocab=64):
+    """The number of parameters of the model config c builds: exact for the Transformer
+    and for the default RNN (Bahdanau attention, a global additive score); for the other
+    RNN variants an upper bound (it counts Luong's W_c, input feeding and local-p's
+    predictor whether or not they are there)."""
+    if c.model == "transformer":
+        d, ff, L = c.d_model, c.dim_feedforward, c.num_layers
+        encoder_layer = 4 * d * d + 2 * d * ff + 9 * d + ff      # attention, FFN, 2 norms
+        decoder_layer = 8 * d * d + 2 * d * ff + 15 * d + ff     # 2 attentions, FFN, 3 norms
+        return ((src_vocab + tgt_vocab) * d + L * (encoder_layer + decoder_layer) + 4 * d
+                + tgt_vocab * (d + 1))
+    E, He, Hd, A = c.emb_dim, c.enc_hidden, c.dec_hidden, c.attn_dim
+    K = 2 * He                                                    # a key: both directions
+    count = (src_vocab * E + 2 * (3 * He * (E + He) + 6 * He)    # embedding, bi-GRU
+             + K * Hd + Hd                                         # bridge
+             + A * (Hd + K + 2)                                    # W_a, U_a, v_a, b_a
+             + tgt_vocab * E + 3 * Hd * (E + K + Hd) + 6 * Hd      # embedding, GRU cell
+             + tgt_vocab * (Hd + K + 1))                           # output layer
+    if (c.attention, c.score, c.window) != ("bahdanau", "additive", "global"):
+        count += Hd * (K + Hd) + 3 * Hd * Hd + A * (Hd + 1) + LONGEST * Hd
+    return count
+
+
 def estimate_memory(c, vocab=64):
     """Bytes a run of config c needs, roughly and from above: every parameter four times
-    (weights, gradients, Adam's two moments) and one batch's cached activations."""
-    T, B, size = LONGEST, c.batch_size, np.dtype(c.dtype if c.dtype in DTYPES else
-                                                   "float64").itemsize
+    (weights, gradients, Adam's two moments) and one batch's cached activations, for
+    sequences of LONGEST positions (tests/test_safety.py measures a step against it)."""
+    T, B = LONGEST, c.batch_size
+    size = np.dtype(c.dtype if c.dtype in DTYPES else "float64").itemsize
     if c.model == "transformer":
-        d, ff, L, H = c.d_model, c.dim_feedforward, c.num_layers, c.nhead
-        params = L * (12 * d * d + 4 * d * ff + 16 * d + 2 * ff) + 3 * vocab * d
-        activations = 2 * L * B * T * (20 * d + 4 * ff + 4 * H * T)
+        d, ff, H = c.d_model, c.dim_feedforward, c.nhead
+        per_position = 2 * c.num_layers * (20 * d + 4 * ff + 4 * H * T)
     else:
-        E, He, Hd, A = c.emb_dim, c.enc_hidden, c.dec_hidden, c.attn_dim
-        params = (2 * vocab * E + 6 * He * (E + He + 2) + 3 * Hd * (E + 4 * He + Hd + 2)
-                  + A * (Hd + 2 * He + 2) + (Hd + 2 * He) * (Hd + vocab) + 2 * He * Hd)
-        activations = B * T * (20 * He + T * 4 + 4 * A + 30 * Hd + 4 * vocab)
-    return float(4 * params + activations) * size
+        per_position = 20 * c.enc_hidden + 30 * c.dec_hidden + 4 * c.attn_dim * T + 4 * vocab
+    return float(4 * parameter_count(c, vocab, vocab) + B * T * per_position) * size
 
 
 def option(default, help, choices=None):

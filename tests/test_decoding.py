@@ -159,6 +159,8 @@ def test_greedy_is_the_argmax_of_the_teacher_forced_forward(name):
     np.testing.assert_array_equal(tokens, logits.argmax(-1))
     assert weights.shape == (2, 5, 4)
     np.testing.assert_allclose(weights[1, :, 2:], 0, atol=1e-12)  # padding gets no attention
+    # each step's attention is that of the new position in the teacher-forced pass
+    np.testing.assert_allclose(weights, model.weights, rtol=1e-5, atol=1e-6)
 
 
 def test_evaluating_restores_the_mode_even_when_the_block_raises():
@@ -173,3 +175,12 @@ def test_evaluating_restores_the_mode_even_when_the_block_raises():
     with nn.evaluating(model):
         pass
     assert not model.training
+
+
+def test_greedy_weights_cover_the_source_only_when_keys_are_padded_for_the_location_score():
+    nn.manual_seed(1)
+    model = nn.Seq2Seq(7, 6, emb_dim=4, enc_hidden=4, dec_hidden=6, attn_dim=5, score="location",
+                       max_src_len=9)
+    tokens, weights = model.greedy(np.array([[3, 4, 5]]), np.array([3]), 4)
+    assert weights.shape == (1, 4, 3)
+    np.testing.assert_allclose(weights.sum(-1), 1, rtol=1e-5)

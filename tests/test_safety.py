@@ -530,6 +530,7 @@ def _config(**changes):
     ({"step": np.array(-10)}, ["step", "integer >= 0"]),
     ({"config": np.array("[1, 2]")}, ["config is not a JSON object"]),
     ({"config": np.array(7)}, ["config is not text"]),
+    ({"config": np.array(["{}"])}, ["config is not text"]),
     ({"config": _config(dim_feedforward=10**9, model="transformer")}, ["GiB to train"]),
     ({"config": _config(dtype="int8")}, ["--dtype 'int8'"]),
     ({"config": _config(dropout=1.0)}, ["--dropout 1.0"]),
@@ -610,3 +611,47 @@ def test_resume_with_nothing_left_to_do_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "done 2 of its 2 steps" in err and "nothing left to do" in err
     assert main(["train", "--resume", str(out), "--steps", "1"]) == 2
+
+
+@pytest.mark.parametrize("changes, exact", [
+    ({}, True), ({"model": "transformer"}, True),
+    ({"model": "transformer", "num_layers": 3, "d_model": 32, "dim_feedforward": 48,
+      "nhead": 2}, True),
+    ({"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 40, "attn_dim": 12}, True),
+    ({"attention": "luong", "score": "general", "window": "local-p"}, False),
+    ({"score": "location"}, False), ({"attention": "luong", "score": "concat"}, False)])
+def test_the_parameter_count_of_the_memory_estimate_is_the_models(changes, exact):
+    from numpygam.train import parameter_count
+    config = TrainConfig(**{**changes, "train_size": 50})
+    trainer = Trainer(config)
+    real = sum(p.data.size for p in trainer.model.parameters())
+    counted = parameter_count(config, len(trainer.src_vocab), len(trainer.tgt_vocab))
+    if exact:
+        assert counted == real
+    else:  # an upper bound for the variants with extra parts
+        assert real <= counted <= 1.7 * real
+
+
+@pytest.mark.parametrize("model", ["rnn", "transformer"])
+def test_a_training_step_allocates_less_than_the_estimate(model):
+    import tracemalloc
+
+    from numpygam.train import estimate_memory
+    config = TrainConfig(model=model, train_size=200, batch_size=32)
+    trainer = Trainer(config)
+    trainer.train_step()  # Adam's moments exist from here on
+    tracemalloc.start()
+    trainer.train_step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    weights = 4 * sum(p.data.nbytes for p in trainer.model.parameters())
+    estimate = estimate_memory(config)
+    assert weights + peak <= estimate <= 10 * (weights + peak)
+
+
+def test_the_refusal_states_the_memory_the_machine_has(monkeypatch, tmp_path, capsys):
+    import numpygam.train as train_module
+    monkeypatch.setattr(train_module, "available_memory", lambda: 8 * 2**30)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--model", "transformer", "--dim-feedforward", "10000000"]) == 2
+    assert "8.0 GiB available" in capsys.readouterr().err

@@ -459,3 +459,28 @@ def test_positions_accept_exactly_max_len_and_refuse_one_more():
     src = np.full((1, 5), 3)
     tokens, _ = model.greedy(src, np.array([5]), 5)  # 5 source and 5 target positions
     assert tokens.shape == (1, 5)
+
+
+def test_constructor_defaults_and_initialisation_are_pytorchs():
+    import inspect
+    for ours, theirs in ((nn.TransformerEncoderLayer, torch.nn.TransformerEncoderLayer),
+                         (nn.TransformerDecoderLayer, torch.nn.TransformerDecoderLayer),
+                         (nn.Transformer, torch.nn.Transformer)):
+        mine = inspect.signature(ours).parameters
+        for name, p in inspect.signature(theirs).parameters.items():
+            if name in mine and p.default is not inspect.Parameter.empty and name not in (
+                    "device", "dtype", "custom_encoder", "custom_decoder", "activation"):
+                assert mine[name].default == p.default, (ours.__name__, name)
+        assert mine["activation"].default == "relu"  # torch: F.relu, the same function
+    m = nn.MultiheadAttention(64, 4, dtype=np.float64)
+    bound = np.sqrt(6 / (64 + 3 * 64))  # torch's xavier_uniform_ on the (3E, E) in_proj_weight
+    w = m.in_proj_weight.data
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.98 * bound
+    assert abs(w.std() - bound / np.sqrt(3)) < 0.02 * bound
+
+
+@pytest.mark.parametrize("dropout", [-0.1, 1.5])
+def test_a_dropout_outside_0_1_is_refused_by_every_layer(dropout):
+    for cls in (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer):
+        with pytest.raises(ValueError, match="dropout is a probability in"):
+            cls(4, 2, 8, dropout=dropout)
