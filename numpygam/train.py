@@ -17,6 +17,7 @@ import numpy as np
 from . import nn, optim
 from .checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
 from .functional import SCORES
+from .functional.scores import Sizes
 from .nn.seq2seq import ATTENTIONS, CONTEXTS, WINDOWS
 from .plots import attention_heatmap
 from .tasks import Vocab, copy_task, date_task, make_batch
@@ -74,6 +75,8 @@ def check_config(config):
 
 
 MEMORY_SHARE = 0.8  # of the available memory, the most a run's estimate may take
+MILESTONE = 0.95    # held-out exact match whose first step and training time train reports
+MAX_SRC_LEN = 40    # the location score's number of source positions (its W_a's rows)
 LONGEST = 40        # characters: the longest source or target of any task, for the estimate
 
 
@@ -90,10 +93,8 @@ def available_memory():
 
 
 def parameter_count(c, src_vocab=64, tgt_vocab=64):
-    """The number of parameters of the model config c builds: exact for the Transformer
-    and for the default RNN (Bahdanau attention, a global additive score); for the other
-    RNN variants an upper bound (it counts Luong's W_c, input feeding and local-p's
-    predictor whether or not they are there)."""
+    """The exact number of parameters of the model config c builds (tested against the
+    built models), from the sizes alone: nothing is allocated."""
     if c.model == "transformer":
         d, ff, L = c.d_model, c.dim_feedforward, c.num_layers
         encoder_layer = 4 * d * d + 2 * d * ff + 9 * d + ff      # attention, FFN, 2 norms
@@ -102,14 +103,15 @@ def parameter_count(c, src_vocab=64, tgt_vocab=64):
                 + tgt_vocab * (d + 1))
     E, He, Hd, A = c.emb_dim, c.enc_hidden, c.dec_hidden, c.attn_dim
     K = 2 * He                                                    # a key: both directions
-    count = (src_vocab * E + 2 * (3 * He * (E + He) + 6 * He)    # embedding, bi-GRU
-             + K * Hd + Hd                                         # bridge
-             + A * (Hd + K + 2)                                    # W_a, U_a, v_a, b_a
-             + tgt_vocab * E + 3 * Hd * (E + K + Hd) + 6 * Hd      # embedding, GRU cell
-             + tgt_vocab * (Hd + K + 1))                           # output layer
-    if (c.attention, c.score, c.window) != ("bahdanau", "additive", "global"):
-        count += Hd * (K + Hd) + 3 * Hd * Hd + A * (Hd + 1) + LONGEST * Hd
-    return count
+    sizes = Sizes(Dq=Hd, Dk=K, A=A, Tk=MAX_SRC_LEN)
+    score = sum(int(np.prod(p.shape(sizes))) for p in SCORES[c.score].params)
+    luong = c.attention == "luong"
+    return (src_vocab * E + 2 * (3 * He * (E + He) + 6 * He)    # embedding, bi-GRU
+            + K * Hd + Hd                                          # bridge
+            + score + (A * (Hd + 1) if c.window == "local-p" else 0)  # score, W_p and v_p
+            + tgt_vocab * E + 3 * Hd * (E + Hd) + 6 * Hd          # embedding, GRU cell
+            + (3 * Hd * Hd + Hd * (K + Hd) if luong else 3 * Hd * K)  # its input; W_c
+            + tgt_vocab * ((Hd if luong else Hd + K) + 1))         # output layer
 
 
 def estimate_memory(c, vocab=64):
@@ -191,7 +193,7 @@ def load_task(config):
     raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
 
 
-def build_model(config, src_vocab, tgt_vocab, max_src_len=40):
+def build_model(config, src_vocab, tgt_vocab, max_src_len=MAX_SRC_LEN):
     nn.manual_seed(config.seed)
     dtype = np.dtype(config.dtype).type
     if config.model == "transformer":
@@ -373,9 +375,11 @@ def train(config, run_dir, out=print, resume=None, changes=None):
     out(f"task {config.task}: {len(trainer.train_pairs)} training pairs, "
         f"{len(trainer.heldout)} held out; {model}; "
         f"{sum(p.data.size for p in trainer.model.parameters())} parameters")
-    start, smoothed = time.time(), None
+    start, smoothed, training_seconds, reached = time.time(), None, 0.0, None
     while trainer.step < config.steps:
+        step_start = time.perf_counter()
         loss = trainer.train_step()
+        training_seconds += time.perf_counter() - step_start
         smoothed = loss if smoothed is None else 0.95 * smoothed + 0.05 * loss
         if trainer.step % 50 == 0 or trainer.step == config.steps:
             out(progress_line(trainer.step, config.steps, smoothed,
@@ -383,11 +387,17 @@ def train(config, run_dir, out=print, resume=None, changes=None):
         if trainer.step % config.eval_every == 0 or trainer.step == config.steps:
             acc = trainer.evaluate()
             out(f"  held-out exact match after {trainer.step} steps: {acc:.1%}")
+            if acc >= MILESTONE and reached is None:
+                reached = (trainer.step, training_seconds)
             trainer.save(os.path.join(run_dir, "checkpoint.npz"))
     right = trainer.exact_matches()
     accuracy = float(right.mean())
     out(f"held-out exact-match accuracy: {accuracy:.2%} ({len(trainer.heldout)} examples, "
         f"{time.time() - start:.0f}s)")
+    out(f"first reached {MILESTONE:.0%} held-out exact match at step {reached[0]}, after "
+        f"{reached[1]:.1f} s of training (evaluations every {config.eval_every} steps not "
+        "counted)" if reached else
+        f"did not reach {MILESTONE:.0%} held-out exact match in {trainer.step} steps")
     if trainer.heldout_forms:
         out("held-out exact match by input form:")
         for form, (right, n) in trainer.accuracy_by_form(right).items():

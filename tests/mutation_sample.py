@@ -74,7 +74,7 @@ TESTS = {
     "checkpoint.py": ("tests/test_safety.py",),
     "train.py": ("tests/test_safety.py", "tests/test_seq2seq.py"),
     "__main__.py": ("tests/test_safety.py", "tests/test_cli.py", "tests/test_seq2seq.py",
-                    "tests/test_homework.py"),
+                    "tests/test_homework.py", "tests/test_sandbox.py"),
     "tasks/": ("tests/test_safety.py", "tests/test_seq2seq.py"),
     "course/": ("tests/test_homework.py",),
 }

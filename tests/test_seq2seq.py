@@ -245,3 +245,30 @@ def test_translate_uses_beam_search_only_for_a_beam_above_1(monkeypatch):
     assert calls == []
     trainer.translate("123", beam_size=2)
     assert calls == [2]
+
+
+def test_fixed_context_encoder_gradient_matches_finite_differences_at_a_few_entries():
+    """The quick cousin of the slow whole-model check: the summary vector is both the
+    bridge's input and the only key, and both paths reach the encoder."""
+    batch, V = tiny_batch()
+    nn.manual_seed(3)
+    model = nn.Seq2Seq(V, V, 3, 2, 4, "bahdanau", "additive", attn_dim=3,
+                       context="fixed").to(np.float64)
+    loss = nn.SequenceLoss(model)
+    args = [batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out]
+    model.zero_grad()
+    loss(*args)
+    loss.backward()
+    params = dict(model.named_parameters())
+    for name in ("encoder.rnn.weight_hh_l0", "encoder.rnn.weight_ih_l0_reverse"):
+        p = params[name]
+        for index in [(0, 0), (3, 1), (5, 1)]:
+            old = p.data[index]
+            values = []
+            for shift in (1e-6, -1e-6):
+                p.data[index] = old + shift
+                values.append(float(loss(*args)))
+                loss.clear_caches()
+            p.data[index] = old
+            fd = (values[0] - values[1]) / 2e-6
+            assert p.grad[index] == pytest.approx(fd, rel=1e-5, abs=1e-8), (name, index)
