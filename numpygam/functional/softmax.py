@@ -44,8 +44,8 @@ def softmax_forward(scores, mask=None):
     # at multi-head sizes, (256, 128, 128) float32, that takes 20 ms where the same
     # steps with a fresh temporary each (e = exp(shifted); e / total) take 28 ms
     # (benchmarks/bench_idioms.py).
-    # Without a mask every entry is allowed: the plain max and no masking pass (the
-    # masked max with where= and the -inf fill cost 1.4x at (256, 128, 128); bench_idioms)
+    # Without a mask every entry is allowed: the plain max and no masking pass, 7.7 ms
+    # where an all-True mask takes 10.0 ms at (256, 128, 128) (bench_idioms.py)
     row_max = np.max(scores, axis=-1, keepdims=True, initial=-np.inf) if mask is None else \
         np.max(scores, axis=-1, keepdims=True, where=mask, initial=-np.inf)
     top = np.isposinf(row_max)                   # rows with a +inf score: their limit below
