@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from numpygam import nn
-from timing import from_tests, median_seconds
+from timing import from_tests, median_seconds, report_row
 
 BlogGAM = from_tests("torch_models").BlogGAM
 
@@ -84,6 +84,7 @@ def main():
     header = (f"{'(B, C, H, W)':<18}{'numpygam':>10}{'torch':>9}{'ratio':>7}{'im2col':>9}"
               f"{'speed-up':>9}   {'peak MiB ours':>13}{'torch':>7}{'ratio':>7}")
     print(header)
+    rows, ports = [], []
     for size in SIZES:
         ours, theirs, x = build(size)
         dy = np.random.default_rng(1).standard_normal(size).astype(np.float32)
@@ -96,8 +97,17 @@ def main():
         print(f"{str(size):<18}{t_ours * 1e3:>8.1f}ms{t_theirs * 1e3:>7.1f}ms"
               f"{t_ours / t_theirs:>6.2f}x{t_im2col * 1e3:>7.1f}ms{t_im2col / t_ours:>8.2f}x"
               f"   {m_ours:>13.1f}{m_theirs:>7.1f}{m_ours / m_theirs:>6.2f}x")
+        rows.append(report_row(f"GAM {size}", t_ours, t_theirs))
+        port = nn.GAMAttention(size[1], size[1])  # the YOLO-family port, grouped by rate
+        t_port = median_seconds(lambda: step_ours(port, x, dy), repeats=7)
+        ports.append(f"{str(size):<18} GAMAttention {t_port * 1e3:7.1f} ms   nn.GAM "
+                     f"{t_ours * 1e3:7.1f} ms   ratio {t_port / t_ours:5.2f}x")
     print("\nratio = numpygam / torch (target <= 3x, time and memory); "
-          "speed-up = im2col / numpygam (target >= 2x)")
+          "speed-up = im2col / numpygam (target >= 2x)\n")
+    print("\n".join(rows))  # the same figures in the rows benchmarks/ab.py reads
+    print("\nnn.GAMAttention (the YOLO-family port: grouped convolutions, a shuffle) against "
+          "nn.GAM, forward+backward (target <= 1.2x)")
+    print("\n".join(ports))
 
 
 if __name__ == "__main__":

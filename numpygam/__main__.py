@@ -75,6 +75,7 @@ def _writable_folder(option, path):
 def _train(args):
     from .checkpoint import CheckpointError, load_checkpoint, previous_path
     from .train import (
+        G2P_PRESETS,
         RESUMABLE,
         NonFiniteError,
         TrainConfig,
@@ -86,6 +87,8 @@ def _train(args):
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
              if getattr(args, f.name) is not None}
     config = TrainConfig(**given)
+    if config.task == "g2p" and args.resume is None:  # the preset's sizes, where not given
+        config = TrainConfig(**{**G2P_PRESETS[config.preset], **given})
     problem = check_config(config)
     if problem:
         return _usage_error(problem)
@@ -218,21 +221,36 @@ def is_calendar_date(text):
 
 def _translate(args):
     from .checkpoint import CheckpointError
-    from .plots import attention_heatmap, attention_text, head_heatmaps
     from .train import Trainer, latest_checkpoint, loadable_checkpoint
     if args.beam < 1:
         return _usage_error(f"--beam {args.beam}: the beam size must be at least 1 (1 = greedy)")
-    text = " ".join(args.text.split()).lower()  # "  March 5,  1991 " -> "march 5, 1991"
-    if not text:
-        print("error: give a date to translate, e.g. python -m numpygam translate "
-              "\"3 may 1979\"", file=sys.stderr)
-        return 2
-    if len(text) > MAX_INPUT:
-        print(f"error: the input has {len(text)} characters; the translator reads at most "
-              f"{MAX_INPUT}", file=sys.stderr)
-        return 2
+    if args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as f:
+                texts = [line.strip() for line in f if line.strip()]
+        except (OSError, UnicodeDecodeError) as err:
+            return _usage_error(f"--file {args.file}: {getattr(err, 'strerror', None) or err}")
+        if not texts:
+            return _usage_error(f"--file {args.file}: no input in it (one input a line)")
+    elif args.text is None:
+        return _usage_error("give a text to translate, e.g. python -m numpygam translate "
+                            "\"3 may 1979\", or --file FILE")
+    else:
+        texts = [args.text]
+    texts = [" ".join(t.split()).lower() for t in texts]  # "  March 5,  1991 " -> "march 5, 1991"
+    for i, text in enumerate(texts):
+        where = f" (line {i + 1} of {args.file})" if args.file else ""
+        if not text:
+            return _usage_error("give a date to translate, e.g. python -m numpygam translate "
+                                "\"3 may 1979\"")
+        if len(text) > MAX_INPUT:
+            return _usage_error(f"the input{where} has {len(text)} characters; the translator "
+                                f"reads at most {MAX_INPUT}")
     skipped = []
-    path = args.checkpoint or latest_checkpoint(skipped=skipped)
+    task = args.task
+    # by default the newest dates checkpoint, else the newest of any task (copy, reverse)
+    path = args.checkpoint or latest_checkpoint(skipped=skipped, task=task or "dates") or \
+        (None if task else latest_checkpoint(task=None))
     if args.checkpoint and os.path.isdir(path):  # a run folder: its checkpoint that loads
         path = loadable_checkpoint(path, skipped) or os.path.join(path, "checkpoint.npz")
     for message in skipped:
@@ -240,38 +258,60 @@ def _translate(args):
     if args.checkpoint and not os.path.exists(path):
         return _usage_error(f"--checkpoint {args.checkpoint}: no such checkpoint")
     if path is None:
-        return _usage_error("no checkpoint found under runs/; run `python -m numpygam train` "
-                            "first (it writes runs/<time>-<pid>/checkpoint.npz)")
+        return _usage_error(f"no {task or ''} checkpoint found under runs/; run `python -m "
+                            f"numpygam train{' --task ' + task if task else ''}` first (it "
+                            "writes runs/<time>-<pid>/checkpoint.npz)")
     try:
         trainer = Trainer.load(path)
     except (CheckpointError, ValueError) as err:
         return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
-    dates = trainer.config.task == "dates"
-    first, last = _years()
-    outside = [n for n in re.findall(r"\d+", text) if len(n) == 4 and not first <= int(n) <= last]
-    if dates and outside:
-        return _usage_error(f"the translator reads dates in {first}-{last}; the year "
-                            f"{outside[0]} is outside them")
-    try:
-        out, weights = trainer.translate(text, args.beam)
-    except ValueError as err:  # a character outside the vocabulary
-        return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
-    problem = dates and date_problem(text, out)
+    if task and trainer.config.task != task:
+        return _usage_error(f"{path} is a {trainer.config.task} checkpoint, not {task}")
+    for i, text in enumerate(texts):
+        unknown = sorted({c for c in text if c not in trainer.src_vocab.stoi})
+        if unknown:
+            where = f" (line {i + 1} of {args.file})" if args.file else ""
+            return _usage_error(f"{''.join(unknown)!r}{where}: not in the translator's alphabet "
+                                f"{''.join(trainer.src_vocab.itos[3:])!r}")
+    if trainer.config.task == "dates":
+        first, last = _years()
+        for text in texts:
+            outside = [n for n in re.findall(r"\d+", text)
+                       if len(n) == 4 and not first <= int(n) <= last]
+            if outside:
+                return _usage_error(f"the translator reads dates in {first}-{last}; the year "
+                                    f"{outside[0]} is outside them")
+    if args.file:
+        bad = 0
+        for text in texts:
+            out, _ = trainer.translate(text, args.beam)
+            problem = trainer.config.task == "dates" and date_problem(text, out)
+            bad += bool(problem)
+            print(f"{text}\t{out}" + (f"\t<- {problem}" if problem else ""))
+        return 1 if bad else 0
+    return _translate_one(trainer, texts[0], path, args.beam)
+
+
+def _translate_one(trainer, text, path, beam):
+    """Print one translation, its attention as text, and draw it; the exit status."""
+    from .plots import attention_heatmap, attention_text, head_heatmaps
+    out, weights = trainer.translate(text, beam)
+    problem = trainer.config.task == "dates" and date_problem(text, out)
     print(f"{out}   <- {problem}" if problem else out)
-    valid = not problem
-    print(attention_text(weights, text, out))
+    symbols = trainer.tgt_vocab.symbols(out) if out else []  # characters, or phones
+    print(attention_text(weights, text, symbols))
     png = os.path.join(os.path.dirname(path), "translate.png")
     heads = getattr(trainer.model, "last_head_weights", None)  # a Transformer: every head
     try:
         if heads is not None:
             heads = heads[0] if heads.ndim == 4 else heads
             print(f"cross-attention of each head: "
-                  f"{head_heatmaps(heads[:, :len(out) + 1], text, out, png)}")
+                  f"{head_heatmaps(heads[:, :len(symbols) + 1], text, symbols, png)}")
         else:
-            print(f"attention map: {attention_heatmap(weights, text, out, png)}")
+            print(f"attention map: {attention_heatmap(weights, text, symbols, png)}")
     except OSError as err:
         print(f"note: the attention map was not written ({png}: {err.strerror})", file=sys.stderr)
-    return 0 if valid else 1
+    return 1 if problem else 0
 
 
 def _autograder(args):
@@ -328,9 +368,13 @@ def main(argv=None):
     check.add_argument("--only", help="check only the ops whose name contains this text")
     check.add_argument("--seed", type=int, default=0)
     _train_parser(sub)
-    tr = sub.add_parser("translate", help="translate a date with the last trained model")
+    tr = sub.add_parser("translate", help="translate a date (or spell a word's sound) with the "
+                                          "last trained model")
     tr.set_defaults(func=_translate)
-    tr.add_argument("text")
+    tr.add_argument("text", nargs="?", help="the input (or --file)")
+    tr.add_argument("--task", choices=("dates", "g2p"), default=None,
+                    help="which task's newest checkpoint (default dates, or --checkpoint's)")
+    tr.add_argument("--file", help="read one input a line; print input<TAB>output a line")
     tr.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
     tr.add_argument("--checkpoint", default=None,
                     help="a checkpoint.npz, or a run folder (default: the newest run's)")

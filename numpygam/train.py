@@ -23,7 +23,17 @@ from .plots import attention_heatmap
 from .tasks import Vocab, copy_task, date_task, make_batch
 from .tasks.dates import FORMATS, HELDOUT_SEED, labelled_pairs
 
-TASKS = ("dates", "copy", "reverse")
+TASKS = ("dates", "g2p", "copy", "reverse")
+PRESETS = ("quick", "full")
+# g2p's presets: the options a preset sets when they are not given (quick: minutes on 2
+# cores; full: the larger model, about an hour and a half)
+G2P_PRESETS = {
+    "quick": dict(steps=8000, eval_every=2000, heldout_limit=500, emb_dim=32, enc_hidden=96,
+                  dec_hidden=192, attn_dim=96, lr=3e-3, warmup=100),
+    "full": dict(steps=30000, eval_every=5000, heldout_limit=2000, emb_dim=64,
+                 enc_hidden=192, dec_hidden=384, attn_dim=192, lr=2e-3, warmup=500,
+                 d_model=128, dim_feedforward=512),
+}
 MODELS = ("rnn", "transformer")
 DTYPES = ("float32", "float64")
 # what `train --resume` may change; every other option is fixed by the checkpoint
@@ -77,6 +87,7 @@ def check_config(config):
 MEMORY_SHARE = 0.8  # of the available memory, the most a run's estimate may take
 MILESTONE = 0.95    # held-out exact match whose first step and training time train reports
 MAX_SRC_LEN = 40    # the location score's number of source positions (its W_a's rows)
+G2P_BEAM_WORDS = 500  # test words decoded by beam search too (one word at a time: slower)
 LONGEST = 40        # characters: the longest source or target of any task, for the estimate
 
 
@@ -136,7 +147,10 @@ def option(default, help, choices=None):
 @dataclass
 class TrainConfig:
     """Every option of `python -m numpygam train`, with its default and its help."""
-    task: str = option("dates", "what to translate", TASKS)
+    task: str = option("dates", "what to translate: dates, or spelling to sound (g2p) on the "
+                                "CMU Pronouncing Dictionary", TASKS)
+    preset: str = option("quick", "g2p: the sizes and steps of a quick or a full run (given "
+                                  "options win)", PRESETS)
     model: str = option("rnn", "an RNN encoder-decoder with attention, or a Transformer", MODELS)
     steps: int = option(1500, "training steps (batches)")
     batch_size: int = option(64, "pairs per batch")
@@ -174,7 +188,9 @@ class Task(NamedTuple):
     heldout_forms: list     # the input form of each held-out pair (dates), or None
     src_vocab: Vocab
     tgt_vocab: Vocab
-    max_out: int            # the longest target, in characters
+    max_out: int            # the longest target, in symbols
+    references: dict = None  # g2p: {word: [every pronunciation]}, an output right if any
+    split: tuple = None      # g2p: (train, valid, test) words
 
 
 def load_task(config):
@@ -190,6 +206,17 @@ def load_task(config):
                                  config.max_len)
         heldout, _ = copy_task(500, 10_000, reverse, config.min_len, config.max_len)
         return Task(pairs, heldout[:config.heldout_limit], None, vocab, vocab, config.max_len)
+    if config.task == "g2p":
+        from .tasks import g2p
+        dictionary = g2p.load_cmudict()
+        split = g2p.split_words(dictionary)
+        letters = sorted({c for w in dictionary for c in w})
+        valid = split[1][:config.heldout_limit]
+        references = {w: [" ".join(p) for p in dictionary[w]] for w in split[1] + split[2]}
+        return Task(g2p.pairs(dictionary, split[0]), [(w, references[w][0]) for w in valid],
+                    None, Vocab(letters), Vocab(g2p.PHONES, sep=" "),
+                    max(len(p) for prons in dictionary.values() for p in prons), references,
+                    split)
     raise ValueError(f"task must be one of {TASKS}, got {config.task!r}")
 
 
@@ -225,6 +252,7 @@ class Trainer:
         self.train_pairs, self.heldout, self.heldout_forms = task.train, task.heldout, \
             task.heldout_forms
         self.src_vocab, self.tgt_vocab, self.max_out = task.src_vocab, task.tgt_vocab, task.max_out
+        self.references, self.split = task.references, task.split
         self.model = build_model(config, self.src_vocab, self.tgt_vocab)
         self.criterion = nn.SequenceLoss(self.model)
         self.optimizer = optim.Adam(self.model.parameters(), lr=config.lr)
@@ -257,8 +285,29 @@ class Trainer:
             chunk = pairs[start:start + batch_size]
             batch = make_batch(chunk, self.src_vocab, self.tgt_vocab)
             tokens, _ = self.model.greedy(batch.src, batch.src_lengths, self.max_out + 1)
-            right += [self.tgt_vocab.decode(row) == target for row, (_, target) in zip(tokens, chunk)]
+            for row, (source, target) in zip(tokens, chunk):
+                out = self.tgt_vocab.decode(row)
+                # g2p: right when it is any of the word's pronunciations
+                right.append(out in self.references[source] if self.references else
+                             out == target)
         return np.array(right)
+
+    def error_rates(self, words, beam_size=1, batch_size=250):
+        """g2p: (WER, PER) on words, greedy (beam_size 1) or by beam search
+        (numpygam/tasks/g2p.py defines both)."""
+        from .tasks.g2p import error_rates
+        outputs = []
+        self.model.eval()
+        for start in range(0, len(words), batch_size):
+            chunk = words[start:start + batch_size]
+            if beam_size > 1:
+                outputs += [self.translate(w, beam_size)[0] for w in chunk]
+                continue
+            batch = make_batch([(w, "") for w in chunk], self.src_vocab, self.tgt_vocab)
+            tokens, _ = self.model.greedy(batch.src, batch.src_lengths, self.max_out + 1)
+            outputs += [self.tgt_vocab.decode(row) for row in tokens]
+        return error_rates([self.tgt_vocab.symbols(o) if o else [] for o in outputs],
+                           [[tuple(r.split()) for r in self.references[w]] for w in words])
 
     def evaluate(self, pairs=None):
         """Exact-match accuracy of greedy decoding on pairs (default: the held-out set)."""
@@ -283,7 +332,7 @@ class Trainer:
             tokens, weights = self.model.greedy(ids, np.array([len(text)]), self.max_out + 1)
             tokens, weights = tokens[0], weights[0]
         out = self.tgt_vocab.decode(tokens)
-        return out, weights[:len(out) + 1]
+        return out, weights[:len(self.tgt_vocab.symbols(out) if out else []) + 1]
 
     # -- checkpoints ----------------------------------------------------------------
     def save(self, path):
@@ -369,6 +418,10 @@ def train(config, run_dir, out=print, resume=None, changes=None):
     trainer = Trainer.load(resume, **(changes or {})) if resume else Trainer(config)
     config = trainer.config
     out(f"run folder: {run_dir}")
+    if trainer.split:
+        from .tasks.g2p import write_split
+        out(f"the split by word ({', '.join(str(len(s)) for s in trainer.split)} words): "
+            f"{write_split(run_dir, trainer.split)}/{{train,valid,test}}.txt")
     model = (f"Transformer, d_model {config.d_model}, {config.nhead} heads, {config.num_layers}+"
              f"{config.num_layers} layers" if config.model == "transformer" else
              f"{config.attention} attention, {config.score} score, {config.window} window")
@@ -398,6 +451,14 @@ def train(config, run_dir, out=print, resume=None, changes=None):
         f"{reached[1]:.1f} s of training (evaluations every {config.eval_every} steps not "
         "counted)" if reached else
         f"did not reach {MILESTONE:.0%} held-out exact match in {trainer.step} steps")
+    if trainer.split:
+        test = trainer.split[2]
+        wer, per = trainer.error_rates(test)
+        out(f"test split, greedy: WER {wer:.2%}  PER {per:.2%}  ({len(test)} words)")
+        beam_words = test[:G2P_BEAM_WORDS]
+        wer, per = trainer.error_rates(beam_words, beam_size=5)
+        out(f"test split, beam 5: WER {wer:.2%}  PER {per:.2%}  (its first {len(beam_words)} "
+            "words)")
     if trainer.heldout_forms:
         out("held-out exact match by input form:")
         for form, (right, n) in trainer.accuracy_by_form(right).items():
@@ -424,14 +485,23 @@ def loadable_checkpoint(run_dir, skipped=None):
     return None
 
 
-def latest_checkpoint(root="runs", skipped=None):
-    """The loadable checkpoint of the newest run folder under root that has one, or None."""
+def latest_checkpoint(root="runs", skipped=None, task=None):
+    """The loadable checkpoint of the newest run folder under root that has one (of that
+    task, when task is given), or None."""
     if not os.path.isdir(root):
         return None
     runs = [os.path.join(root, d) for d in os.listdir(root)]
     for run in sorted((r for r in runs if os.path.isdir(r)), key=os.path.getmtime, reverse=True):
         path = loadable_checkpoint(run, skipped)
-        if path:
+        if path and (task is None or _task_of(path) == task):
             return path
     return None
+
+
+def _task_of(path):
+    """The task a loadable checkpoint was trained on ("dates" when it does not say)."""
+    try:
+        return json.loads(str(load_checkpoint(path)["config"])).get("task", "dates")
+    except (CheckpointError, ValueError, AttributeError):
+        return None
 

@@ -202,7 +202,7 @@ def test_train_command_writes_a_checkpoint_and_heatmaps(tmp_path, capsys):
 @pytest.mark.parametrize("text, words", [
     ("", ["give a date"]),
     ("   ", ["give a date"]),
-    ("3 may 1979 ★", ["'★'", "not in the vocabulary"]),
+    ("3 may 1979 ★", ["'★'", "not in the translator's alphabet"]),
     ("x" * 41, ["41 characters", "at most 40"]),
 ])
 def test_translate_explains_bad_input_without_a_traceback(text, words, tmp_path, capsys):

@@ -91,3 +91,70 @@ class BasicBlock(tnn.Module):
         if self.attention is not None:
             out = self.attention(out)
         return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+def yolo_channel_shuffle(x, groups=2):
+    """The YOLO-family port's channel_shuffle, as it is copied."""
+    B, C, H, W = x.size()
+    out = x.view(B, groups, C // groups, H, W).permute(0, 2, 1, 3, 4).contiguous()
+    out = out.view(B, C, H, W)
+    return out
+
+
+class YoloGAMAttention(tnn.Module):
+    """The YOLO family's GAMAttention(c1, c2, group=True, rate=4), as it is copied: no
+    channel sigmoid, both 7x7 convolutions grouped by rate, the gate shuffled in 4 groups."""
+
+    def __init__(self, c1, c2, group=True, rate=4):
+        super().__init__()
+        self.channel_attention = tnn.Sequential(
+            tnn.Linear(c1, int(c1 / rate)),
+            tnn.ReLU(inplace=True),
+            tnn.Linear(int(c1 / rate), c1))
+        self.spatial_attention = tnn.Sequential(
+            tnn.Conv2d(c1, c1 // rate, kernel_size=7, padding=3, groups=rate)
+            if group else tnn.Conv2d(c1, int(c1 / rate), kernel_size=7, padding=3),
+            tnn.BatchNorm2d(int(c1 / rate)),
+            tnn.ReLU(inplace=True),
+            tnn.Conv2d(c1 // rate, c2, kernel_size=7, padding=3, groups=rate)
+            if group else tnn.Conv2d(int(c1 / rate), c2, kernel_size=7, padding=3),
+            tnn.BatchNorm2d(c2))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        x_permute = x.permute(0, 2, 3, 1).view(b, -1, c)
+        x_att_permute = self.channel_attention(x_permute).view(b, h, w, c)
+        x_channel_att = x_att_permute.permute(0, 3, 1, 2)
+        x = x * x_channel_att
+        x_spatial_att = self.spatial_attention(x).sigmoid()
+        x_spatial_att = yolo_channel_shuffle(x_spatial_att, 4)  # last shuffle
+        out = x * x_spatial_att
+        return out
+
+
+class DetectionGAMAttention(tnn.Module):
+    """The detection scripts' GAM_Attention(in_channels, rate=4), as it is copied: the
+    channel sigmoid, no groups, no shuffle."""
+
+    def __init__(self, in_channels, rate=4):
+        super().__init__()
+        self.channel_attention = tnn.Sequential(
+            tnn.Linear(in_channels, int(in_channels / rate)),
+            tnn.ReLU(inplace=True),
+            tnn.Linear(int(in_channels / rate), in_channels))
+        self.spatial_attention = tnn.Sequential(
+            tnn.Conv2d(in_channels, int(in_channels / rate), kernel_size=7, padding=3),
+            tnn.BatchNorm2d(int(in_channels / rate)),
+            tnn.ReLU(inplace=True),
+            tnn.Conv2d(int(in_channels / rate), in_channels, kernel_size=7, padding=3),
+            tnn.BatchNorm2d(in_channels))
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        x_permute = x.permute(0, 2, 3, 1).view(b, -1, c)
+        x_att_permute = self.channel_attention(x_permute).view(b, h, w, c)
+        x_channel_att = x_att_permute.permute(0, 3, 1, 2).sigmoid()
+        x = x * x_channel_att
+        x_spatial_att = self.spatial_attention(x).sigmoid()
+        out = x * x_spatial_att
+        return out

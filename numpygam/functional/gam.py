@@ -97,7 +97,7 @@ class SpatialGateCache(NamedTuple):
     conv2: Any
     norm2: Any
     sigmoid: Any
-    groups: int
+    groups: int             # the shuffle's groups (1: no shuffle)
     running_stats: tuple    # updated (mean1, var1, mean2, var2); None in eval mode
 
 
@@ -107,7 +107,7 @@ SpatialGateGrads = namedtuple("SpatialGateGrads", "dx dW1 db1 dgamma1 dbeta1 dW2
 
 def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,
                          training=True, momentum=0.1, eps=1e-5, padding_mode="zeros", groups=1,
-                         method="auto"):
+                         method="auto", shuffle=None):
     """out = Ms(x) * x, Ms(x) = sigmoid(BN2(conv2(relu(BN1(conv1(x)))))) [channel-shuffled].
 
     Every argument after x is passed by name (there are fifteen):
@@ -116,6 +116,9 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
     running_stats: (running_mean1, running_var1, running_mean2, running_var2)
     padding: K // 2 on every side ("same"), "zeros" (paper) or "replicate" (blog)
     method: conv2d_forward's ("auto" picks the DFT path for 7 x 7 kernels)
+    shuffle: the channel shuffle's groups for the gate; None: `groups` (the paper's
+             variant shuffles as many groups as it convolves; 1 = no shuffle); the
+             YOLO-family port shuffles 4 groups whatever its convolutions' groups
     -> out: (B, C, H, W); the gate is cache.gate, and in training the updated
        running statistics are cache.running_stats (the inputs are not modified).
 
@@ -140,18 +143,19 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
     z, cc2 = conv2d_forward(z, W2, b2, padding=W2.shape[2] // 2, **conv)
     z, cn2 = batch_norm2d_forward(z, gamma2, beta2, running_mean=rm2, running_var=rv2, **norm)
     gate, cs = sigmoid_forward(z)
-    if groups > 1:
-        gate, _ = channel_shuffle_forward(gate, groups)
+    shuffle = groups if shuffle is None else shuffle
+    if shuffle > 1:
+        gate, _ = channel_shuffle_forward(gate, shuffle)
     stats = (cn1.running_mean, cn1.running_var, cn2.running_mean, cn2.running_var) \
         if training else None
-    return x * gate, SpatialGateCache(x, gate, cc1, cn1, cr, cc2, cn2, cs, groups, stats)
+    return x * gate, SpatialGateCache(x, gate, cc1, cn1, cr, cc2, cn2, cs, shuffle, stats)
 
 
 def spatial_gate_backward(dout, cache):
     """Backward of spatial_gate_forward (formulas there).
 
     dout: (B, C, H, W)   cache: SpatialGateCache (x, gate Ms(x), the caches of conv1,
-    norm1, relu, conv2, norm2 and the sigmoid, groups, running_stats)
+    norm1, relu, conv2, norm2 and the sigmoid, the shuffle's groups, running_stats)
     Returns SpatialGateGrads(dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2).
     """
     dgate = dout * cache.x

@@ -9,6 +9,7 @@ from .attention import Attention, AttentionalHidden, LocalAttention
 from .multihead import MultiheadAttention
 from .conv import BatchNorm2d, Conv2d
 from .gam import GAM, ChannelGate, SpatialGate
+from .gam_ports import GAMAttention, gam_state_dict
 from .pool import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .baselines import CBAM, SEBlock
 from .resnet import BasicBlock

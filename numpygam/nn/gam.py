@@ -44,27 +44,30 @@ def _check_config(name, in_channels, out_channels, rate, groups, variant):
 # Each gate is written once, for any module that owns the blog's submodules; the
 # forward returns its cache, which the calling module pushes (nn/module.py's rule).
 
-def _channel_forward(m, x, sigmoid):
-    return F.channel_gate_forward(x, m.linear1.weight.data, data(m.linear1.bias),
-                                  m.linear2.weight.data, data(m.linear2.bias), sigmoid)
+def _channel_forward(m, x, sigmoid, parts=None):
+    """parts: (linear1, linear2), m's own by default (the blog's names)."""
+    l1, l2 = parts or (m.linear1, m.linear2)
+    return F.channel_gate_forward(x, l1.weight.data, data(l1.bias), l2.weight.data,
+                                  data(l2.bias), sigmoid)
 
 
-def _channel_backward(m, dout, cache):
+def _channel_backward(m, dout, cache, parts=None):
+    l1, l2 = parts or (m.linear1, m.linear2)
     dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, cache)
-    add_grads((m.linear1.weight, dW1), (m.linear1.bias, db1),
-              (m.linear2.weight, dW2), (m.linear2.bias, db2))
+    add_grads((l1.weight, dW1), (l1.bias, db1), (l2.weight, dW2), (l2.bias, db2))
     return dx
 
 
-def _spatial_forward(m, x, groups):
-    n1, n2 = m.norm1, m.norm2
+def _spatial_forward(m, x, groups, parts=None, shuffle=None):
+    """parts: (conv1, norm1, conv2, norm2), m's own by default (the blog's names)."""
+    c1, n1, c2, n2 = parts or (m.conv1, m.norm1, m.conv2, m.norm2)
     out, cache = F.spatial_gate_forward(
-        x, W1=m.conv1.weight.data, b1=data(m.conv1.bias), gamma1=n1.weight.data,
-        beta1=n1.bias.data, W2=m.conv2.weight.data, b2=data(m.conv2.bias),
+        x, W1=c1.weight.data, b1=data(c1.bias), gamma1=n1.weight.data,
+        beta1=n1.bias.data, W2=c2.weight.data, b2=data(c2.bias),
         gamma2=n2.weight.data, beta2=n2.bias.data,
         running_stats=(n1.running_mean, n1.running_var, n2.running_mean, n2.running_var),
         training=m.training, momentum=n1.momentum, eps=n1.eps,
-        padding_mode=m.conv1.padding_mode, groups=groups, method=m.conv1.method)
+        padding_mode=c1.padding_mode, groups=groups, method=c1.method, shuffle=shuffle)
     if m.training:
         mean1, var1, mean2, var2 = cache.running_stats
         n1.update_running_stats(mean1, var1)
@@ -72,11 +75,12 @@ def _spatial_forward(m, x, groups):
     return out, cache
 
 
-def _spatial_backward(m, dout, cache):
+def _spatial_backward(m, dout, cache, parts=None):
+    c1, n1, c2, n2 = parts or (m.conv1, m.norm1, m.conv2, m.norm2)
     g = F.spatial_gate_backward(dout, cache)
-    add_grads((m.conv1.weight, g.dW1), (m.conv1.bias, g.db1), (m.norm1.weight, g.dgamma1),
-              (m.norm1.bias, g.dbeta1), (m.conv2.weight, g.dW2), (m.conv2.bias, g.db2),
-              (m.norm2.weight, g.dgamma2), (m.norm2.bias, g.dbeta2))
+    add_grads((c1.weight, g.dW1), (c1.bias, g.db1), (n1.weight, g.dgamma1),
+              (n1.bias, g.dbeta1), (c2.weight, g.dW2), (c2.bias, g.db2),
+              (n2.weight, g.dgamma2), (n2.bias, g.dbeta2))
     return g.dx
 
 

@@ -8,22 +8,32 @@ SPECIALS = ["<pad>", "<sos>", "<eos>"]
 
 
 class Vocab:
-    """Characters <-> ids; ids 0, 1, 2 are <pad>, <sos>, <eos>."""
+    """Symbols <-> ids; ids 0, 1, 2 are <pad>, <sos>, <eos>.
 
-    def __init__(self, chars):
+    sep="": the symbols are characters ("1979-05-03"); sep=" ": they are words of a
+    space-separated text (phones: "AH T EH N SH AH N")."""
+
+    def __init__(self, chars, sep=""):
+        self.sep = sep
         self.itos = SPECIALS + sorted(set(chars))
         self.stoi = {c: i for i, c in enumerate(self.itos)}
+
+    def symbols(self, text):
+        """The symbols of text: its characters, or its sep-separated words."""
+        return text.split(self.sep) if self.sep and text else list(text)
 
     def __len__(self):
         return len(self.itos)
 
     def encode(self, text):
         """Ids of the characters of text; an unknown character raises ValueError naming it."""
-        unknown = sorted({c for c in text if c not in self.stoi})
+        symbols = self.symbols(text)
+        unknown = sorted({c for c in symbols if c not in self.stoi})
         if unknown:
-            raise ValueError(f"characters {unknown!r} are not in the vocabulary; it has "
-                             f"{''.join(self.itos[len(SPECIALS):])!r}")
-        return [self.stoi[c] for c in text]
+            raise ValueError(f"{'characters' if not self.sep else 'symbols'} {unknown!r} are "
+                             f"not in the vocabulary; it has "
+                             f"{self.sep.join(self.itos[len(SPECIALS):])!r}")
+        return [self.stoi[c] for c in symbols]
 
     def decode(self, ids):
         """Text of ids, stopping at <eos> and skipping <pad>/<sos>."""
@@ -33,7 +43,7 @@ class Vocab:
                 break
             if i > EOS:
                 out.append(self.itos[i])
-        return "".join(out)
+        return self.sep.join(out)
 
 
 class Batch(NamedTuple):

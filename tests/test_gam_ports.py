@@ -1,0 +1,110 @@
+"""nn.GAMAttention against PyTorch re-implementations of the two copied ports: forward,
+backward, running statistics, train and eval; finite differences; loading a detector's
+GAM out of its state_dict."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from numpygam import gradcheck_module, nn
+from torch_models import DetectionGAMAttention, YoloGAMAttention
+
+TOL = dict(rtol=1e-9, atol=1e-10)  # float64 through two 7x7 convolutions and two norms
+
+
+def _pair(port, C, rate, seed):
+    torch.manual_seed(seed)
+    if port == "yolo":
+        theirs = YoloGAMAttention(C, C, group=True, rate=rate).double()
+        ours = nn.GAMAttention(C, C, rate=rate, dtype=np.float64)
+    else:
+        theirs = DetectionGAMAttention(C, rate=rate).double()
+        ours = nn.GAMAttention(C, C, group=False, rate=rate, channel_sigmoid=True,
+                               shuffle_groups=None, dtype=np.float64)
+    with torch.no_grad():  # norms away from their 1/0 start, so they count
+        for name, p in theirs.named_parameters():
+            if p.dim() == 1:
+                p.normal_()
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+@pytest.mark.parametrize("port", ["yolo", "detection"])
+@given(data=st.data())
+def test_gam_attention_matches_the_copied_ports(port, data):
+    C = data.draw(st.sampled_from([16, 32]))
+    rate = 4 if port == "yolo" else data.draw(st.sampled_from([2, 4]))
+    B, H, W = data.draw(st.integers(1, 3)), data.draw(st.integers(3, 7)), data.draw(
+        st.integers(3, 7))
+    ours, theirs = _pair(port, C, rate, data.draw(st.integers(0, 99)))
+    rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
+    for training in (True, False):
+        ours.train(training)
+        theirs.train(training)
+        x, dy = rng.standard_normal((B, C, H, W)), rng.standard_normal((B, C, H, W))
+        xt = torch.tensor(x, requires_grad=True)
+        yt = theirs(xt)
+        yt.backward(torch.tensor(dy))
+        y = ours(x)
+        np.testing.assert_allclose(y, yt.detach().numpy(), **TOL)
+        ours.zero_grad()
+        np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), **TOL)
+        grads = dict(ours.named_parameters())
+        for name, p in theirs.named_parameters():
+            np.testing.assert_allclose(grads[name].grad, p.grad.numpy(), **TOL, err_msg=name)
+            p.grad = None
+        state = ours.state_dict()
+        for name, v in theirs.state_dict().items():  # running statistics, batches tracked
+            np.testing.assert_allclose(state[name], v.numpy(), **TOL, err_msg=name)
+
+
+def test_state_dict_keys_are_the_ports():
+    ours = nn.GAMAttention(16, 16)
+    assert list(ours.state_dict()) == list(YoloGAMAttention(16, 16).state_dict())
+    assert list(ours.state_dict())[-1] == "spatial_attention.4.num_batches_tracked"
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(group=False, channel_sigmoid=True,
+                                                  shuffle_groups=None)])
+def test_gam_attention_matches_finite_differences(kwargs):
+    rng = np.random.default_rng(0)
+    m = nn.GAMAttention(8, 8, rate=2, dtype=np.float64, **kwargs)
+    report = gradcheck_module(m, [rng.standard_normal((2, 8, 4, 4))], h=1e-5)
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(c1=16, c2=32), ["c2=32 differs from c1=16"]),
+    (dict(c1=18, c2=18), ["rate=4 must divide c1=18"]),
+    (dict(c1=8, c2=8), ["grouped by rate=4", "c1 / rate = 2"]),
+    (dict(c1=12, c2=12, rate=3, group=False, shuffle_groups=5), ["shuffle_groups=5"]),
+    (dict(c1=16, c2=16, rate=0), ["rate must be an integer >= 1"]),
+])
+def test_bad_ports_are_refused_at_construction_naming_the_argument(kwargs, words):
+    with pytest.raises(ValueError) as info:
+        nn.GAMAttention(**kwargs)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_a_detectors_gam_loads_out_of_its_state_dict():
+    """A detector with a GAM as its layer 2: its state_dict's keys carry the layer's prefix;
+    gam_state_dict strips it, and the gates come out as the detector computes them."""
+    torch.manual_seed(0)
+    detector = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
+                                   YoloGAMAttention(16, 16))
+    detector.eval()
+    state = {"model." + k: v for k, v in detector.state_dict().items()}  # as YOLO saves it
+    gam = nn.GAMAttention(16, 16, dtype=np.float64)
+    gam.load_state_dict(nn.gam_state_dict(state, "model.2."))
+    gam.eval()
+    x = torch.randn(1, 3, 9, 9)
+    with torch.no_grad():
+        features = detector[1](detector[0](x))
+        expected = detector[2](features)  # float32, as the detector runs
+    out = gam(features.numpy().astype(np.float64))
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-5, atol=1e-6)  # float32's
+    assert gam.spatial_gate.shape == (1, 16, 9, 9)
+    with pytest.raises(KeyError, match="model.2."):
+        nn.gam_state_dict(state, "model.7.")
