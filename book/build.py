@@ -13,6 +13,15 @@ API page shows each op's docstring and source so that formulas link to code.
 --student builds the students' edition: the API page leaves out the code of
 every function that is a homework exercise (and says so), so the book does
 not hand out the solutions.
+
+What a reader gets on every page, all of it working from file:// with no server:
+code highlighted by Pygments (a palette that prints; another for dark mode, from
+prefers-color-scheme), a search box whose index is a script (search-index.js: a
+browser refuses fetch() on file://, but loads a <script src>), rel="prev" and
+rel="next" links through every page in reading order, a contents list on pages
+with more than three sections, a copy button on code blocks, a layout that fits a
+400 px window (only code blocks and wide tables scroll, each by itself), alt text
+on every figure and a print stylesheet.
 """
 import argparse
 import base64
@@ -20,6 +29,7 @@ import glob
 import hashlib
 import html
 import inspect
+import json
 import os
 import re
 import sys
@@ -28,6 +38,9 @@ import markdown
 import nbformat
 from latex2mathml.converter import convert as latex_to_mathml
 from nbclient import NotebookClient
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer
 
 from numpygam.course import lessons
 from numpygam.course.exercises import EXERCISES
@@ -79,8 +92,17 @@ def render_markdown(text):
         formulas.append(mathml)
         return f"@@MATH{len(formulas) - 1}@@"
 
-    body = markdown.markdown(MATH.sub(stash, text), extensions=["tables", "fenced_code"])
+    body = markdown.markdown(MATH.sub(stash, text),
+                             extensions=["tables", "fenced_code", "codehilite", "toc"],
+                             extension_configs={"codehilite": {"css_class": "highlight",
+                                                               "guess_lang": False}})
     return re.sub(r"@@MATH(\d+)@@", lambda m: formulas[int(m.group(1))], body)
+
+
+def code_block(source):
+    """Python source as a highlighted block (Pygments' spans inside <pre><code>)."""
+    return (f'<pre class="code highlight"><code>'
+            f'{highlight(source, PythonLexer(), HtmlFormatter(nowrap=True))}</code></pre>')
 
 
 def render_lesson(nb, name, figures_dir):
@@ -89,7 +111,7 @@ def render_lesson(nb, name, figures_dir):
         if cell.cell_type == "markdown":
             parts.append(render_markdown(cell.source))
             continue
-        parts.append(f'<pre class="code"><code>{html.escape(cell.source)}</code></pre>')
+        parts.append(code_block(cell.source))
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "image/png" in data:
@@ -97,7 +119,8 @@ def render_lesson(nb, name, figures_dir):
                 filename = f"{name}_{figure}.png"
                 with open(os.path.join(figures_dir, filename), "wb") as f:
                     f.write(base64.b64decode(data["image/png"]))
-                parts.append(f'<img class="figure" src="figures/{filename}" alt="figure {figure}">')
+                alt = html.escape(f"figure {figure} of {lesson_title(nb)}", quote=True)
+                parts.append(f'<img class="figure" src="figures/{filename}" alt="{alt}">')
             elif "text/plain" in data or output.get("output_type") == "stream":
                 text = output.get("text") or data.get("text/plain", "")
                 parts.append(f'<pre class="output">{html.escape(text)}</pre>')
@@ -135,24 +158,52 @@ def api_page(student=False):
             parts.append(f'<h2 id="{module}.py"><code>{module}.py</code></h2>')
             parts.append(f'<pre class="doc">{html.escape(doc)}</pre>')
         parts.append(f'<h2 id="{name}"><code>{name}</code> <small>({module}.py)</small></h2>')
-        parts.append(f'<pre class="code"><code>{html.escape(source)}</code></pre>')
+        parts.append(code_block(source))
     return "\n".join(parts)
 
 
 # -- the site -------------------------------------------------------------------------------
 
 CSS = """
-body { font-family: Georgia, serif; margin: 0; display: flex; color: #222; }
-nav { width: 15rem; padding: 1rem; background: #f4f1ea; min-height: 100vh; font-family: sans-serif;
-      font-size: 0.9rem; }
-nav a { display: block; margin: 0.3rem 0; color: #334; }
-main { max-width: 52rem; padding: 1rem 2rem; line-height: 1.5; }
-pre { overflow-x: auto; padding: 0.6rem; font-size: 0.82rem; }
-pre.code { background: #f6f8fa; border-left: 3px solid #8aa; }
-pre.output { background: #fff; border-left: 3px solid #ddd; }
-img.figure { max-width: 100%; display: block; margin: 0.5rem 0; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; }
-math[display="block"] { margin: 0.6rem 0; font-size: 1.1rem; }
+:root { --fg: #222; --bg: #fff; --nav: #f4f1ea; --link: #334; --code: #f6f8fa; --rule: #ccc; }
+@media (prefers-color-scheme: dark) {
+  :root { --fg: #ddd; --bg: #181a1b; --nav: #23262a; --link: #9cf; --code: #1e2124; --rule: #555; }
+}
+body { font-family: Georgia, serif; margin: 0; display: flex; color: var(--fg);
+       background: var(--bg); }
+nav.site { width: 15rem; flex: none; padding: 1rem; background: var(--nav); min-height: 100vh;
+           font-family: sans-serif; font-size: 0.9rem; }
+nav.site a, nav.toc a { display: block; margin: 0.3rem 0; color: var(--link); }
+a { color: var(--link); }
+main { max-width: 52rem; min-width: 0; padding: 1rem 2rem; line-height: 1.5;
+       overflow-wrap: anywhere; }
+pre { overflow-x: auto; padding: 0.6rem; font-size: 0.82rem; max-width: 100%;
+      overflow-wrap: normal; position: relative; }
+pre.code, div.highlight pre { background: var(--code); border-left: 3px solid #8aa; }
+pre.output { border-left: 3px solid var(--rule); }
+img.figure { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
+table { border-collapse: collapse; display: block; overflow-x: auto; max-width: 100%; }
+td, th { border: 1px solid var(--rule); padding: 0.2rem 0.5rem; }
+math[display="block"] { margin: 0.6rem 0; font-size: 1.1rem; display: block; overflow-x: auto; }
+input[type=search] { width: 100%; box-sizing: border-box; margin-bottom: 0.5rem; }
+#search-results a { font-size: 0.85rem; }
+nav.toc { border: 1px solid var(--rule); padding: 0.5rem 1rem; margin: 1rem 0; font-size: 0.9rem; }
+p.prevnext { display: flex; justify-content: space-between; margin-top: 2rem; }
+button.copy { position: absolute; top: 0.2rem; right: 0.2rem; font-size: 0.7rem; }
+@media (max-width: 700px) {
+  body { flex-direction: column; }
+  nav.site { width: auto; min-height: 0; }
+  main { padding: 0.5rem; }
+}
+@media print {
+  nav.site, button.copy, p.prevnext, #search { display: none; }
+  body { display: block; color: #000; background: #fff; }
+  pre { white-space: pre-wrap; }
+}
+""" + HtmlFormatter(style="friendly").get_style_defs(".highlight") + """
+@media (prefers-color-scheme: dark) {
+""" + HtmlFormatter(style="monokai").get_style_defs(".highlight") + """
+}
 """
 
 # Records, for tests and readers alike, whether this browser laid out the math
@@ -175,11 +226,85 @@ window.addEventListener("load", function () {
 </script>
 """
 
+# The search box: every word typed must appear in a section (its title or text); the
+# index (search-index.js) is a script, since a browser refuses fetch() on file://.
+SEARCH = """
+<script src="search-index.js"></script>
+<script>
+(function () {
+  var box = document.getElementById("search"), out = document.getElementById("search-results");
+  function run() {
+    var words = box.value.toLowerCase().split(/\\s+/).filter(Boolean);
+    out.innerHTML = "";
+    if (!words.length || !window.NUMPYGAM_SEARCH) return;
+    var shown = 0;
+    window.NUMPYGAM_SEARCH.forEach(function (e) {
+      if (shown >= 30) return;
+      var text = (e.s + " " + e.x).toLowerCase();
+      if (words.every(function (w) { return text.indexOf(w) >= 0; })) {
+        var a = document.createElement("a");
+        a.href = e.p + (e.a ? "#" + e.a : "");
+        a.textContent = e.t + (e.s && e.s !== e.t ? " \u2014 " + e.s : "");
+        out.appendChild(a);
+        shown++;
+      }
+    });
+    if (!shown) out.textContent = "nothing found";
+  }
+  box.addEventListener("input", run);
+})();
+document.querySelectorAll("pre.code").forEach(function (pre) {
+  var b = document.createElement("button");
+  b.className = "copy"; b.type = "button"; b.textContent = "copy";
+  b.addEventListener("click", function () {
+    var text = pre.querySelector("code").innerText;
+    if (navigator.clipboard) { navigator.clipboard.writeText(text); }
+    b.textContent = "copied";
+  });
+  pre.appendChild(b);
+});
+</script>
+"""
 
-def page(title, body, nav):
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)} "
-            f"- numpygam</title><style>{CSS}</style></head><body><nav>{nav}</nav>"
-            f"<main>{body}</main>{SELF_CHECK}</body></html>")
+SECTION = re.compile(r'<h([1-3]) id="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+
+
+def sections(body):
+    """[(anchor, title, text)] of a page body, one per heading with an id (and one for
+    what comes before the first)."""
+    out, last, anchor, title = [], 0, "", ""
+    for match in SECTION.finditer(body):
+        out.append((anchor, title, body[last:match.start()]))
+        anchor, title, last = match.group(2), _text(match.group(3)), match.end()
+    out.append((anchor, title, body[last:]))
+    return [(a, t, _text(x)) for a, t, x in out if t or x.strip()]
+
+
+def _text(fragment):
+    """The words of an HTML fragment, tags and MathML markup dropped."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def page(title, body, nav, prev=None, next=None):
+    """A page: the site's navigation and search, a contents list when the body has more
+    than three sections, the body, and rel=prev / rel=next links."""
+    heads = [(a, t) for a, t, _ in sections(body) if a and t]
+    toc = ("<nav class='toc'><b>Contents</b>" + "".join(
+        f'<a href="#{a}">{html.escape(t)}</a>' for a, t in heads[:40]) + "</nav>"
+           if len(heads) > 3 else "")
+    links = "".join(f'<link rel="{rel}" href="{href}">' for rel, href in
+                    (("prev", prev), ("next", next)) if href)
+    arrows = ("<p class='prevnext'>"
+              + (f'<a rel="prev" href="{prev}">&larr; previous</a>' if prev else "<span></span>")
+              + (f'<a rel="next" href="{next}">next &rarr;</a>' if next else "<span></span>")
+              + "</p>")
+    search = ("<input type='search' id='search' placeholder='search the book' "
+              "aria-label='search the book'><div id='search-results'></div>")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{html.escape(title)} - numpygam</title>{links}<style>{CSS}</style></head>"
+            f"<body><nav class='site'>{search}{nav}</nav><main>{toc}{body}{arrows}</main>"
+            f"{SELF_CHECK}{SEARCH}</body></html>")
 
 
 def lesson_title(nb):
@@ -213,12 +338,18 @@ def build(out_dir, lesson_files=None, student=False):
         entries.append((name, lesson_title(nb), link + render_lesson(nb, name, figures)))
     entries.append(("api", "API: every op and its code", api_page(student)))
     nav = "".join(f'<a href="{slug}.html">{html.escape(title)}</a>' for slug, title, _ in entries)
-    written = []
-    for slug, title, body in entries:
+    written, index = [], []
+    for i, (slug, title, body) in enumerate(entries):
+        prev = f"{entries[i - 1][0]}.html" if i > 0 else None
+        next_ = f"{entries[i + 1][0]}.html" if i + 1 < len(entries) else None
         path = os.path.join(out_dir, f"{slug}.html")
         with open(path, "w") as f:
-            f.write(page(title, body, nav))
+            f.write(page(title, body, nav, prev, next_))
         written.append(path)
+        index += [{"p": f"{slug}.html", "t": title, "a": anchor, "s": section or title,
+                   "x": text[:4000]} for anchor, section, text in sections(body)]
+    with open(os.path.join(out_dir, "search-index.js"), "w") as f:
+        f.write("window.NUMPYGAM_SEARCH = " + json.dumps(index, ensure_ascii=False) + ";\n")
     return written
 
 

@@ -95,15 +95,17 @@ def changed_files(base):
 
 
 def snapshot(into, rev=None):
-    """numpygam/, tests/ and pyproject.toml as they are now, or at git revision rev."""
+    """numpygam/, tests/, pyproject.toml and README.md (the autograder zip packs them) as
+    they are now, or at git revision rev."""
     if rev is None:
         for folder in ("numpygam", "tests"):
             shutil.copytree(ROOT / folder, into / folder,
                             ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
-        shutil.copy(ROOT / "pyproject.toml", into)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, into)
         return
-    archive = subprocess.run(["git", "archive", rev, "numpygam", "tests", "pyproject.toml"],
-                             cwd=ROOT, capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "archive", rev, "numpygam", "tests", "pyproject.toml",
+                              "README.md"], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
 
 

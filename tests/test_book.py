@@ -40,7 +40,7 @@ def test_every_chapter_lesson_and_the_api_page_is_built(site):
     names = {os.path.basename(p) for p in pages}
     assert {"index.html", "notation.html", "formulas.html", "derivations.html", "blog_vs_paper.html",
             "api.html"} <= names
-    assert sum(n[:2].isdigit() for n in names) == 10
+    assert sum(n[:2].isdigit() for n in names) == 11
 
 
 def test_each_lesson_page_links_its_notebook(site):
@@ -58,7 +58,7 @@ def test_the_site_loads_nothing_from_the_network(site):
     for page in pages:
         text = open(page).read()
         assert not re.search(r'(src|href)="(https?:)?//', text), f"{page} references the network"
-        assert "<script src" not in text
+        assert re.findall(r'<script src="([^"]+)"', text) == ["search-index.js"]
 
 
 def test_formulas_link_to_the_functions_that_compute_them(site):
@@ -86,3 +86,90 @@ def test_a_browser_renders_the_math_and_loads_the_figures(site, name, tmp_path):
     assert verdict["figures-loaded"] == verdict["figures"], verdict
     if name != "index.html":
         assert int(verdict["figures"]) > 0
+
+
+# -- the reader's book in a real browser (Playwright driving Debian's chromium) -----------
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    assert CHROMIUM, "Debian's chromium is needed for this test: apt-get install chromium"
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url, width=1200, errors=None):
+    page = browser.new_page(viewport={"width": width, "height": 800})
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return page
+
+
+def test_search_finds_local_p_from_file_and_opens_the_section(site, browser):
+    out, _ = site
+    page = _open(browser, f"file://{out}/index.html")
+    page.fill("input[type=search]", "local-p")
+    results = page.locator("#search-results a")
+    assert results.count() > 0
+    first = results.first
+    href = first.get_attribute("href")
+    first.click()
+    page.wait_for_load_state()
+    assert page.url.endswith(href.split("/")[-1])
+    assert "local" in page.locator("main").inner_text().lower()
+    page.goto(f"file://{out}/index.html")
+    page.fill("input[type=search]", "local_p_attention_forward")  # a code name
+    assert page.locator("#search-results a").count() > 0
+    page.close()
+
+
+def test_every_page_is_reached_by_following_next_and_none_has_errors(site, browser):
+    out, pages = site
+    seen, errors = [], []
+    page = _open(browser, f"file://{out}/index.html", errors=errors)
+    while True:
+        seen.append(page.url.rsplit("/", 1)[-1])
+        assert page.locator('link[rel="prev"]').count() == (0 if len(seen) == 1 else 1)
+        following = page.locator('a[rel="next"]')
+        if following.count() == 0:
+            break
+        following.first.click()
+        page.wait_for_load_state()
+        assert len(seen) <= len(pages)
+    assert sorted(seen) == sorted(os.path.basename(p) for p in pages)
+    assert errors == []
+    page.close()
+
+
+def test_code_is_highlighted_and_has_a_copy_button(site, browser):
+    out, _ = site
+    page = _open(browser, f"file://{out}/api.html")
+    assert page.locator("pre.code span.k").count() > 0  # Pygments' keyword spans
+    assert page.locator("pre.code button.copy").count() == page.locator("pre.code").count()
+    assert page.locator("nav.toc a").count() > 3  # a long page gets its contents list
+    page.close()
+
+
+@pytest.mark.parametrize("name", ["index.html", "02_score_functions.html", "api.html"])
+def test_a_400px_window_scrolls_only_inside_code_blocks(site, browser, name):
+    out, _ = site
+    page = _open(browser, f"file://{out}/{name}", width=400)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at 400 px"
+    missing_alt = page.evaluate("[...document.images].filter(i => !i.alt).length")
+    assert missing_alt == 0
+    page.close()
+
+
+def test_dark_mode_and_print_styles_are_there(site, browser):
+    out, _ = site
+    page = browser.new_page(color_scheme="dark")
+    page.goto(f"file://{out}/index.html")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background != "rgb(255, 255, 255)"
+    page.emulate_media(media="print")
+    assert page.evaluate("getComputedStyle(document.querySelector('nav.site')).display") == "none"
+    page.close()

@@ -15,7 +15,7 @@ LESSONS = build.lesson_paths()
 
 
 def test_there_are_ten_lessons():
-    assert [os.path.basename(p)[:2] for p in LESSONS] == [f"{i:02d}" for i in range(1, 11)]
+    assert [os.path.basename(p)[:2] for p in LESSONS] == [f"{i:02d}" for i in range(1, 12)]
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=[os.path.basename(p)[:-3] for p in LESSONS])

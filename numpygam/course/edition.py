@@ -10,31 +10,19 @@ the source, walking frames, importing the file afresh, `exercise_source(...,
 solutions=True)` and `F.SCORES` all find the stub; there is no original to reach.
 """
 import os
-import re
 import shutil
 
 from .exercises import EXERCISES
+from .homework import replace_solutions
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def strip_solutions(source, module):
-    """source with every solution block replaced by a stub that raises."""
-    out, skipping, function = [], False, "?"
-    for line in source.split("\n"):
-        match = re.match(r"\s*def (\w+)\(", line)
-        if match:
-            function = match.group(1)
-        if line.strip() == "# BEGIN SOLUTION":
-            indent = line[:len(line) - len(line.lstrip())]
-            out.append(f'{indent}raise __import__("numpygam.course.runner", fromlist=["_"])'
-                       f'.ReferenceAbsent("numpygam.functional.{module}.{function}")')
-            skipping = True
-        elif line.strip() == "# END SOLUTION":
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    return "\n".join(out)
+    """source with every solution block replaced by a stub that raises ReferenceAbsent."""
+    return replace_solutions(source, lambda indent, function: [
+        f'{indent}raise __import__("numpygam.course.runner", fromlist=["_"])'
+        f'.ReferenceAbsent("numpygam.functional.{module}.{function}")'])
 
 
 def write_edition(folder, exercise_name):

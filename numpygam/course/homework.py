@@ -14,6 +14,7 @@ file is a jupytext notebook (it opens as one in Jupyter) and a plain module
 """
 import ast
 import os
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -38,21 +39,30 @@ JUPYTEXT_HEADER = """# ---
 """
 
 
-def _strip_solution(source, function):
-    """The function's source with its solution block replaced by a stub that raises."""
-    out, skipping = [], False
+def replace_solutions(source, stub):
+    """source with each solution block ("# BEGIN SOLUTION" ... "# END SOLUTION") replaced
+    by the lines stub(indent, function) returns, function being the def it is in."""
+    out, skipping, function = [], False, "?"
     for line in source.split("\n"):
+        match = re.match(r"\s*def (\w+)\(", line)
+        if match:
+            function = match.group(1)
         if line.strip() == "# BEGIN SOLUTION":
-            indent = line[:len(line) - len(line.lstrip())]
-            out += [f"{indent}# YOUR CODE HERE: write {function} from the formulas in its "
-                    "docstring,", f"{indent}# then run the check cell below.",
-                    f'{indent}raise NotImplementedError("your code here: {function}")']
+            out += stub(line[:len(line) - len(line.lstrip())], function)
             skipping = True
         elif line.strip() == "# END SOLUTION":
             skipping = False
         elif not skipping:
             out.append(line)
     return "\n".join(out)
+
+
+def _strip_solution(source, function):
+    """The function's source with its solution block replaced by a stub that raises."""
+    return replace_solutions(source, lambda indent, name: [
+        f"{indent}# YOUR CODE HERE: write {name} from the formulas in its docstring,",
+        f"{indent}# then run the check cell below.",
+        f'{indent}raise NotImplementedError("your code here: {name}")'])
 
 
 def _keep_solution(source):
