@@ -153,14 +153,15 @@ def test_code_is_highlighted_and_has_a_copy_button(site, browser):
     page.close()
 
 
-@pytest.mark.parametrize("name", ["index.html", "02_score_functions.html", "api.html"])
-def test_a_400px_window_scrolls_only_inside_code_blocks(site, browser, name):
-    out, _ = site
-    page = _open(browser, f"file://{out}/{name}", width=400)
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at 400 px"
-    missing_alt = page.evaluate("[...document.images].filter(i => !i.alt).length")
-    assert missing_alt == 0
+def test_a_400px_window_scrolls_only_inside_code_blocks_on_every_page(site, browser):
+    out, pages = site
+    page = browser.new_page(viewport={"width": 400, "height": 800})
+    for path in pages:
+        page.goto(f"file://{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        name = os.path.basename(path)
+        assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at 400 px"
+        assert page.evaluate("[...document.images].filter(i => !i.alt).length") == 0, name
     page.close()
 
 

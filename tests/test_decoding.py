@@ -184,3 +184,26 @@ def test_greedy_weights_cover_the_source_only_when_keys_are_padded_for_the_locat
     tokens, weights = model.greedy(np.array([[3, 4, 5]]), np.array([3]), 4)
     assert weights.shape == (1, 4, 3)
     np.testing.assert_allclose(weights.sum(-1), 1, rtol=1e-5)
+    tokens, weights = model.beam_search(np.array([3, 4, 5]), 3, beam_size=2, max_len=4)
+    assert weights.shape == (len(tokens), 3)
+
+
+@pytest.mark.parametrize("window", ["local-m", "local-p"])
+def test_a_local_window_is_local_attention_with_no_weight_outside_it(window):
+    nn.manual_seed(2)
+    model = nn.Seq2Seq(7, 6, emb_dim=4, enc_hidden=4, dec_hidden=6, attn_dim=5, D=1,
+                       window=window, attention="luong", score="general")
+    assert isinstance(model.decoder.attention, nn.LocalAttention)
+    src = np.array([[3, 4, 5, 6, 3, 4, 5, 6, 3]])
+    _, weights = model.greedy(src, np.array([9]), 3)
+    assert (np.count_nonzero(weights[0] > 1e-12, axis=-1) <= 2 * 1 + 1).all()
+
+
+def test_the_translator_shows_the_last_decoder_layers_cross_attention():
+    model = nn.TransformerTranslator(7, 6, d_model=8, nhead=2, num_layers=2, dim_feedforward=8,
+                                     dropout=0.0)
+    model.eval()
+    model(np.array([[3, 4, 5]]), np.array([3]), np.array([[1, 3]]))
+    layers = model.transformer.decoder.layers
+    assert model.head_weights is layers[-1].cross_weights
+    assert not np.allclose(layers[0].cross_weights, layers[1].cross_weights)
