@@ -108,3 +108,24 @@ def test_a_detectors_gam_loads_out_of_its_state_dict():
     assert gam.spatial_gate.shape == (1, 16, 9, 9)
     with pytest.raises(KeyError, match="model.2."):
         nn.gam_state_dict(state, "model.7.")
+
+
+@pytest.mark.slow
+def test_the_ablation_script_runs_in_quick_mode_and_counts_multiply_adds():
+    """benchmarks/gam_ablation.py --quick: the mechanics CI checks (the full run is a
+    script); the counts follow from the shapes: GAM's two 7x7 convolutions cost most."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "gam_ablation.py")
+    spec = importlib.util.spec_from_file_location("gam_ablation", path)
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    images, labels = ablation.cluttered_digits()
+    assert images.shape == (1797, 1, 32, 32) and images.max() <= 1 and labels.max() == 9
+    rows = {name: row for name, *row in ablation.main(["--quick"])}
+    assert set(rows) == {"none", "GAM (paper)", "YOLO-family port"}
+    params, macs = {n: r[0] for n, r in rows.items()}, {n: r[1] for n, r in rows.items()}
+    # GAM (paper) adds 2 x 7 x 7 x 16 x 4 conv weights (+ biases) and the channel MLP
+    assert params["GAM (paper)"] - params["none"] == (2 * 49 * 16 * 4 + 4 + 16 + 16 * 4 + 4
+                                                      + 4 * 16 + 16 + 2 * (4 + 16))
+    assert macs["none"] < macs["YOLO-family port"] < macs["GAM (paper)"]
