@@ -56,6 +56,13 @@ def examples(rng):
         "additive_score": Example(F.additive_score_forward, F.additive_score_backward,
                                   {"q": r(2, 3, 4), "k": r(2, 5, 6), "Wq": r(7, 4), "Wk": r(7, 6),
                                    "v": r(7), "b": r(7)}, {}),
+        "additive_score (no bias)": Example(
+            F.additive_score_forward, F.additive_score_backward,
+            {"q": r(2, 3, 4), "k": r(2, 5, 6), "Wq": r(7, 4), "Wk": r(7, 6), "v": r(7),
+             "b": None}, {}),
+        "softmax (a fully masked row)": Example(
+            F.softmax_forward, F.softmax_backward, {"scores": r(2, 3, 5)},
+            {"mask": np.array([[[True, False, True, True, False]], [[False] * 5]])}),
         "location_score": Example(F.location_score_forward, F.location_score_backward,
                                   {"q": r(2, 3, 4), "W": r(5, 4)}, {}),
         "context": Example(F.context_forward, F.context_backward,

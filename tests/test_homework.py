@@ -201,9 +201,9 @@ def test_a_simulated_class_is_graded_cell_by_cell(tmp_path, capsys):
     full = {e: (3.0 if e == "conv2d" else 2.0 if e == "scores" else 1.0) for e in EXERCISES}
     assert book["correct"] == {**full, "total": 10.0}
     assert book["untouched"] == {**{e: 0.0 for e in EXERCISES}, "total": 0.0}
-    # scores: 11 gradients, dW of general wrong -> 10/11 of 2 points
+    # scores: 16 gradients (4 checks), dW of general wrong -> 15/16 of 2 points
     assert book["partly_wrong"]["context"] == 1.0 and book["partly_wrong"]["softmax"] == 0.0
-    assert book["partly_wrong"]["scores"] == round(2 * 10 / 11, 4)
+    assert book["partly_wrong"]["scores"] == round(2 * 15 / 16, 4)
     assert book["hangs"]["context"] == 0.0 and book["hangs"]["softmax"] == 1.0
     assert book["exits"]["context"] == 0.0 and book["exits"]["softmax"] == 0.0
     assert book["calls_reference"]["context"] == 0.0 and book["calls_reference"]["softmax"] == 0.0
@@ -232,7 +232,8 @@ def test_a_simulated_class_is_graded_cell_by_cell(tmp_path, capsys):
 def test_grading_writes_nothing_into_the_students_folders(tmp_path):
     make_homework(str(tmp_path / "a"), solutions=True, exercises=["softmax"])
     before = sorted(os.listdir(tmp_path / "a"))
-    assert grade_file("softmax", str(tmp_path / "a" / "softmax.py")).right == 1
+    result = grade_file("softmax", str(tmp_path / "a" / "softmax.py"))
+    assert result.right == result.total == 2  # two checks: one with a fully masked row
     assert sorted(os.listdir(tmp_path / "a")) == before  # no __pycache__, no temporaries
 
 
@@ -262,5 +263,5 @@ def test_reference_gradients_do_not_depend_on_the_seed_being_known(tmp_path):
     make_homework(str(tmp_path), solutions=True, exercises=["softmax"])
     a = grade_file("softmax", str(tmp_path / "softmax.py"), seed=1)
     b = grade_file("softmax", str(tmp_path / "softmax.py"), seed=2)
-    assert a.right == b.right == 1
+    assert a.right == b.right == a.total == 2
     assert np.isfinite(a.fraction)

@@ -112,11 +112,13 @@ into $dx$, $dh$ and the weight gradients.
 """
 
 EXERCISES = {
-    "softmax": Exercise("softmax", ("softmax_backward",), ("softmax",),
+    "softmax": Exercise("softmax", ("softmax_backward",),
+                        ("softmax", "softmax (a fully masked row)"),
                         "04_backprop_through_attention", SOFTMAX_WALKTHROUGH),
     "scores": Exercise("scores", ("dot_score_backward", "general_score_backward",
                                   "additive_score_backward"),
-                       ("dot_score", "general_score", "additive_score"),
+                       ("dot_score", "general_score", "additive_score",
+                        "additive_score (no bias)"),
                        "04_backprop_through_attention", SCORES_WALKTHROUGH),
     "context": Exercise("attention", ("context_backward",), ("context",),
                         "04_backprop_through_attention", CONTEXT_WALKTHROUGH),
