@@ -4,6 +4,7 @@ intact, nothing may run afterwards, and no copying trick may earn a mark."""
 import csv
 import json
 import os
+import re
 import time
 
 import pytest
@@ -94,6 +95,20 @@ for fd in range(3, 12):
     except OSError:
         pass
 os._exit(0)
+""",
+    # forks until it cannot: the process cap stops it well before the machine suffers
+    "forker": """
+import os, time
+n = 0
+try:
+    for _ in range(300):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        n += 1
+except OSError as e:
+    raise ValueError(f"forked {{n}} then {{type(e).__name__}}")
+raise ValueError(f"forked all {{n}}")
 """,
     "memory_hog": """
 import numpy as np
@@ -201,6 +216,8 @@ def test_a_hostile_class_cannot_touch_the_canary_or_outlive_the_grading(tmp_path
                for name in HOSTILE}
     assert "could not be read" in reasons["forger"]
     assert "memory" in reasons["memory_hog"]
+    forked = re.search(r"forked (\d+) then BlockingIOError", reasons["forker"])
+    assert forked and int(forked.group(1)) < sandbox.LIMITS.processes, reasons["forker"]
     assert len(reasons["stderr_flood"]) < 1000
     for name in ("copy_getsource", "copy_fresh_import", "copy_solutions", "copy_scores_table"):
         assert "calls the reference implementation" in reasons[name], (name, reasons[name])

@@ -150,10 +150,10 @@ class _ProcessCap:
             path = os.path.join(self.ROOT, f"numpygam-grade-{os.getpid()}-{id(self)}")
             try:
                 os.mkdir(path)
+                self.cgroup = path
                 with open(os.path.join(path, "pids.max"), "w") as f:
                     f.write(str(n))
-                self.cgroup = path
-            except OSError:
+            except OSError:  # no pids cgroup here after all
                 self.close()
 
     def enter(self):
@@ -181,17 +181,6 @@ def _owner(pid):
         return os.stat(f"/proc/{pid}").st_uid
     except OSError:
         return None
-
-
-def limits_in_force():
-    """How the number of processes is capped here, in words (for the README and the summary)."""
-    cap = _ProcessCap(LIMITS.processes)
-    try:
-        if cap.cgroup:
-            return "a pids cgroup"
-        return "RLIMIT_NPROC" if os.geteuid() != 0 else "nothing (root without a pids cgroup)"
-    finally:
-        cap.close()
 
 
 def _read_bounded(stream, keep, out):
