@@ -457,8 +457,9 @@ def train(config, run_dir, out=print, resume=None, changes=None):
         out(f"test split, greedy: WER {wer:.2%}  PER {per:.2%}  ({len(test)} words)")
         beam_words = test[:G2P_BEAM_WORDS]
         wer, per = trainer.error_rates(beam_words, beam_size=5)
+        greedy_wer, greedy_per = trainer.error_rates(beam_words)
         out(f"test split, beam 5: WER {wer:.2%}  PER {per:.2%}  (its first {len(beam_words)} "
-            "words)")
+            f"words; greedy on the same words: WER {greedy_wer:.2%}  PER {greedy_per:.2%})")
     if trainer.heldout_forms:
         out("held-out exact match by input form:")
         for form, (right, n) in trainer.accuracy_by_form(right).items():
