@@ -265,7 +265,6 @@ def test_without_a_sandbox_grade_all_refuses_unless_told(tmp_path, capsys, monke
 
 
 def test_the_sandbox_sees_no_network_no_other_process_and_only_its_file():
-    import subprocess
     import sys
     import tempfile
     with tempfile.TemporaryDirectory() as work:
@@ -282,7 +281,6 @@ def test_the_sandbox_sees_no_network_no_other_process_and_only_its_file():
     seen = json.loads(out.result)
     assert seen["net"] != "open" and seen["uid"] == sandbox.SANDBOX_UID
     assert len(seen["pids"]) <= 3 and seen["here"] == [] and not seen["home"]
-    assert subprocess.run(["true"]).returncode == 0  # the grader itself is untouched
 
 
 def test_the_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path,

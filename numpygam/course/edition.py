@@ -5,9 +5,10 @@ absent, which is what a submission imports while it is graded.
 
 Each solution block of the exercise's file (between "# BEGIN SOLUTION" and "# END
 SOLUTION" in numpygam/functional/<module>.py) becomes a line that raises the runner's
-ReferenceAbsent ("... is absent while grading"), recorded even when caught.  Absent, not trapped: reading
-the source, walking frames, importing the file afresh, `exercise_source(...,
-solutions=True)` and `F.SCORES` all find the stub; there is no original to reach.
+ReferenceAbsent ("... is absent while grading"), recorded even when caught.  Absent,
+not trapped: reading the source, walking frames, importing the file afresh,
+`exercise_source(..., solutions=True)` and `F.SCORES` all find the stub; there is no
+original to reach.
 """
 import os
 import shutil

@@ -40,10 +40,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..examples import examples
 from . import sandbox
 from .edition import write_edition
 from .exercises import EXERCISES
+from .runner import example_and_dout
 
 TOLERANCE = 1e-11      # relative; a right formula in float64 is off by ~1e-15
 NUMERICAL_BAND = 1e-4  # relative errors in (TOLERANCE, NUMERICAL_BAND]: finite differences'
@@ -61,13 +61,6 @@ class Result(NamedTuple):
     @property
     def fraction(self):
         return self.right / self.total
-
-
-def _example(check, seed):
-    """The example `check` drawn from seed, and a dout for its output (float64)."""
-    example = examples(np.random.default_rng(seed))[check]
-    out, _ = example.forward(**example.inputs, **example.options)
-    return example, np.random.default_rng([seed, 1]).standard_normal(out.shape)
 
 
 # -- running one submission ------------------------------------------------------------------
@@ -152,7 +145,7 @@ def _reference(exercise, seed):
     """Per check: (label, the check's example, dout, [(gradient name, reference or None)])."""
     checks = []
     for check in exercise.checks:
-        example, dout = _example(check, seed)
+        example, dout = example_and_dout(check, seed)  # the draw the runner makes
         _, cache = example.forward(**example.inputs, **example.options)
         grads = example.backward(dout, cache)
         grads = grads if isinstance(grads, tuple) else (grads,)

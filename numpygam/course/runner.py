@@ -42,9 +42,10 @@ class ReferenceAbsent(BaseException):
         super().__init__(f"{name} {ABSENT}: write your own")
 
 
-def _example(check, seed):
-    """The example `check` drawn from seed, and a dout for its output (float64): the same
-    draw as grading._example in the parent."""
+def example_and_dout(check, seed):
+    """The example `check` drawn from seed, and a dout for its output (float64): the one
+    draw that the runner (inside the sandbox) and the grader (outside it, for the
+    reference gradients) both make."""
     from ..examples import examples
     example = examples(np.random.default_rng(seed))[check]
     out, _ = example.forward(**example.inputs, **example.options)
@@ -101,12 +102,14 @@ def _encode(g):
 
 
 def run(request, channel):
+    """Grade the request's exercise on the file it names; write the result document (module
+    docstring) to the file descriptor channel."""
     from .exercises import EXERCISES
     exercise = EXERCISES[request["exercise"]]
     path = os.path.abspath(request["file"])
     prepared = []
     for check in exercise.checks:
-        example, dout = _example(check, request["seed"])
+        example, dout = example_and_dout(check, request["seed"])
         _, cache = example.forward(**example.inputs, **example.options)
         prepared.append((example.backward, cache, dout))
     del request  # the seed is not the submission's business
