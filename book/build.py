@@ -1,6 +1,8 @@
 """Build the numpygam book: a static website from the lessons and the chapters.
 
-    python book/build.py [--out book/_build/html] [--student]
+    python book/build.py [--out book/_build/html] [--student] [--lang en|zh]
+    python book/build.py --lang zh --check     # exit 1 naming each paragraph to translate
+    python book/build.py --lang zh --update    # bring the catalogues in step with the English
 
 Offline and self-contained: lessons (notebooks/*.py, jupytext percent format)
 are converted to notebooks by numpygam.course.lessons (the same .ipynb files that
@@ -22,6 +24,15 @@ rel="next" links through every page in reading order, a contents list on pages
 with more than three sections, a copy button on code blocks, a layout that fits a
 400 px window (only code blocks and wide tables scroll, each by itself), alt text
 on every figure and a print stylesheet.
+
+--lang zh builds the Chinese edition into book/_build/html/zh/ (the same file names):
+each paragraph of every chapter, lesson and walkthrough from its gettext catalogue
+(numpygam/locale/zh/*.po, see numpygam.course.translation), the lessons executed with
+their figures labelled in Chinese, a glossary page (中英术语对照, glossary.html) that
+every Chinese page links, and a link on every page to the other edition.  A paragraph
+without a translation stays English in the build; --check names each one (and each
+stale one, and each glossary term translated another way) and exits 1, so CI refuses an
+English change that lands without its translation.
 """
 import argparse
 import base64
@@ -37,12 +48,14 @@ import sys
 import markdown
 import nbformat
 from latex2mathml.converter import convert as latex_to_mathml
+from markdown.extensions.toc import slugify_unicode
 from nbclient import NotebookClient
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from numpygam.course import lessons
+from numpygam import plots
+from numpygam.course import homework, lessons, translation
 from numpygam.course.exercises import EXERCISES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -56,17 +69,25 @@ def lesson_paths():
     return lessons.lesson_paths()
 
 
-def execute_lesson(path, timeout=600):
-    """The lesson run top to bottom in a fresh kernel (cached by its source hash)."""
+def execute_lesson(path, timeout=600, lang="en"):
+    """The lesson run top to bottom in a fresh kernel (cached by a hash of its source and,
+    for lang="zh", of its catalogues)."""
+    name = os.path.basename(path)[:-3]
     with open(path) as f:
         source = f.read()
+    if lang == "zh":
+        for catalogue in (name, "figures"):
+            if os.path.exists(translation.catalogue_path(catalogue)):
+                with open(translation.catalogue_path(catalogue)) as f:
+                    source += f.read()
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    cached = os.path.join(CACHE, os.path.basename(path)[:-3] + ".ipynb")
+    cached = os.path.join(CACHE, name + ("_zh" if lang == "zh" else "") + ".ipynb")
     if os.path.exists(cached):
         nb = nbformat.read(cached, as_version=4)
         if nb.metadata.get("numpygam_source_hash") == digest:
             return nb
-    nb = nbformat.from_dict(lessons.notebook(source))  # the .ipynb students download
+    with open(path) as f:  # the .ipynb students download
+        nb = nbformat.from_dict(lessons.notebook(f.read(), lang, name))
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": LESSONS}}).execute()
@@ -81,8 +102,9 @@ def execute_lesson(path, timeout=600):
 MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.S)
 
 
-def render_markdown(text):
-    """Markdown to HTML; $...$ and $$...$$ become MathML."""
+def render_markdown(text, lang="en"):
+    """Markdown to HTML; $...$ and $$...$$ become MathML (lang="zh": headings' anchors keep
+    their Chinese characters)."""
     formulas = []
 
     def stash(match):
@@ -95,7 +117,9 @@ def render_markdown(text):
     body = markdown.markdown(MATH.sub(stash, text),
                              extensions=["tables", "fenced_code", "codehilite", "toc"],
                              extension_configs={"codehilite": {"css_class": "highlight",
-                                                               "guess_lang": False}})
+                                                               "guess_lang": False},
+                                                "toc": {"slugify": slugify_unicode} if lang == "zh"
+                                                else {}})
     return re.sub(r"@@MATH(\d+)@@", lambda m: formulas[int(m.group(1))], body)
 
 
@@ -105,11 +129,11 @@ def code_block(source):
             f'{highlight(source, PythonLexer(), HtmlFormatter(nowrap=True))}</code></pre>')
 
 
-def render_lesson(nb, name, figures_dir):
+def render_lesson(nb, name, figures_dir, lang="en"):
     parts, figure = [], 0
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            parts.append(render_markdown(cell.source))
+            parts.append(render_markdown(cell.source, lang))
             continue
         parts.append(code_block(cell.source))
         for output in cell.get("outputs", []):
@@ -119,7 +143,8 @@ def render_lesson(nb, name, figures_dir):
                 filename = f"{name}_{figure}.png"
                 with open(os.path.join(figures_dir, filename), "wb") as f:
                     f.write(base64.b64decode(data["image/png"]))
-                alt = html.escape(f"figure {figure} of {lesson_title(nb)}", quote=True)
+                alt = html.escape(UI[lang]["figure"].format(n=figure, title=lesson_title(nb)),
+                                  quote=True)
                 parts.append(f'<img class="figure" src="figures/{filename}" alt="{alt}">')
             elif "text/plain" in data or output.get("output_type") == "stream":
                 text = output.get("text") or data.get("text/plain", "")
@@ -129,23 +154,20 @@ def render_lesson(nb, name, figures_dir):
 
 # -- the API page: each op's docstring and source ------------------------------------------
 
-def api_page(student=False):
+def api_page(student=False, lang="en"):
     import numpygam.functional as F
-    homework = {fn for exercise in EXERCISES.values() for fn in exercise.write}
-    parts = ["<h1>numpygam.functional</h1>",
-             "<p>Every op's formula (forward and backward) and shapes, then its code.</p>"]
+    exercises = {fn for exercise in EXERCISES.values() for fn in exercise.write}
+    parts = ["<h1>numpygam.functional</h1>", f"<p>{UI[lang]['api_intro']}</p>"]
     if student:
-        parts.append("<p><b>Students' edition:</b> the code of the backward passes that are "
-                     "homework exercises (" + ", ".join(f"<code>{n}</code>" for n in
-                                                      sorted(homework)) + ") is left out; "
-                     "their docstrings, with the formulas, are shown.</p>")
+        parts.append(UI[lang]["api_student"].format(", ".join(
+            f"<code>{n}</code>" for n in sorted(exercises))))
     names = sorted(n for n in dir(F) if n.endswith(("_forward", "_backward"))
                    or n in ("sinusoidal_positions", "causal_mask"))
     shown_modules = set()
     for name in names:
         fn = getattr(F, name)
         source = inspect.getsource(fn)
-        if student and "# BEGIN SOLUTION" in source:
+        if student and "# BEGIN SOLUTION" in source:  # (the docstrings stay English)
             source = re.sub(r"( *)# BEGIN SOLUTION\n.*?# END SOLUTION",
                             r"\1# (left out of the students' edition: a homework exercise)",
                             source, flags=re.S)
@@ -164,6 +186,29 @@ def api_page(student=False):
 
 # -- the site -------------------------------------------------------------------------------
 
+# The words of the site itself, in each edition (the pages' prose comes from the catalogues).
+UI = {
+    "en": {"html": "en", "contents": "Contents", "previous": "previous", "next": "next",
+           "search": "search the book", "nothing": "nothing found",
+           "other": ("中文版", "zh/{slug}.html", "zh-CN"),
+           "download": "Download this lesson as a notebook ({name}.ipynb), for Jupyter or Colab.",
+           "figure": "figure {n} of {title}", "api_title": "API: every op and its code",
+           "api_intro": "Every op's formula (forward and backward) and shapes, then its code.",
+           "api_student": "<p><b>Students' edition:</b> the code of the backward passes that "
+                          "are homework exercises ({}) is left out; their docstrings, with the "
+                          "formulas, are shown.</p>"},
+    "zh": {"html": "zh-CN", "contents": "目录", "previous": "上一页", "next": "下一页",
+           "search": "搜索本书", "nothing": "没有找到",
+           "other": ("English", "../{slug}.html", "en"),
+           "download": "下载本课的 notebook（{name}.ipynb），可在 Jupyter 或 Colab 中打开。",
+           "figure": "{title}：图 {n}", "api_title": "API：每个运算及其代码",
+           "api_intro": "每个运算的公式（前向与反向）和形状，然后是它的代码。"
+                        "文档字符串与代码保持英文，与英文版是同一份源码。",
+           "api_student": "<p><b>学生版：</b>作为作业的反向传播（{}）的代码不在此页给出；"
+                          "它们的文档字符串（含公式）照常显示。</p>",
+           "glossary": "中英术语对照"},
+}
+
 CSS = """
 :root { --fg: #222; --bg: #fff; --nav: #f4f1ea; --link: #334; --code: #f6f8fa; --rule: #ccc; }
 @media (prefers-color-scheme: dark) {
@@ -171,6 +216,9 @@ CSS = """
 }
 body { font-family: Georgia, serif; margin: 0; display: flex; color: var(--fg);
        background: var(--bg); }
+/* the Chinese edition: fonts a machine has (fontconfig falls back to any other CJK font) */
+html:lang(zh-CN) body { font-family: Georgia, "Noto Serif CJK SC", "Source Han Serif SC",
+       "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", serif; }
 nav.site { width: 15rem; flex: none; padding: 1rem; background: var(--nav); min-height: 100vh;
            font-family: sans-serif; font-size: 0.9rem; }
 nav.site a, nav.toc a { display: block; margin: 0.3rem 0; color: var(--link); }
@@ -249,7 +297,7 @@ SEARCH = """
         shown++;
       }
     });
-    if (!shown) out.textContent = "nothing found";
+    if (!shown) out.textContent = box.getAttribute("data-nothing");
   }
   box.addEventListener("input", run);
 })();
@@ -285,25 +333,33 @@ def _text(fragment):
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-def page(title, body, nav, prev=None, next=None):
-    """A page: the site's navigation and search, a contents list when the body has more
-    than three sections, the body, and rel=prev / rel=next links."""
+def page(title, body, nav, prev=None, next=None, lang="en", slug="index"):
+    """A page: the site's navigation and search, a link to the other edition, a contents
+    list when the body has more than three sections, the body, and rel=prev / rel=next
+    links."""
+    ui = UI[lang]
     heads = [(a, t) for a, t, _ in sections(body) if a and t]
-    toc = ("<nav class='toc'><b>Contents</b>" + "".join(
+    toc = (f"<nav class='toc'><b>{ui['contents']}</b>" + "".join(
         f'<a href="#{a}">{html.escape(t)}</a>' for a, t in heads[:40]) + "</nav>"
            if len(heads) > 3 else "")
     links = "".join(f'<link rel="{rel}" href="{href}">' for rel, href in
                     (("prev", prev), ("next", next)) if href)
     arrows = ("<p class='prevnext'>"
-              + (f'<a rel="prev" href="{prev}">&larr; previous</a>' if prev else "<span></span>")
-              + (f'<a rel="next" href="{next}">next &rarr;</a>' if next else "<span></span>")
+              + (f'<a rel="prev" href="{prev}">&larr; {ui["previous"]}</a>' if prev
+                 else "<span></span>")
+              + (f'<a rel="next" href="{next}">{ui["next"]} &rarr;</a>' if next
+                 else "<span></span>")
               + "</p>")
-    search = ("<input type='search' id='search' placeholder='search the book' "
-              "aria-label='search the book'><div id='search-results'></div>")
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+    search = (f"<input type='search' id='search' placeholder='{ui['search']}' "
+              f"aria-label='{ui['search']}' data-nothing='{ui['nothing']}'>"
+              "<div id='search-results'></div>")
+    label, href, hreflang = ui["other"]
+    other = (f"<a class='edition' rel='alternate' hreflang='{hreflang}' "
+             f"href='{href.format(slug='index' if slug == 'glossary' else slug)}'>{label}</a>")
+    return (f"<!doctype html><html lang='{ui['html']}'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{html.escape(title)} - numpygam</title>{links}<style>{CSS}</style></head>"
-            f"<body><nav class='site'>{search}{nav}</nav><main>{toc}{body}{arrows}</main>"
+            f"<body><nav class='site'>{search}{other}{nav}</nav><main>{toc}{body}{arrows}</main>"
             f"{SELF_CHECK}{SEARCH}</body></html>")
 
 
@@ -312,31 +368,70 @@ def lesson_title(nb):
     return first.lstrip("# ").strip() or "lesson"
 
 
-def build(out_dir, lesson_files=None, student=False):
-    """Build the site into out_dir (student: the students' edition); returns the pages."""
+def chapter_paths():
+    return sorted(glob.glob(os.path.join(HERE, "chapters", "*.md")))
+
+
+def catalogue_sources():
+    """{catalogue name: its English paragraphs, in page order}: every page the Chinese
+    edition translates (chapters, lessons, the homework walkthroughs, the figures)."""
+    sources = {}
+    for path in chapter_paths():
+        with open(path) as f:
+            sources[os.path.basename(path)[:-3]] = translation.paragraphs(f.read())
+    figures = []
+    for path in lesson_paths():
+        with open(path) as f:
+            text = f.read()
+        sources[os.path.basename(path)[:-3]] = lessons.markdown_paragraphs(text)
+        figures += translation.figure_texts(text)
+    figures += translation.figure_texts(inspect.getsource(plots.gam_ports_figure))
+    sources["exercises"] = homework.walkthrough_paragraphs()
+    sources["figures"] = list(dict.fromkeys(figures))
+    return sources
+
+
+def build(out_dir, lesson_files=None, student=False, lang="en"):
+    """Build the site into out_dir (student: the students' edition; lang="zh": the Chinese
+    edition, each paragraph from its catalogue); returns the pages."""
+    ui = UI[lang]
     figures = os.path.join(out_dir, "figures")
     os.makedirs(figures, exist_ok=True)
-    chapters = sorted(glob.glob(os.path.join(HERE, "chapters", "*.md")))
     lesson_files = lesson_paths() if lesson_files is None else lesson_files
-    executed = [(os.path.basename(p)[:-3], execute_lesson(p)) for p in lesson_files]
+    executed = [(os.path.basename(p)[:-3], execute_lesson(p, lang=lang)) for p in lesson_files]
     # the clean notebooks (no outputs) beside the pages, for Jupyter and Colab
     downloads = os.path.join(out_dir, "notebooks")
     os.makedirs(downloads, exist_ok=True)
     for path in lesson_files:
+        name = os.path.basename(path)[:-3]
         with open(path) as f:
-            nbformat.write(nbformat.from_dict(lessons.notebook(f.read())),
-                           os.path.join(downloads, os.path.basename(path)[:-3] + ".ipynb"))
+            nbformat.write(nbformat.from_dict(lessons.notebook(f.read(), lang, name)),
+                           os.path.join(downloads, name + ".ipynb"))
+    # the chapters' figures ("The GAM you copied"), labelled in the edition's language
+    if lang == "zh":
+        translation.chinese_figures()
+    try:
+        plots.gam_ports_figure(os.path.join(figures, "gam_you_copied.png"))
+    finally:
+        translation.english_figures()
     entries = []
-    for path in chapters:
+    for path in chapter_paths():
         with open(path) as f:
             text = f.read()
+        if lang == "zh":
+            text = translation.translate_markdown(text, translation.lookup(
+                translation.load(os.path.basename(path)[:-3])))
         slug = os.path.basename(path)[3:-3]  # "00_index.md" -> "index"
-        entries.append((slug, text.split("\n")[0].lstrip("# ").strip(), render_markdown(text)))
+        entries.append((slug, text.split("\n")[0].lstrip("# ").strip(),
+                        render_markdown(text, lang)))
+        if lang == "zh" and slug == "index":  # the glossary, linked from every Chinese page
+            entries.append(("glossary", ui["glossary"],
+                            render_markdown(translation.glossary_markdown(), lang)))
     for name, nb in executed:
-        link = (f'<p class="download"><a href="notebooks/{name}.ipynb" download>Download this '
-                f'lesson as a notebook ({name}.ipynb)</a>, for Jupyter or Colab.</p>')
-        entries.append((name, lesson_title(nb), link + render_lesson(nb, name, figures)))
-    entries.append(("api", "API: every op and its code", api_page(student)))
+        link = (f'<p class="download"><a href="notebooks/{name}.ipynb" download>'
+                f'{ui["download"].format(name=name)}</a></p>')
+        entries.append((name, lesson_title(nb), link + render_lesson(nb, name, figures, lang)))
+    entries.append(("api", ui["api_title"], api_page(student, lang)))
     nav = "".join(f'<a href="{slug}.html">{html.escape(title)}</a>' for slug, title, _ in entries)
     written, index = [], []
     for i, (slug, title, body) in enumerate(entries):
@@ -344,7 +439,7 @@ def build(out_dir, lesson_files=None, student=False):
         next_ = f"{entries[i + 1][0]}.html" if i + 1 < len(entries) else None
         path = os.path.join(out_dir, f"{slug}.html")
         with open(path, "w") as f:
-            f.write(page(title, body, nav, prev, next_))
+            f.write(page(title, body, nav, prev, next_, lang, slug))
         written.append(path)
         index += [{"p": f"{slug}.html", "t": title, "a": anchor, "s": section or title,
                    "x": text[:4000]} for anchor, section, text in sections(body)]
@@ -353,12 +448,43 @@ def build(out_dir, lesson_files=None, student=False):
     return written
 
 
+def check(update=False):
+    """Print each paragraph of the Chinese edition that is missing, stale or off the
+    glossary, and return how many (update=True first brings the catalogues in step)."""
+    found, total = [], 0
+    for name, sources in catalogue_sources().items():
+        if update:
+            translation.update(name, sources)
+        found += translation.problems(name, sources)
+        total += len(set(sources))
+    for name, kind, msgid in found:
+        first = " ".join(msgid.split())
+        print(f"numpygam/locale/zh/{name}.po: {kind}: {first[:90]}{'...' if len(first) > 90 else ''}")
+    print(f"{total - len(found)} of {total} paragraphs translated and current; {len(found)} to do"
+          + ("" if not found else
+             " (python book/build.py --lang zh --update, then fill the msgstr of each)"))
+    return len(found)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=os.path.join(HERE, "_build", "html"))
+    parser.add_argument("--out", default=None,
+                        help="default book/_build/html (English), book/_build/html/zh (zh)")
     parser.add_argument("--student", action="store_true",
                         help="the students' edition: no homework solutions on the API page")
+    parser.add_argument("--lang", choices=translation.LANGS, default="en")
+    parser.add_argument("--check", action="store_true",
+                        help="with --lang zh: name each paragraph whose translation is missing "
+                             "or stale, exit 1 if any; builds nothing")
+    parser.add_argument("--update", action="store_true",
+                        help="with --lang zh: add the new English paragraphs to the catalogues "
+                             "(a changed one keeps its old translation, marked fuzzy)")
     args = parser.parse_args()
-    pages = build(args.out, student=args.student)
-    print(f"wrote {len(pages)} pages to {args.out}; open {os.path.join(args.out, 'index.html')}")
+    if args.check or args.update:
+        if args.lang != "zh":
+            parser.error("--check and --update are for the translation: add --lang zh")
+        sys.exit(1 if check(update=args.update) and args.check else 0)
+    out = args.out or os.path.join(HERE, "_build", "html", *(["zh"] if args.lang == "zh" else []))
+    pages = build(out, student=args.student, lang=args.lang)
+    print(f"wrote {len(pages)} pages to {out}; open {os.path.join(out, 'index.html')}")
     sys.exit(0)

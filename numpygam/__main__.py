@@ -150,7 +150,7 @@ def _homework(args):
     from .course.homework import make_homework
     if os.path.exists(args.folder) and not os.path.isdir(args.folder):
         return _usage_error(f"{args.folder} is a file; give a folder for the exercises")
-    written, kept = make_homework(args.folder, solutions=args.solutions)
+    written, kept = make_homework(args.folder, solutions=args.solutions, lang=args.lang)
     what = "exercise file(s) with their solutions (the key)" if args.solutions else \
         "exercise file(s)"
     print(f"wrote {len(written)} {what} to {args.folder}/: "
@@ -365,7 +365,7 @@ def _lessons(args):
     if os.path.exists(args.folder) and not os.path.isdir(args.folder):
         return _usage_error(f"{args.folder} is a file; give a folder for the notebooks")
     try:
-        paths = write_lessons(args.folder)
+        paths = write_lessons(args.folder, lang=args.lang)
     except OSError as err:
         return _usage_error(f"{args.folder}: {err.strerror or err}")
     print(f"wrote {len(paths)} notebooks to {args.folder}/: open them in Jupyter or Colab")
@@ -373,6 +373,7 @@ def _lessons(args):
 
 
 def main(argv=None):
+    from .course.translation import LANGS
     parser = _Parser(prog="python -m numpygam",
                      description="numpygam: attention and GAM in NumPy")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -395,6 +396,8 @@ def main(argv=None):
     hw.set_defaults(func=_homework)
     hw.add_argument("folder", nargs="?", default="homework")
     hw.add_argument("--solutions", action="store_true", help="keep the solutions (instructors)")
+    hw.add_argument("--lang", choices=LANGS, default="en",
+                    help="the walkthroughs' language (zh: Chinese; the code is the same)")
     gr = sub.add_parser("grade", help="check your backward passes: grade <exercise> or all; "
                                       "--submissions DIR grades a class")
     gr.set_defaults(func=_grade)
@@ -421,6 +424,9 @@ def main(argv=None):
     ls = sub.add_parser("lessons", help="write the lessons as .ipynb notebooks into a folder")
     ls.set_defaults(func=_lessons)
     ls.add_argument("folder")
+    ls.add_argument("--lang", choices=LANGS, default="en",
+                    help="the prose's language (zh: Chinese, with Chinese figure labels; the "
+                         "code cells are the same)")
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error already printed (2)

@@ -21,7 +21,7 @@ from .functional.scores import Sizes
 from .nn.seq2seq import ATTENTIONS, CONTEXTS, WINDOWS
 from .plots import attention_heatmap
 from .tasks import Vocab, copy_task, date_task, make_batch
-from .tasks.dates import FORMATS, HELDOUT_SEED, labelled_pairs
+from .tasks.dates import CHARS, CHARS_BEFORE_CHINESE, FORMATS, HELDOUT_SEED, labelled_pairs
 
 TASKS = ("dates", "g2p", "copy", "reverse")
 PRESETS = ("quick", "full")
@@ -354,6 +354,7 @@ class Trainer:
         problem = check_config(config)
         if problem:
             raise CheckpointError(f"{path}: its options are not ones train accepts ({problem})")
+        _refuse_old_date_vocabulary(path, config, data)
         try:
             trainer = cls(config)
             trainer.model.load_state_dict({k[6:]: v for k, v in data.items()
@@ -365,6 +366,21 @@ class Trainer:
                                   f"({type(err).__name__}: {err})") from None
         trainer.step = step
         return trainer
+
+
+def _refuse_old_date_vocabulary(path, config, data):
+    """A dates checkpoint from before the Chinese date forms has a source embedding of
+    len(Vocab(CHARS_BEFORE_CHINESE)) rows; its model never saw 年, 月 or 日, so no weights
+    can be made up for them: say to retrain, not "not a checkpoint of this version"."""
+    if config.task != "dates":
+        return
+    old, new = len(Vocab(CHARS_BEFORE_CHINESE)), len(Vocab(CHARS))
+    for key in ("model.encoder.embedding.weight", "model.src_embedding.weight"):
+        if key in data and data[key].ndim == 2 and data[key].shape[0] == old:
+            raise CheckpointError(
+                f"{path}: trained before the date task read Chinese dates (its input "
+                f"vocabulary has {old} symbols, this version's {new}); retrain it: "
+                f"python -m numpygam train --out NEW_DIR")
 
 
 def checkpoint_fields(path, data):

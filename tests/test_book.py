@@ -174,3 +174,102 @@ def test_dark_mode_and_print_styles_are_there(site, browser):
     page.emulate_media(media="print")
     assert page.evaluate("getComputedStyle(document.querySelector('nav.site')).display") == "none"
     page.close()
+
+
+# -- the Chinese edition ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def zh_site(site):
+    """The Chinese edition beside the English one (out/zh/), with one lesson: lesson 3
+    draws labelled figures; every lesson's translation is checked without running it
+    (tests/test_translation.py), and the full build is `python book/build.py --lang zh`."""
+    out, _ = site
+    lesson = [p for p in build.lesson_paths() if "03_weights_and_context" in p]
+    pages = build.build(str(out / "zh"), lesson_files=lesson, lang="zh")
+    return out, pages
+
+
+def test_the_chinese_edition_has_the_english_file_names_and_links_both_ways(zh_site):
+    out, pages = zh_site
+    names = {os.path.basename(p) for p in pages}
+    assert {"index.html", "notation.html", "formulas.html", "03_weights_and_context.html",
+            "api.html", "glossary.html"} == names - {"derivations.html", "blog_vs_paper.html",
+                                                     "gam_you_copied.html"}
+    for path in pages:
+        text = open(path, encoding="utf-8").read()
+        name = os.path.basename(path)
+        assert "<html lang='zh-CN'>" in text and 'href="glossary.html">中英术语对照</a>' in text
+        english = "index.html" if name == "glossary.html" else name
+        assert f"hreflang='en' href='../{english}'" in text and (out / english).exists()
+        if name != "glossary.html":
+            assert f"hreflang='zh-CN' href='zh/{name}'" in open(out / name).read()
+    notation = open(out / "zh" / "notation.html", encoding="utf-8").read()
+    assert "符号" in notation and "注意力权重" in notation  # the notation page in Chinese
+
+
+def test_the_chinese_lesson_draws_its_figures_in_chinese(zh_site):
+    import nbformat
+    nb = nbformat.read(os.path.join(build.CACHE, "03_weights_and_context_zh.ipynb"), as_version=4)
+    setup = nb.cells[1]
+    assert "chinese_figures" in setup.source
+    assert setup.outputs == [], "no Chinese font: install fonts-wqy-microhei (the CI does)"
+    english = nbformat.read(os.path.join(build.CACHE, "03_weights_and_context.ipynb"),
+                            as_version=4)
+    figures = [[o["data"]["image/png"] for c in n.cells if c.cell_type == "code"
+                for o in c.outputs if "image/png" in o.get("data", {})] for n in (nb, english)]
+    assert len(figures[0]) == len(figures[1]) > 0 and figures[0] != figures[1]
+
+
+def test_a_browser_draws_the_chinese_with_a_font_the_machine_has(zh_site, browser):
+    """Chromium's own report of the fonts that drew a paragraph: its Chinese characters come
+    from an installed CJK font (no web font: nothing is downloaded)."""
+    out, _ = zh_site
+    page = _open(browser, f"file://{out}/zh/index.html")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "main p"})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    text = page.locator("main p").first.inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", text)
+    assert not any(f["isCustomFont"] for f in fonts)
+    cjk = [f for f in fonts if re.search(r"CJK|WenQuanYi|Hei|Song|Ming|Han", f["familyName"])]
+    assert cjk and sum(f["glyphCount"] for f in cjk) >= len(re.findall(r"[\u4e00-\u9fff]", text))
+    page.close()
+
+
+def test_the_chinese_search_finds_chinese_terms_and_code_names(zh_site, browser):
+    out, pages = zh_site
+    page = _open(browser, f"file://{out}/zh/index.html")
+    for query in ("局部注意力", "上下文向量", "local_p_attention_forward"):
+        page.fill("input[type=search]", query)
+        assert page.locator("#search-results a").count() > 0, query
+    page.fill("input[type=search]", "上下文向量")
+    first = page.locator("#search-results a").first
+    href = first.get_attribute("href")
+    first.click()
+    page.wait_for_load_state()
+    assert page.url.endswith(href.split("/")[-1]) and "上下文向量" in page.locator("main").inner_text()
+    page.fill("input[type=search]", "没有这个词")
+    assert page.locator("#search-results").inner_text() == "没有找到"
+    page.close()
+
+
+def test_every_chinese_page_is_reached_by_next_and_fits_400px(zh_site, browser):
+    out, pages = zh_site
+    seen, errors = [], []
+    page = _open(browser, f"file://{out}/zh/index.html", width=400, errors=errors)
+    while True:
+        seen.append(page.url.rsplit("/", 1)[-1])
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"zh/{seen[-1]} scrolls sideways by {overflow} px at 400 px"
+        following = page.locator('a[rel="next"]')
+        if following.count() == 0:
+            break
+        assert following.first.inner_text() == "下一页 →"
+        following.first.click()
+        page.wait_for_load_state()
+        assert len(seen) <= len(pages)
+    assert sorted(seen) == sorted(os.path.basename(p) for p in pages) and errors == []
+    page.close()

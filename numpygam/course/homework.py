@@ -10,6 +10,7 @@ file is a jupytext notebook (it opens as one in Jupyter) and a plain module
 (the grader imports it).  Files already in the folder are never overwritten.
 
     python -m numpygam homework my_homework        # write the exercises
+    python -m numpygam homework my_homework --lang zh   # their prose in Chinese
     python -m numpygam grade softmax --dir my_homework
 """
 import ast
@@ -20,6 +21,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..examples import examples
+from . import translation
 from .exercises import EXERCISES
 
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "functional")
@@ -89,8 +91,36 @@ def _origins(tree, module):
     return origin
 
 
-def exercise_source(name, solutions=False):
-    """The text of the exercise file `name` (with the solutions kept, for the key)."""
+def _table(lang):
+    return translation.lookup(translation.load("exercises")) if lang == "zh" else {}
+
+
+def introduction(name, functions=1, lang="en"):
+    """The exercise file's first markdown cell, as lines: the title, the walkthrough of the
+    derivation, where the lesson is and how to check (lang="zh": from exercises.po)."""
+    exercise = EXERCISES[name]
+    english = "\n".join([
+        f"# Homework: {', '.join(f'`{fn}`' for fn in exercise.write)}", "",
+        exercise.walkthrough.strip(), "",
+        f"The derivation in full: lesson {int(exercise.lesson[:2])} "
+        f"(notebooks/{exercise.lesson}.py).",
+        f"Write {'the functions' if functions > 1 else 'the function'} below "
+        "(each docstring states the formula,",
+        "the shapes and the cache's fields), then run the last cell, or from a terminal", "",
+        f"    python -m numpygam grade {name} --dir <this folder>"])
+    return translation.translate_markdown(english, _table(lang)).split("\n")
+
+
+def walkthrough_paragraphs():
+    """The English paragraphs of every exercise file's prose: exercises.po's msgids."""
+    return [p for name, exercise in EXERCISES.items()
+            for text in ("\n".join(introduction(name, len(exercise.write))), "## Check")
+            for p in translation.paragraphs(text)]
+
+
+def exercise_source(name, solutions=False, lang="en"):
+    """The text of the exercise file `name` (with the solutions kept, for the key;
+    lang="zh": its prose in Chinese, its code the same)."""
     exercise = EXERCISES[name]
     with open(os.path.join(SOURCE, f"{exercise.module}.py")) as f:
         library = f.read()
@@ -116,21 +146,15 @@ def exercise_source(name, solutions=False):
         f"from {source} import {', '.join(names)}" for source, names in sorted(imports.items())
         if source.startswith("numpygam")]
     cells = [JUPYTEXT_HEADER, "# %% [markdown]",
-             f"# # Homework: {', '.join(f'`{fn}`' for fn in exercise.write)}", "#",
-             *[f"# {line}".rstrip() for line in exercise.walkthrough.strip().split("\n")], "#",
-             f"# The derivation in full: lesson {int(exercise.lesson[:2])} "
-             f"(notebooks/{exercise.lesson}.py).",
-             f"# Write {'the functions' if len(functions) > 1 else 'the function'} below "
-             "(each docstring states the formula,",
-             "# the shapes and the cache's fields), then run the last cell, or from a terminal",
-             "#",
-             f"#     python -m numpygam grade {name} --dir <this folder>", "",
+             *[f"# {line}".rstrip() for line in introduction(name, len(functions), lang)],
+             "",
              "# %%", "# the forward pass, its cache and the helpers you may use are given",
              *import_lines, ""]
     for fn, source in zip(exercise.write, functions):
         cells += ["", "# %%", _keep_solution(source) if solutions else
                   _strip_solution(source, fn), ""]
-    cells += ["", "# %% [markdown]", "# ## Check", "", "# %%",
+    check = translation.translate_markdown("## Check", _table(lang))
+    cells += ["", "# %% [markdown]", f"# {check}", "", "# %%",
               "if __name__ == \"__main__\":  # run this cell, or `python <this file>`",
               "    import os", "", "    from numpygam.course.grading import grade", "",
               "    here = os.path.dirname(os.path.abspath(__file__)) if \"__file__\" in "
@@ -139,7 +163,7 @@ def exercise_source(name, solutions=False):
     return "\n".join(cells)
 
 
-def make_homework(folder, solutions=False, exercises=None):
+def make_homework(folder, solutions=False, exercises=None, lang="en"):
     """Write the exercise files that folder does not hold yet; solutions=True keeps
     the solutions (the instructor's key, graded the same way).
 
@@ -152,7 +176,7 @@ def make_homework(folder, solutions=False, exercises=None):
         path = os.path.join(folder, f"{name}.py")
         try:
             with open(path, "x") as f:  # "x": fails if the file exists, even in a race
-                f.write(exercise_source(name, solutions))
+                f.write(exercise_source(name, solutions, lang))
             written.append(path)
         except FileExistsError:
             kept.append(path)

@@ -6,7 +6,12 @@ behind a `# `), after an optional `# ---` ... `# ---` metadata header.  That
 is a plain text format, so this converter needs nothing but the standard
 library; the book executes exactly the notebooks it returns.
 
-    python -m numpygam lessons my_lessons     # 01_why_attention.ipynb, ...
+    python -m numpygam lessons my_lessons             # 01_why_attention.ipynb, ...
+    python -m numpygam lessons my_lessons --lang zh   # the Chinese edition
+
+The Chinese notebook is the English one with each markdown paragraph translated
+(numpygam/locale/zh/<lesson>.po, see numpygam.course.translation) and one cell first
+that draws the figures' titles and labels in Chinese; every code cell is the same.
 
 The lessons ship with the source checkout (notebooks/ beside numpygam/), the
 layout `pip install -e .` uses.
@@ -14,6 +19,8 @@ layout `pip install -e .` uses.
 import glob
 import json
 import os
+
+from . import translation
 
 LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                        "notebooks")
@@ -33,8 +40,21 @@ def _cell(kind, lines, index):
     return cell
 
 
-def notebook(text):
-    """The nbformat 4 notebook (a dict) of a jupytext percent-format text; no outputs."""
+CHINESE_SETUP = ("# 中文版：图中的标题和坐标轴标签用中文显示；其余代码与英文版完全相同。\n"
+                 "from numpygam.course.translation import chinese_figures\n\n"
+                 "chinese_figures();")
+
+
+def markdown_paragraphs(text):
+    """The English paragraphs of a lesson's markdown cells: its catalogue's msgids."""
+    return [p for cell in notebook(text)["cells"] if cell["cell_type"] == "markdown"
+            for p in translation.paragraphs(cell["source"])]
+
+
+def notebook(text, lang="en", name=None):
+    """The nbformat 4 notebook (a dict) of a jupytext percent-format text; no outputs.
+    lang="zh": the markdown translated from the catalogue of lesson `name`
+    ("01_why_attention"), and the cell that draws the figures in Chinese first."""
     lines = text.split("\n")
     if lines and lines[0] == "# ---":  # the jupytext header: metadata, not a cell
         lines = lines[lines.index("# ---", 1) + 1:]
@@ -49,13 +69,20 @@ def notebook(text):
             body.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
         else:
             body.append(line)
+    if lang == "zh":
+        table = translation.lookup(translation.load(name))
+        for cell in cells:
+            if cell["cell_type"] == "markdown":
+                cell["source"] = translation.translate_markdown(cell["source"], table)
+        cells.insert(1 if cells and cells[0]["cell_type"] == "markdown" else 0,
+                     _cell("code", CHINESE_SETUP.split("\n"), "zh"))
     return {"cells": cells, "metadata": {"kernelspec": KERNELSPEC,
                                          "language_info": {"name": "python"}},
             "nbformat": 4, "nbformat_minor": 5}
 
 
-def write_lessons(folder):
-    """Write every lesson as folder/NN_name.ipynb; returns the paths."""
+def write_lessons(folder, lang="en"):
+    """Write every lesson as folder/NN_name.ipynb (lang: "en" or "zh"); returns the paths."""
     paths = lesson_paths()
     if not paths:
         raise FileNotFoundError(f"no lessons found in {LESSONS}: they ship with the source "
@@ -63,9 +90,10 @@ def write_lessons(folder):
     os.makedirs(folder, exist_ok=True)
     written = []
     for path in paths:
+        name = os.path.basename(path)[:-3]
         with open(path) as f:
-            nb = notebook(f.read())
-        target = os.path.join(folder, os.path.basename(path)[:-3] + ".ipynb")
+            nb = notebook(f.read(), lang, name)
+        target = os.path.join(folder, name + ".ipynb")
         with open(target, "w") as f:
             json.dump(nb, f, indent=1, ensure_ascii=False)
             f.write("\n")

@@ -1,0 +1,248 @@
+"""The Chinese edition: catalogues keyed by the English paragraph, the check that keeps
+them in step, the Chinese lessons, homework and figures, and Chinese dates."""
+import ast
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import polib
+import pytest
+
+from numpygam.__main__ import main
+from numpygam.course import homework, lessons, translation
+from numpygam.course.exercises import EXERCISES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def load_build():
+    spec = importlib.util.spec_from_file_location("book_build", os.path.join(ROOT, "book",
+                                                                            "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build
+
+
+@pytest.fixture
+def locale(tmp_path, monkeypatch):
+    """An empty catalogue folder in place of numpygam/locale."""
+    monkeypatch.setattr(translation, "LOCALE", str(tmp_path))
+    return tmp_path
+
+
+# -- paragraphs ---------------------------------------------------------------------------
+
+def test_blocks_keep_a_fenced_code_block_whole_and_only_prose_is_translatable():
+    text = ("# Title\n\nSome *prose* with $e_{ij}$.\n\n```python\nx = 1\n\ny = 2\n```\n\n"
+            "$$c_i = \\sum_j a_{ij} h_j$$\n\n    python -m numpygam grade softmax\n\n`F.x`")
+    blocks = translation.blocks(text)
+    assert blocks == ["# Title", "Some *prose* with $e_{ij}$.", "```python\nx = 1\n\ny = 2\n```",
+                      "$$c_i = \\sum_j a_{ij} h_j$$", "    python -m numpygam grade softmax",
+                      "`F.x`"]
+    assert translation.paragraphs(text) == ["# Title", "Some *prose* with $e_{ij}$."]
+    # untranslated paragraphs stay; the code and the formula pass through unchanged
+    table = {"# Title": "# 标题", "Some *prose* with $e_{ij}$.": "含有 $e_{ij}$ 的*正文*。"}
+    assert translation.translate_markdown(text, table) == "\n\n".join(
+        ["# 标题", "含有 $e_{ij}$ 的*正文*。"] + blocks[2:])
+
+
+# -- the catalogues and the check -------------------------------------------------------
+
+def test_an_english_change_makes_its_translation_stale_and_a_new_paragraph_missing(locale):
+    english = ["The context vector is a weighted average.", "Attention weights sum to 1."]
+    po = translation.update("page", english)
+    assert [e.msgid for e in po] == english and translation.problems("page", english) == [
+        ("page", "missing", english[0]), ("page", "missing", english[1])]
+    for entry, zh in zip(po, ["上下文向量是加权平均。", "注意力权重之和为 1。"]):
+        entry.msgstr = zh
+    po.save(translation.catalogue_path("page"))
+    assert translation.problems("page", english) == []
+    # the English changes: one paragraph edited, one removed, one added
+    edited = ["The context vector is a weighted average of the values.",
+              "Scores come from a score function."]
+    po = translation.update("page", edited)
+    first = po.find(edited[0])
+    assert first.fuzzy and first.msgstr == "上下文向量是加权平均。"  # kept, to be reviewed
+    assert first.previous_msgid == english[0]                    # what changed, for msgmerge
+    assert [e.msgid for e in po.obsolete_entries()] == [english[1]]  # kept out of the way
+    assert translation.problems("page", edited) == [("page", "stale", edited[0]),
+                                                    ("page", "missing", edited[1])]
+    # the file is a gettext catalogue any tool reads
+    text = open(translation.catalogue_path("page"), encoding="utf-8").read()
+    assert "#, fuzzy" in text and "#| msgid" in text and "#~ msgid" in text
+    assert polib.pofile(translation.catalogue_path("page")).percent_translated() == 0
+
+
+def test_the_check_names_a_glossary_term_translated_another_way(locale):
+    english = ["Global attention looks at every key; so does the context vector."]
+    po = translation.update("page", english)
+    po[0].msgstr = "总体注意力看每个键；上下文向量也是。"  # not the glossary's 全局注意力
+    po.save(translation.catalogue_path("page"))
+    assert translation.problems("page", english) == [
+        ("page", "term: global attention -> 全局注意力", english[0])]
+    po[0].msgstr = "全局注意力看每个键；上下文向量也是。"
+    po.save(translation.catalogue_path("page"))
+    assert translation.problems("page", english) == []
+
+
+def test_the_glossary_gives_each_english_term_one_chinese_term_and_has_the_blogs():
+    english = [en for en, _ in translation.TERMS]
+    chinese = [zh for _, zh in translation.TERMS]
+    assert len(set(english)) == len(english) and len(set(chinese)) == len(chinese)
+    for term in ("注意力机制", "上下文向量", "对齐分数", "全局注意力", "局部注意力", "自注意力",
+                 "多头注意力", "通道注意力", "空间注意力"):
+        assert term in chinese
+    page = translation.glossary_markdown()
+    assert page.startswith("# 中英术语对照") and all(f"| {zh} | {en} |" in page
+                                                     for en, zh in translation.TERMS)
+
+
+def test_every_english_paragraph_has_a_current_translation():
+    """What CI's `python book/build.py --lang zh --check` checks: an English change that
+    lands without its translation fails here, naming the paragraph."""
+    build = load_build()
+    sources = build.catalogue_sources()
+    assert set(sources) >= {"00_index", "01_notation", "01_why_attention", "11_spelling_to_sound",
+                            "exercises", "figures"}
+    found = [p for name, msgids in sources.items() for p in translation.problems(name, msgids)]
+    assert found == [], found[:5]
+
+
+def test_the_check_names_the_paragraph_and_the_command_says_what_it_needs(tmp_path,
+                                                                          monkeypatch, capsys):
+    build = load_build()
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    (chapters / "00_index.md").write_text("# numpygam: attention and GAM, from scratch in NumPy"
+                                          "\n\nA paragraph no one has translated yet.\n")
+    monkeypatch.setattr(build, "chapter_paths", lambda: [str(chapters / "00_index.md")])
+    assert build.check() == 1  # the script exits with 1 then
+    out = capsys.readouterr().out
+    assert "numpygam/locale/zh/00_index.po: missing: A paragraph no one has translated yet." in out
+    script = os.path.join(ROOT, "book", "build.py")
+    wrong = subprocess.run([sys.executable, script, "--check"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "add --lang zh" in wrong.stderr
+    done = subprocess.run([sys.executable, script, "--lang", "zh", "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "0 to do" in done.stdout
+
+
+def test_every_translation_keeps_its_formulas_and_code_and_is_chinese():
+    """Formulas and names agree with the English: every $...$ and `...` of a paragraph
+    is in its translation, unchanged; and the translation is Chinese."""
+    build = load_build()
+    for name, msgids in build.catalogue_sources().items():
+        table = translation.lookup(translation.load(name))
+        for msgid in msgids:
+            zh = table[msgid]
+            spans = set(translation.INLINE.findall(msgid))
+            assert spans <= set(translation.INLINE.findall(zh)), (name, msgid[:60])
+            # a heading that is a name ("## Softmax", "## Local-p") stays as it is
+            named = zh == msgid and len(msgid) < 20 or name == "figures" and "{}" in zh
+            assert CJK.search(zh) or named, (name, msgid[:60])
+
+
+# -- lessons, homework, figures ------------------------------------------------------------
+
+def sources(cells, kind):
+    return [c["source"] for c in cells if c["cell_type"] == kind]
+
+
+def test_the_chinese_lessons_run_the_english_code_cells(tmp_path):
+    assert main(["lessons", str(tmp_path / "zh"), "--lang", "zh"]) == 0
+    assert main(["lessons", str(tmp_path / "en")]) == 0
+    names = sorted(os.listdir(tmp_path / "en"))
+    assert names == sorted(os.listdir(tmp_path / "zh")) and len(names) == len(
+        lessons.lesson_paths())
+    for name in names:
+        en = json.load(open(tmp_path / "en" / name, encoding="utf-8"))["cells"]
+        zh = json.load(open(tmp_path / "zh" / name, encoding="utf-8"))["cells"]
+        assert sources(zh, "code") == [lessons.CHINESE_SETUP] + sources(en, "code")  # one more
+        md_en, md_zh = sources(en, "markdown"), sources(zh, "markdown")
+        assert len(md_en) == len(md_zh) and all(CJK.search(m) for m in md_zh)
+        assert CJK.search(md_zh[0].split("\n")[0])  # the title too
+
+
+def test_the_chinese_homework_has_the_same_code_and_grades_the_same(tmp_path, capsys):
+    assert main(["homework", str(tmp_path), "--lang", "zh", "--solutions"]) == 0
+    for name in EXERCISES:
+        zh = (tmp_path / f"{name}.py").read_text(encoding="utf-8")
+        en = homework.exercise_source(name, solutions=True)
+        assert CJK.search(zh) and ast.dump(ast.parse(zh)) == ast.dump(ast.parse(en))
+    assert "# # 作业：`softmax_backward`" in (tmp_path / "softmax.py").read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert main(["grade", "softmax", "--dir", str(tmp_path)]) == 0
+
+
+def test_figure_texts_are_found_as_templates():
+    source = ('ax.set_title(f"head {h + 1}")\nax.set_xlabel("key position")\n'
+              'ax.plot(x, y, label="attention (Bahdanau)")\nax.set_ylabel("$a_{ij}$")\n'
+              'fig.suptitle(f"{text!r} -> {out!r}")\nplt.title(name)\n')
+    assert translation.figure_texts(source) == ["head {}", "key position",
+                                                "attention (Bahdanau)"]
+
+
+def test_chinese_figures_draw_the_translated_labels(locale):
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import matplotlib.text
+    po = translation.update("figures", ["head {}", "example {}: {} real keys", "key position"])
+    for entry, zh in zip(po, ["第 {} 个头", "样本 {}：{} 个真实的键", "键的位置"]):
+        entry.msgstr = zh
+    po.save(translation.catalogue_path("figures"))
+    original, family = matplotlib.text.Text.set_text, matplotlib.rcParams["font.family"]
+    try:
+        fonts = translation.chinese_figures()
+        fig, ax = plt.subplots()
+        ax.set_title("head 3")
+        ax.set_xlabel("key position")
+        ax.set_ylabel("example 2: 7 real keys")
+        fig.suptitle("head 3 of 4")  # not a template's whole text: left alone
+        if fonts:
+            assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == (
+                "第 3 个头", "键的位置", "样本 2：7 个真实的键")
+            assert fig._suptitle.get_text() == "head 3 of 4"
+        else:  # no CJK font: the labels stay English rather than draw as boxes
+            assert ax.get_title() == "head 3"
+        plt.close(fig)
+    finally:
+        matplotlib.text.Text.set_text = original
+        matplotlib.rcParams["font.family"] = family
+
+
+# -- Chinese dates ---------------------------------------------------------------------------
+
+def test_the_date_task_writes_chinese_dates_with_the_right_weekday():
+    import datetime
+
+    from numpygam.tasks import dates
+    d = datetime.date(1998, 5, 9)  # a Saturday
+    written = {f.format(**dates.fields(d)) for f in dates.FORMATS if "年" in f}
+    assert written == {"1998年5月9日", "1998年05月09日", "1998年5月9号", "1998年5月9日星期六",
+                       "1998年5月9日 星期六", "1998年5月9日, 周六"}
+    assert dates.fields(datetime.date(2001, 3, 4))["zhweekday"] == "星期日"
+    # every character they use is in the vocabulary, and the old ids keep their meaning
+    from numpygam.tasks import Vocab
+    old, new = Vocab(dates.CHARS_BEFORE_CHINESE), Vocab(dates.CHARS)
+    assert new.itos[:len(old.itos)] == old.itos and set("".join(written)) <= set(new.itos)
+
+
+def test_a_checkpoint_from_before_chinese_dates_is_refused_with_what_to_do(tmp_path, capsys):
+    from numpygam.tasks import Vocab, dates
+    from numpygam.train import TrainConfig, Trainer
+    trainer = Trainer(TrainConfig(steps=1))
+    path = trainer.save(str(tmp_path / "checkpoint.npz"))
+    with np.load(path) as f:
+        arrays = dict(f)
+    old_rows = len(Vocab(dates.CHARS_BEFORE_CHINESE).itos)  # the embedding as it was
+    arrays["model.encoder.embedding.weight"] = arrays["model.encoder.embedding.weight"][:old_rows]
+    np.savez(path, **arrays)
+    assert main(["translate", "2001年3月3日", "--checkpoint", path]) == 2
+    err = capsys.readouterr().err
+    assert "trained before the date task read Chinese dates" in err and "retrain" in err
+    assert "Traceback" not in err and len(err.strip().split("\n")) == 1
