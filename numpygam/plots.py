@@ -53,3 +53,49 @@ def head_heatmaps(head_weights, src_text, out_text, path, title=None):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def gam_ports_figure(path, channels=16, seed=0):
+    """The chapter "The GAM you copied", on one input: what the YOLO-family port's two
+    departures from the paper do.
+
+    Left: the channel gate's values over the input, the port's (MLP, no sigmoid: any sign,
+    any size) against the same MLP with the paper's sigmoid (inside (0, 1)).  Right: the
+    spatial gate the port computes for channel 1, the gate it multiplies channel 1 by after
+    its 4-group shuffle, and the channel that gate was computed for.  x: (1, channels,
+    12, 12), normal; the port untrained (its initial weights, eval mode).
+    """
+    from . import nn
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, channels, 12, 12)).astype(np.float32)
+    port = nn.GAMAttention(channels, channels, rng=rng)
+    unshuffled = nn.GAMAttention(channels, channels, shuffle_groups=None)
+    unshuffled.load_state_dict(port.state_dict())
+    for module in (port, unshuffled):
+        module.eval()
+        module(x)
+    raw = port.channel_gate.ravel()
+    computed, applied = unshuffled.spatial_gate[0], port.spatial_gate[0]
+    source = int(np.argmin([np.abs(applied[1] - g).max() for g in computed]))
+    fig = Figure(figsize=(11, 3.2))
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1.6, 1, 1, 1]})
+    bins = np.linspace(min(raw.min(), 0), max(raw.max(), 1), 40)
+    axes[0].hist(raw, bins=bins, alpha=0.7, label="port: MLP, no sigmoid")
+    axes[0].hist(1 / (1 + np.exp(-raw)), bins=bins, alpha=0.7, label="paper: sigmoid(MLP)")
+    axes[0].axvspan(0, 1, color="0.9", zorder=0)
+    axes[0].set_xlabel("channel gate value")
+    axes[0].set_ylabel("count")
+    axes[0].set_title("the channel gate's range")
+    axes[0].legend(fontsize=7)
+    shown = (computed[1], applied[1], computed[source])
+    low, high = min(g.min() for g in shown), max(g.max() for g in shown)  # one shared scale
+    for ax, gate in zip(axes[1:], shown):
+        image = ax.imshow(gate, cmap="viridis", vmin=low, vmax=high)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[1].set_title("gate computed for channel 1", fontsize=9)
+    axes[2].set_title("gate applied to channel 1", fontsize=9)
+    axes[3].set_title(f"gate computed for channel {source}", fontsize=9)
+    fig.colorbar(image, ax=list(axes[1:]), fraction=0.02, label="spatial gate value")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path, source

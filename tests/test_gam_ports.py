@@ -7,7 +7,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from numpygam import gradcheck_module, nn
+import numpygam.functional as F
+from numpygam import gradcheck, gradcheck_module, nn
 from torch_models import DetectionGAMAttention, YoloGAMAttention
 
 TOL = dict(rtol=1e-9, atol=1e-10)  # float64 through two 7x7 convolutions and two norms
@@ -129,3 +130,36 @@ def test_the_ablation_script_runs_in_quick_mode_and_counts_multiply_adds():
     assert params["GAM (paper)"] - params["none"] == (2 * 49 * 16 * 4 + 4 + 16 + 16 * 4 + 4
                                                       + 4 * 16 + 16 + 2 * (4 + 16))
     assert macs["none"] < macs["YOLO-family port"] < macs["GAM (paper)"]
+
+
+def test_the_ablations_max_pooled_gam_checks_by_finite_differences():
+    """The ablation's "GAM with max-pooling": its one new op (nearest upsampling) checked by
+    central differences in float64, and the module gives every pixel a gradient of the
+    right shape (half-resolution spatial gate, full-resolution channel gate)."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "gam_ablation.py")
+    spec = importlib.util.spec_from_file_location("gam_ablation", path)
+    ablation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablation)
+    up = ablation.Upsample2x
+    x = np.random.default_rng(0).standard_normal((2, 3, 2, 3))
+    y, shape = up.op_forward(x)
+    assert y.shape == (2, 3, 4, 6) and np.array_equal(y[:, :, 3, 5], x[:, :, 1, 2])
+    report = gradcheck(lambda x: up.op_forward(x), lambda dy, c: (up.op_backward(dy, c),),
+                       {"x": x})
+    assert report.passed, report
+    gam = ablation.MaxPooledGAM(8)
+    x = np.random.default_rng(1).standard_normal((2, 8, 6, 6)).astype(np.float32)
+    assert gam(x).shape == x.shape and gam.backward(np.ones_like(x)).shape == x.shape
+
+
+def test_the_chapters_figure_finds_the_channel_each_shuffled_gate_came_from(tmp_path):
+    """plots.gam_ports_figure (the chapter "The GAM you copied"): with 16 channels and the
+    port's 4-group shuffle, channel 1 is scaled by the gate computed for channel 4, the
+    channel ShuffleNet's permutation sends there."""
+    from numpygam.plots import gam_ports_figure
+    path, source = gam_ports_figure(str(tmp_path / "ports.png"))
+    shuffled, _ = F.channel_shuffle_forward(np.arange(16.0).reshape(1, 16, 1, 1), 4)
+    assert source == shuffled[0, 1, 0, 0] == 4
+    assert (tmp_path / "ports.png").stat().st_size > 10_000
