@@ -72,11 +72,16 @@ TESTS = {
     "optim/": ("tests/test_optim.py", "tests/test_safety.py"),
     "gradcheck.py": ("tests/test_gradcheck.py",),
     "checkpoint.py": ("tests/test_safety.py",),
-    "train.py": ("tests/test_safety.py", "tests/test_seq2seq.py"),
+    "train.py": ("tests/test_safety.py", "tests/test_seq2seq.py", "tests/test_g2p.py",
+                 "tests/test_translation.py"),
     "__main__.py": ("tests/test_safety.py", "tests/test_cli.py", "tests/test_seq2seq.py",
                     "tests/test_homework.py", "tests/test_sandbox.py"),
     "tasks/": ("tests/test_safety.py", "tests/test_seq2seq.py"),
+    "tasks/dates.py": ("tests/test_safety.py", "tests/test_seq2seq.py", "tests/test_translation.py"),
+    "tasks/g2p.py": ("tests/test_g2p.py",),
     "course/": ("tests/test_homework.py",),
+    "course/translation.py": ("tests/test_translation.py",),
+    "course/lessons.py": ("tests/test_translation.py", "tests/test_homework.py"),
 }
 
 

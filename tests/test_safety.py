@@ -674,3 +674,23 @@ def test_the_copy_task_copies_and_the_reverse_task_reverses(task):
     assert all(target == (source[::-1] if task == "reverse" else source)
                for source, target in pairs)
     assert any(source != source[::-1] for source, _ in pairs)
+
+
+@pytest.mark.parametrize("changes", [{}, {"model": "transformer", "num_layers": 3, "nhead": 2},
+                                     {"enc_hidden": 24, "dec_hidden": 40, "attn_dim": 12,
+                                      "dtype": "float32", "batch_size": 8}])
+def test_the_memory_estimate_is_its_documented_sum(changes):
+    """estimate_memory, worked by hand: 4 copies of every parameter (weights, gradients,
+    Adam's two moments) plus one batch's cached activations at LONGEST = 40 positions,
+    per position 2 L (20 d + 4 ff + 4 H T) for the Transformer (L layers of each stack),
+    20 He + 30 Hd + 4 A T + 4 V for the RNN (V = 64 symbols); times the dtype's size."""
+    from numpygam.train import LONGEST, estimate_memory, parameter_count
+    c = TrainConfig(**changes)
+    T, B, size = 40, c.batch_size, 4 if c.dtype == "float32" else 8
+    assert LONGEST == T
+    if c.model == "transformer":
+        per_position = 2 * c.num_layers * (20 * c.d_model + 4 * c.dim_feedforward
+                                           + 4 * c.nhead * T)
+    else:
+        per_position = 20 * c.enc_hidden + 30 * c.dec_hidden + 4 * c.attn_dim * T + 4 * 64
+    assert estimate_memory(c) == (4 * parameter_count(c) + B * T * per_position) * size

@@ -272,3 +272,16 @@ def test_fixed_context_encoder_gradient_matches_finite_differences_at_a_few_entr
             p.data[index] = old
             fd = (values[0] - values[1]) / 2e-6
             assert p.grad[index] == pytest.approx(fd, rel=1e-5, abs=1e-8), (name, index)
+
+
+@pytest.mark.parametrize("window, kind", [("global", "Attention"), ("local-m", "LocalAttention"),
+                                          ("local-p", "LocalAttention")])
+def test_each_window_builds_its_own_attention(window, kind):
+    """The window option reaches the model: a local window is a LocalAttention (with its
+    predictor W_p, v_p for local-p), global attention is not."""
+    model = nn.Seq2Seq(10, 10, emb_dim=4, enc_hidden=4, dec_hidden=8, attn_dim=4,
+                       attention="luong", score="general", window=window)
+    attention = model.decoder.attention
+    assert type(attention).__name__ == kind
+    names = {name for name, _ in model.named_parameters()}
+    assert any("W_p" in n for n in names) == (window == "local-p")

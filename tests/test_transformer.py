@@ -484,3 +484,19 @@ def test_a_dropout_outside_0_1_is_refused_by_every_layer(dropout):
     for cls in (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer):
         with pytest.raises(ValueError, match="dropout is a probability in"):
             cls(4, 2, 8, dropout=dropout)
+
+
+def test_the_translators_head_weights_are_the_last_decoder_layers():
+    """With two decoder layers, the weights a translator reports (and `translate` draws)
+    are the last layer's cross-attention, per head and averaged over the heads."""
+    from numpygam.nn import TransformerTranslator
+    model = TransformerTranslator(12, 12, d_model=8, nhead=2, num_layers=2, dim_feedforward=16,
+                                  dropout=0.0)
+    model.eval()
+    rng = np.random.default_rng(0)
+    src, tgt = rng.integers(3, 12, (2, 5)), rng.integers(3, 12, (2, 4))
+    model(src, np.array([5, 4]), tgt)
+    last, first = (model.transformer.decoder.layers[i].cross_weights for i in (-1, 0))
+    assert not np.allclose(last, first)
+    np.testing.assert_array_equal(model.head_weights, last)
+    np.testing.assert_allclose(model.weights, last.mean(axis=1))

@@ -287,14 +287,15 @@ class Seq2Seq(Module):
         return step
 
     def greedy(self, src, src_lengths, max_len):
-        """Most likely token at each step.  -> tokens (B, max_len), weights (B, max_len, S).
+        """Most likely token at each step.  -> tokens (B, max_len), weights (B, max_len, S)
+        (one column, not S, for context="fixed").
 
         Runs in eval mode (no caches), whatever the model's mode; it is restored."""
         with evaluating(self):
             memory, state, _ = self.encode(src, src_lengths)
             tokens, weights = greedy_search(self._step_function(memory), state, src.shape[0],
                                             max_len)
-        return tokens, weights if self.context == "fixed" else weights[:, :, :src.shape[1]]
+        return tokens, weights
 
     def beam_search(self, src, src_length, beam_size=5, max_len=20):
         """Best sequence for one source (src (S,) ids) by beam search with length-
@@ -304,7 +305,9 @@ class Seq2Seq(Module):
             memory, state, _ = self.encode(src[None], np.array([src_length]))
             tokens, weights, _ = beam_search(self._step_function(memory.repeat(beam_size)),
                                              repeat_rows(state, beam_size), beam_size, max_len)
-        return tokens, weights if self.context == "fixed" else weights[:, :src_length]
+        # src may be padded past src_length: drop the padding's columns (which hold 0); a
+        # fixed context's single column is kept as it is
+        return tokens, weights[:, :src_length]
 
 
 class SequenceLoss(Module):
