@@ -295,7 +295,9 @@ class Seq2Seq(Module):
             memory, state, _ = self.encode(src, src_lengths)
             tokens, weights = greedy_search(self._step_function(memory), state, src.shape[0],
                                             max_len)
-        return tokens, weights
+        # the location score pads its keys to max_src_len: keep the source's columns (a
+        # fixed context's single column is kept as it is)
+        return tokens, weights[:, :, :src.shape[1]]
 
     def beam_search(self, src, src_length, beam_size=5, max_len=20):
         """Best sequence for one source (src (S,) ids) by beam search with length-
@@ -305,8 +307,8 @@ class Seq2Seq(Module):
             memory, state, _ = self.encode(src[None], np.array([src_length]))
             tokens, weights, _ = beam_search(self._step_function(memory.repeat(beam_size)),
                                              repeat_rows(state, beam_size), beam_size, max_len)
-        # src may be padded past src_length: drop the padding's columns (which hold 0); a
-        # fixed context's single column is kept as it is
+        # drop the columns past src_length: src's own padding and the location score's
+        # (a fixed context's single column is kept as it is)
         return tokens, weights[:, :src_length]
 
 
