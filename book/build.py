@@ -229,7 +229,7 @@ pre { overflow-x: auto; padding: 0.6rem; font-size: 0.82rem; max-width: 100%;
       overflow-wrap: normal; position: relative; }
 pre.code, div.highlight pre { background: var(--code); border-left: 3px solid #8aa; }
 pre.output { border-left: 3px solid var(--rule); }
-img.figure { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
+img.figure, main img { max-width: 100%; height: auto; display: block; margin: 0.5rem 0; }
 table { border-collapse: collapse; display: block; overflow-x: auto; max-width: 100%; }
 td, th { border: 1px solid var(--rule); padding: 0.2rem 0.5rem; }
 math[display="block"] { margin: 0.6rem 0; font-size: 1.1rem; display: block; overflow-x: auto; }

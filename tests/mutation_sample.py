@@ -99,18 +99,22 @@ def changed_files(base):
     return [f for f in files if not f.endswith("__init__.py")]
 
 
+FOLDERS = ("numpygam", "tests", "notebooks", "book", "benchmarks")
+
+
 def snapshot(into, rev=None):
-    """numpygam/, tests/, pyproject.toml and README.md (the autograder zip packs them) as
-    they are now, or at git revision rev."""
+    """numpygam/, tests/, what tests read beside them (the lessons, the book's build script
+    and chapters, the benchmarks), pyproject.toml and README.md (the autograder zip packs
+    them) as they are now, or at git revision rev."""
     if rev is None:
-        for folder in ("numpygam", "tests"):
-            shutil.copytree(ROOT / folder, into / folder,
-                            ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+        for folder in FOLDERS:
+            shutil.copytree(ROOT / folder, into / folder, ignore=shutil.ignore_patterns(
+                "__pycache__", ".hypothesis", "_build", "g2p_results"))
         for name in ("pyproject.toml", "README.md"):
             shutil.copy(ROOT / name, into)
         return
-    archive = subprocess.run(["git", "archive", rev, "numpygam", "tests", "pyproject.toml",
-                              "README.md"], cwd=ROOT, capture_output=True, check=True).stdout
+    archive = subprocess.run(["git", "archive", rev, *FOLDERS, "pyproject.toml", "README.md"],
+                             cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
 
 
