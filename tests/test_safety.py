@@ -529,6 +529,7 @@ def _config(**changes):
     ({"step": np.array(np.nan)}, ["step", "integer >= 0"]),
     ({"step": np.array(-10)}, ["step", "integer >= 0"]),
     ({"config": np.array("[1, 2]")}, ["config is not a JSON object"]),
+    ({"config": np.array("{not json")}, ["config is not a JSON object"]),
     ({"config": np.array(7)}, ["config is not text"]),
     ({"config": np.array(["{}"])}, ["config is not text"]),
     ({"config": _config(dim_feedforward=10**9, model="transformer")}, ["GiB to train"]),
@@ -616,6 +617,9 @@ def test_resume_with_nothing_left_to_do_says_so(tmp_path, capsys):
 @pytest.mark.parametrize("changes", [
     {}, {"model": "transformer"},
     {"model": "transformer", "num_layers": 3, "d_model": 32, "dim_feedforward": 48, "nhead": 2},
+    # odd sizes, so that no two terms of the count share a bit (a + b == a | b == a ^ b
+    # when they do not, which hid an or-for-plus slip)
+    {"model": "transformer", "num_layers": 1, "d_model": 15, "dim_feedforward": 27, "nhead": 3},
     {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 40, "attn_dim": 12},
     {"attention": "luong", "score": "general", "window": "local-p"},
     {"score": "location"}, {"attention": "luong", "score": "concat", "attn_dim": 20},
@@ -694,3 +698,16 @@ def test_the_memory_estimate_is_its_documented_sum(changes):
     else:
         per_position = 20 * c.enc_hidden + 30 * c.dec_hidden + 4 * c.attn_dim * T + 4 * 64
     assert estimate_memory(c) == (4 * parameter_count(c) + B * T * per_position) * size
+
+
+def test_available_memory_falls_back_to_the_physical_memory(monkeypatch):
+    """Where /proc/meminfo cannot be read, the physical memory: page size x pages."""
+    import os
+
+    import numpygam.train as train_module
+
+    def unreadable(*args, **kwargs):
+        raise OSError("no /proc here")
+    monkeypatch.setattr(train_module, "open", unreadable, raising=False)
+    assert train_module.available_memory() == (os.sysconf("SC_PAGE_SIZE")
+                                               * os.sysconf("SC_PHYS_PAGES"))
