@@ -246,3 +246,16 @@ def test_a_checkpoint_from_before_chinese_dates_is_refused_with_what_to_do(tmp_p
     err = capsys.readouterr().err
     assert "trained before the date task read Chinese dates" in err and "retrain" in err
     assert "Traceback" not in err and len(err.strip().split("\n")) == 1
+
+
+def test_gettexts_own_tool_accepts_every_catalogue():
+    """msgfmt --check (GNU gettext, where installed): every catalogue compiles, its header
+    complete, no format or syntax error."""
+    import glob
+    import shutil
+    if not shutil.which("msgfmt"):
+        pytest.skip("GNU gettext's msgfmt is not installed (apt-get install gettext)")
+    for path in sorted(glob.glob(os.path.join(translation.LOCALE, "zh", "*.po"))):
+        done = subprocess.run(["msgfmt", "--check", "-o", os.devnull, path],
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and not done.stderr, (path, done.stderr)

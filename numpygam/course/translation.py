@@ -118,15 +118,22 @@ def catalogue_path(name, lang="zh"):
     return os.path.join(LOCALE, lang, f"{name}.po")
 
 
+def header(name):
+    """The catalogue's header: the fields msgfmt --check asks for."""
+    return {"Project-Id-Version": f"numpygam {name}", "PO-Revision-Date": "2026-12-06 00:00+0000",
+            "Last-Translator": "numpygam contributors", "Language-Team": "Chinese (zh_CN)",
+            "Language": "zh_CN", "MIME-Version": "1.0",
+            "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit",
+            "Plural-Forms": "nplurals=1; plural=0;"}
+
+
 def load(name, lang="zh"):
     """The catalogue of page `name` (an empty one when the file does not exist yet)."""
     path = catalogue_path(name, lang)
     if os.path.exists(path):
         return polib.pofile(path, wrapwidth=0)
     po = polib.POFile(wrapwidth=0)
-    po.metadata = {"Project-Id-Version": f"numpygam {name}", "Language": "zh_CN",
-                   "MIME-Version": "1.0", "Content-Type": "text/plain; charset=UTF-8",
-                   "Content-Transfer-Encoding": "8bit"}
+    po.metadata = header(name)
     return po
 
 
