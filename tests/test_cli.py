@@ -34,3 +34,18 @@ def test_check_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "numpygam", "check", "--only", "relu"],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "relu" in result.stdout and checks is not None
+
+
+def test_check_counts_what_passed_and_what_failed(monkeypatch, capsys):
+    """The summary line's counts, with one of two checks failing."""
+    import numpygam.checks as checks
+
+    class Report:
+        def __init__(self, passed):
+            self.passed = passed
+
+    monkeypatch.setattr(checks, "run_checks", lambda seed=0, only=None:
+                        [("good", Report(True)), ("bad", Report(False))])
+    monkeypatch.setattr(checks, "format_table", lambda results: "table")
+    assert main(["check"]) == 1
+    assert capsys.readouterr().out.strip().endswith("1 passed, 1 failed")

@@ -98,6 +98,9 @@ def test_warmup_cosine_at_its_first_and_last_steps():
     mid = 100 + (total - 100) // 2
     assert warmup_cosine(mid, total, lr, warmup_steps=100) == pytest.approx(0.525 * lr, rel=1e-12)
     assert warmup_cosine(0, total, lr, warmup_steps=0) == pytest.approx(lr, rel=1e-15)
+    # past the last step (a resumed run given more steps) the rate stays at its floor
+    assert warmup_cosine(total + 300, total, lr, warmup_steps=100) == pytest.approx(0.05 * lr,
+                                                                                    rel=1e-12)
     assert warmup_cosine(0, total, lr, warmup_steps=1) == pytest.approx(lr, rel=1e-15)
     lrs = [warmup_cosine(s, total, lr, warmup_steps=100) for s in range(total)]
     assert all(a <= b for a, b in zip(lrs[:100], lrs[1:101]))   # rises

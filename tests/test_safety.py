@@ -620,6 +620,9 @@ def test_resume_with_nothing_left_to_do_says_so(tmp_path, capsys):
     # odd sizes, so that no two terms of the count share a bit (a + b == a | b == a ^ b
     # when they do not, which hid an or-for-plus slip)
     {"model": "transformer", "num_layers": 1, "d_model": 15, "dim_feedforward": 27, "nhead": 3},
+    {"emb_dim": 7, "enc_hidden": 9, "dec_hidden": 11, "attn_dim": 5, "attention": "luong",
+     "score": "general", "window": "local-p"},
+    {"emb_dim": 5, "enc_hidden": 3, "dec_hidden": 13, "attn_dim": 7, "score": "concat"},
     {"emb_dim": 16, "enc_hidden": 24, "dec_hidden": 40, "attn_dim": 12},
     {"attention": "luong", "score": "general", "window": "local-p"},
     {"score": "location"}, {"attention": "luong", "score": "concat", "attn_dim": 20},
@@ -655,7 +658,10 @@ def test_the_refusal_states_the_memory_the_machine_has(monkeypatch, tmp_path, ca
     monkeypatch.setattr(train_module, "available_memory", lambda: 8 * 2**30)
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--model", "transformer", "--dim-feedforward", "10000000"]) == 2
-    assert "8.0 GiB available" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    need = train_module.estimate_memory(TrainConfig(model="transformer",
+                                                    dim_feedforward=10_000_000))
+    assert "8.0 GiB available" in err and f"need about {need / 2**30:.1f} GiB" in err
 
 
 def test_an_answer_longer_than_any_target_counts_as_wrong(monkeypatch):

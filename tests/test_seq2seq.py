@@ -285,3 +285,47 @@ def test_each_window_builds_its_own_attention(window, kind):
     assert type(attention).__name__ == kind
     names = {name for name, _ in model.named_parameters()}
     assert any("W_p" in n for n in names) == (window == "local-p")
+
+
+def test_a_context_read_from_a_checkpoints_json_behaves_as_the_literal():
+    """A config loaded from JSON holds strings that are equal to the literals but not the
+    same objects: the fixed-context model must train the same with either (its gradients
+    agree to the last bit)."""
+    batch, V = tiny_batch()
+    grads = []
+    for context in ("fixed", "".join(["fix", "ed"])):
+        nn.manual_seed(3)
+        model = nn.Seq2Seq(V, V, 3, 2, 4, "bahdanau", "additive", attn_dim=3, context=context)
+        loss = nn.SequenceLoss(model)
+        loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
+        loss.backward(np.float32(1))
+        grads.append({name: p.grad.copy() for name, p in model.named_parameters()})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        np.testing.assert_array_equal(grads[0][name], grads[1][name])
+
+
+def test_the_location_score_takes_a_source_of_exactly_max_src_len_and_refuses_a_longer_one():
+    nn.manual_seed(0)
+    model = nn.Seq2Seq(7, 6, emb_dim=4, enc_hidden=4, dec_hidden=6, attn_dim=5, score="location",
+                       max_src_len=4)
+    tokens, weights = model.greedy(np.array([[3, 4, 5, 6]]), np.array([4]), 3)
+    assert weights.shape == (1, 3, 4)
+    with pytest.raises(ValueError, match="5 characters, more than the max_src_len=4"):
+        model.greedy(np.array([[3, 4, 5, 6, 3]]), np.array([5]), 3)
+
+
+def test_translate_decodes_one_step_past_the_longest_target(monkeypatch):
+    """Trainer.translate asks the decoder for max_out + 1 steps (room for <eos>), here with
+    an odd max_out (7), where max_out | 1 would not be max_out + 1."""
+    trainer = Trainer(TrainConfig(task="copy", steps=1, min_len=3, max_len=7, emb_dim=4,
+                                  enc_hidden=4, dec_hidden=8, attn_dim=4, train_size=20))
+    asked = []
+    real = trainer.model.greedy
+
+    def greedy(src, lengths, max_len):
+        asked.append(max_len)
+        return real(src, lengths, max_len)
+    monkeypatch.setattr(trainer.model, "greedy", greedy)
+    trainer.translate("123")
+    assert trainer.max_out == 7 and asked == [8]
