@@ -717,3 +717,10 @@ def test_available_memory_falls_back_to_the_physical_memory(monkeypatch):
     monkeypatch.setattr(train_module, "open", unreadable, raising=False)
     assert train_module.available_memory() == (os.sysconf("SC_PAGE_SIZE")
                                                * os.sysconf("SC_PHYS_PAGES"))
+
+
+def test_the_progress_bar_fills_in_proportion_to_the_steps():
+    from numpygam.train import progress_line
+    line = progress_line(250, 1000, 0.5, 0.9, 12.0)
+    assert "[######..................]" in line and line.startswith("step   250/1000")
+    assert "[" + "#" * 24 + "]" in progress_line(1000, 1000, 0.1, 1.0, 60.0)

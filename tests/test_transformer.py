@@ -500,3 +500,18 @@ def test_the_translators_head_weights_are_the_last_decoder_layers():
     assert not np.allclose(last, first)
     np.testing.assert_array_equal(model.head_weights, last)
     np.testing.assert_allclose(model.weights, last.mean(axis=1))
+
+
+def test_the_transformer_starts_from_xavier_uniform_as_pytorchs():
+    """nn.Transformer's matrices are drawn from U(-b, b), b = sqrt(6 / (fan_in + fan_out)),
+    torch.nn.Transformer's _reset_parameters: every weight inside the bound and the largest
+    of each big matrix close to it."""
+    from numpygam.nn import Transformer
+    model = Transformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
+                        dim_feedforward=64)
+    for name, p in model.named_parameters():
+        if p.data.ndim > 1:
+            fan_out, fan_in = p.data.shape
+            bound = np.sqrt(6 / (fan_in + fan_out))
+            assert np.abs(p.data).max() <= bound, name
+            assert np.abs(p.data).max() > 0.97 * bound, name  # 1024+ draws reach the edge
