@@ -581,6 +581,7 @@ def date_checkpoint(tmp_path_factory):
     ("a" * 40, "1999-01-01", 1, ["no date in it"]),
     ("1 jan 2150", None, 2, ["1900-2099", "2150"]),
     ("1 jan 1850", None, 2, ["1850"]),
+    ("1850-2150", None, 2, ["the year 1850 is outside"]),  # the first one named
     ("3 may 1979", "1331-03-12", 1, ["outside the task's years 1900-2099"]),
     ("3 may 1979", "1979-05-03", 0, []),
 ])
