@@ -419,8 +419,8 @@ def build(out_dir, lesson_files=None, student=False, lang="en"):
         with open(path) as f:
             text = f.read()
         if lang == "zh":
-            text = translation.translate_markdown(text, translation.lookup(
-                translation.load(os.path.basename(path)[:-3])))
+            text = translation.translate_markdown(
+                text, translation.table(os.path.basename(path)[:-3]))
         slug = os.path.basename(path)[3:-3]  # "00_index.md" -> "index"
         entries.append((slug, text.split("\n")[0].lstrip("# ").strip(),
                         render_markdown(text, lang)))
@@ -480,11 +480,15 @@ if __name__ == "__main__":
                         help="with --lang zh: add the new English paragraphs to the catalogues "
                              "(a changed one keeps its old translation, marked fuzzy)")
     args = parser.parse_args()
-    if args.check or args.update:
-        if args.lang != "zh":
-            parser.error("--check and --update are for the translation: add --lang zh")
-        sys.exit(1 if check(update=args.update) and args.check else 0)
-    out = args.out or os.path.join(HERE, "_build", "html", *(["zh"] if args.lang == "zh" else []))
-    pages = build(out, student=args.student, lang=args.lang)
+    try:
+        if args.check or args.update:
+            if args.lang != "zh":
+                parser.error("--check and --update are for the translation: add --lang zh")
+            sys.exit(1 if check(update=args.update) and args.check else 0)
+        out = args.out or os.path.join(HERE, "_build", "html",
+                                       *(["zh"] if args.lang == "zh" else []))
+        pages = build(out, student=args.student, lang=args.lang)
+    except translation.CatalogueError as err:
+        sys.exit(f"book/build.py: {err}")  # one line, exit status 1
     print(f"wrote {len(pages)} pages to {out}; open {os.path.join(out, 'index.html')}")
     sys.exit(0)

@@ -150,7 +150,11 @@ def _homework(args):
     from .course.homework import make_homework
     if os.path.exists(args.folder) and not os.path.isdir(args.folder):
         return _usage_error(f"{args.folder} is a file; give a folder for the exercises")
-    written, kept = make_homework(args.folder, solutions=args.solutions, lang=args.lang)
+    from .course.translation import CatalogueError
+    try:
+        written, kept = make_homework(args.folder, solutions=args.solutions, lang=args.lang)
+    except CatalogueError as err:
+        return _usage_error(str(err))
     what = "exercise file(s) with their solutions (the key)" if args.solutions else \
         "exercise file(s)"
     print(f"wrote {len(written)} {what} to {args.folder}/: "
@@ -362,10 +366,13 @@ def _check(args):
 
 def _lessons(args):
     from .course.lessons import write_lessons
+    from .course.translation import CatalogueError
     if os.path.exists(args.folder) and not os.path.isdir(args.folder):
         return _usage_error(f"{args.folder} is a file; give a folder for the notebooks")
     try:
         paths = write_lessons(args.folder, lang=args.lang)
+    except CatalogueError as err:
+        return _usage_error(str(err))
     except OSError as err:
         return _usage_error(f"{args.folder}: {err.strerror or err}")
     print(f"wrote {len(paths)} notebooks to {args.folder}/: open them in Jupyter or Colab")

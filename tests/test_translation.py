@@ -78,6 +78,48 @@ def test_an_english_change_makes_its_translation_stale_and_a_new_paragraph_missi
     assert polib.pofile(translation.catalogue_path("page")).percent_translated() == 0
 
 
+def test_a_paragraph_whose_english_comes_back_gets_its_translation_back(locale):
+    english = ["The context vector is a weighted average."]
+    po = translation.update("page", english)
+    po[0].msgstr = "上下文向量是加权平均。"
+    po.save(translation.catalogue_path("page"))
+    assert translation.update("page", [])[0].obsolete  # the paragraph left the page
+    po = translation.update("page", english)             # and came back
+    assert [(e.msgid, e.msgstr, e.obsolete, e.fuzzy) for e in po] == [
+        (english[0], "上下文向量是加权平均。", False, False)]
+
+
+def test_a_kill_while_saving_leaves_the_catalogue_whole(locale, monkeypatch):
+    english = ["The context vector is a weighted average."]
+    po = translation.update("page", english)
+    po[0].msgstr = "上下文向量是加权平均。"
+    po.save(translation.catalogue_path("page"))
+    before = open(translation.catalogue_path("page"), encoding="utf-8").read()
+
+    def killed(self, fpath=None, **kwargs):
+        with open(fpath, "w") as f:
+            f.write('msgid "half a fi')
+        raise KeyboardInterrupt
+    monkeypatch.setattr(polib.POFile, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        translation.update("page", english + ["Attention weights sum to 1."])
+    assert open(translation.catalogue_path("page"), encoding="utf-8").read() == before
+
+
+def test_a_broken_catalogue_is_one_line_naming_the_file_and_line(locale, tmp_path, capsys):
+    os.makedirs(os.path.join(translation.LOCALE, "zh"))
+    with open(translation.catalogue_path("exercises"), "w", encoding="utf-8") as f:
+        f.write('msgid "a"\nmsgstr "b\n garbage\n')
+    assert main(["homework", str(tmp_path / "hw"), "--lang", "zh"]) == 2
+    err = capsys.readouterr().err
+    assert "exercises.po (line 3)" in err and "git checkout" in err and err.count("\n") == 1
+    assert os.listdir(tmp_path / "hw") == []  # no half-written exercise left behind
+    with open(translation.catalogue_path("01_why_attention"), "w", encoding="utf-8") as f:
+        f.write('msgid "a"\nmsgstr "b\n garbage\n')
+    assert main(["lessons", str(tmp_path / "ls"), "--lang", "zh"]) == 2
+    assert "01_why_attention.po (line 3)" in capsys.readouterr().err
+
+
 def test_the_check_names_a_glossary_term_translated_another_way(locale):
     english = ["Global attention looks at every key; so does the context vector."]
     po = translation.update("page", english)
@@ -137,7 +179,7 @@ def test_every_translation_keeps_its_formulas_and_code_and_is_chinese():
     is in its translation, unchanged; and the translation is Chinese."""
     build = load_build()
     for name, msgids in build.catalogue_sources().items():
-        table = translation.lookup(translation.load(name))
+        table = translation.table(name)
         for msgid in msgids:
             zh = table[msgid]
             spans = set(translation.INLINE.findall(msgid))

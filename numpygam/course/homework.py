@@ -92,7 +92,7 @@ def _origins(tree, module):
 
 
 def _table(lang):
-    return translation.lookup(translation.load("exercises")) if lang == "zh" else {}
+    return translation.table("exercises") if lang == "zh" else {}
 
 
 def introduction(name, functions=1, lang="en"):
@@ -174,9 +174,10 @@ def make_homework(folder, solutions=False, exercises=None, lang="en"):
     written, kept = [], []
     for name in exercises or EXERCISES:
         path = os.path.join(folder, f"{name}.py")
+        text = exercise_source(name, solutions, lang)  # first: a failure leaves no empty file
         try:
             with open(path, "x") as f:  # "x": fails if the file exists, even in a race
-                f.write(exercise_source(name, solutions, lang))
+                f.write(text)
             written.append(path)
         except FileExistsError:
             kept.append(path)

@@ -70,7 +70,7 @@ def notebook(text, lang="en", name=None):
         else:
             body.append(line)
     if lang == "zh":
-        table = translation.lookup(translation.load(name))
+        table = translation.table(name)
         for cell in cells:
             if cell["cell_type"] == "markdown":
                 cell["source"] = translation.translate_markdown(cell["source"], table)

@@ -127,11 +127,19 @@ def header(name):
             "Plural-Forms": "nplurals=1; plural=0;"}
 
 
+class CatalogueError(ValueError):
+    """A catalogue file polib cannot read; the message names the file and the line."""
+
+
 def load(name, lang="zh"):
     """The catalogue of page `name` (an empty one when the file does not exist yet)."""
     path = catalogue_path(name, lang)
     if os.path.exists(path):
-        return polib.pofile(path, wrapwidth=0)
+        try:
+            return polib.pofile(path, wrapwidth=0)
+        except OSError as err:  # polib's syntax errors are OSErrors naming the line
+            raise CatalogueError(f"{err}: fix that line, or restore the file from git "
+                                 f"(git checkout -- {path})") from None
     po = polib.POFile(wrapwidth=0)
     po.metadata = header(name)
     return po
@@ -140,6 +148,11 @@ def load(name, lang="zh"):
 def lookup(po):
     """{English paragraph: Chinese} for every entry translated and not stale."""
     return {e.msgid: e.msgstr for e in po if e.msgstr and not e.fuzzy and not e.obsolete}
+
+
+def table(name, lang="zh"):
+    """lookup() of page `name`'s catalogue: what translate_markdown reads."""
+    return lookup(load(name, lang))
 
 
 def translate_markdown(markdown, table):
@@ -160,22 +173,26 @@ def update(name, sources, lang="zh"):
     fresh.metadata = po.metadata
     for msgid in wanted:
         entry = old.get(msgid)
-        if entry is not None and not entry.obsolete:
+        if entry is not None:  # unchanged, or an obsolete one whose English came back
+            entry.obsolete = False
             fresh.append(entry)
             continue
         entry = polib.POEntry(msgid=msgid, msgstr="")
-        match = max(gone, key=lambda e: difflib.SequenceMatcher(None, e.msgid, msgid).ratio(),
-                    default=None)
-        if match is not None and difflib.SequenceMatcher(None, match.msgid, msgid).ratio() >= 0.5:
+        scored = [(difflib.SequenceMatcher(None, e.msgid, msgid).ratio(), i)
+                  for i, e in enumerate(gone)]
+        ratio, best = max(scored, default=(0, None))
+        if ratio >= 0.5:
+            match = gone.pop(best)
             entry.msgstr, entry.previous_msgid = match.msgstr, match.msgid
             entry.flags.append("fuzzy")
-            gone.remove(match)
         fresh.append(entry)
     for entry in gone:  # kept for the translator, out of the way
         entry.obsolete = True
         fresh.append(entry)
-    os.makedirs(os.path.dirname(catalogue_path(name, lang)), exist_ok=True)
-    fresh.save(catalogue_path(name, lang))
+    path = catalogue_path(name, lang)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fresh.save(path + ".tmp")  # then renamed: a kill while saving leaves the old file whole
+    os.replace(path + ".tmp", path)
     return fresh
 
 
@@ -265,12 +282,12 @@ def chinese_figures():
               "(install one: apt-get install fonts-noto-cjk, or fonts-wqy-microhei)")
         return fonts
     matplotlib.rcParams["font.family"] = ["DejaVu Sans", *fonts]
-    table = [(_figure_pattern(en), zh) for en, zh in lookup(load("figures")).items()]
+    patterns = [(_figure_pattern(en), zh) for en, zh in table("figures").items()]
     original = getattr(matplotlib.text.Text.set_text, "__wrapped__", matplotlib.text.Text.set_text)
 
     def set_text(self, s):
         text = "" if s is None else str(s)
-        for pattern, zh in table:
+        for pattern, zh in patterns:
             match = pattern.match(text)
             if match:  # zh's "{}" take the English fields in order; other braces stay
                 parts = zh.split("{}")
