@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ MODELS = {
 FIGURES = {
     "greedy": re.compile(r"test split, greedy: WER ([\d.]+)%  PER ([\d.]+)%"),
     "beam": re.compile(r"test split, beam 5: WER ([\d.]+)%  PER ([\d.]+)%"),
+    "greedy_beam_words": re.compile(r"greedy on the same words: WER ([\d.]+)%  PER ([\d.]+)%"),
     "parameters": re.compile(r"; (\d+) parameters"),
 }
 
@@ -50,7 +50,7 @@ def train(name, args, preset, results):
     done = folder / "result.json"
     if done.exists():
         print(f"{name}: reusing {done}", flush=True)
-        return json.loads(done.read_text())
+        return parse(json.loads(done.read_text()), folder / "train.log")
     command = [sys.executable, "-m", "numpygam", "train", "--task", "g2p", "--preset", preset,
                *args, "--out", str(folder / "run"), "--force"]
     print(f"{name}: {' '.join(command[1:])}", flush=True)
@@ -63,19 +63,29 @@ def train(name, args, preset, results):
             log.write(line)
             if line.startswith(("step", "  held-out", "test split")):
                 print(f"  {line.rstrip()}", flush=True)
-        process.wait()
-    if process.returncode != 0:
-        raise SystemExit(f"{name}: training failed (exit {process.returncode}); see "
-                         f"{folder / 'train.log'}")
-    text = (folder / "train.log").read_text()
+        # wait4, not wait: this child's own peak memory (RUSAGE_CHILDREN is the largest of
+        # every child so far)
+        _, status, usage = os.wait4(process.pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{name}: training failed (exit {code}); see {folder / 'train.log'}")
     result = {"model": name, "seconds": time.time() - start,
-              "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+              "peak_mib": usage.ru_maxrss / 1024, "peak_of_this_run": True,
               "command": "python -m numpygam " + " ".join(command[3:-3]),
               "split": str(folder / "run" / "split")}
-    for key, pattern in FIGURES.items():
-        match = pattern.search(text)
-        result[key] = [float(g) for g in match.groups()] if match else None
+    result = parse(result, folder / "train.log")
     done.write_text(json.dumps(result, indent=2))
+    return result
+
+
+def parse(result, log):
+    """result with each of FIGURES it lacks read from the run's log (a figure a later
+    version prints is read from an older log too, where it is there)."""
+    text = log.read_text() if log.exists() else ""
+    for key, pattern in FIGURES.items():
+        if result.get(key) is None:
+            match = pattern.search(text)
+            result[key] = [float(g) for g in match.groups()] if match else None
     return result
 
 
@@ -113,7 +123,8 @@ def table(rows, preset):
              "2016: 90% train, 5% valid, 5% test); every model and Phonetisaurus are scored "
              "on the same test words. WER: words whose output is none of their "
              "pronunciations; PER: phone edit distance to the closest pronunciation over its "
-             "length. Beam 5 is scored on the first 500 test words.", "",
+             "length. Beam 5 is scored on the first 500 test words (in brackets: greedy on "
+             "those same words, where the run printed it).", "",
              "| model | WER greedy | PER greedy | WER beam 5 | PER beam 5 | parameters | "
              "training time | peak memory | command |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -121,9 +132,14 @@ def table(rows, preset):
         def pct(key, i):
             return f"{r[key][i]:.2f}%" if r.get(key) else "-"
         params = f"{int(r['parameters'][0]):,}" if r.get("parameters") else "-"
+        # results written before wait4 hold the largest peak of every child so far: a bound
+        bound = "" if r.get("peak_of_this_run") or "Phonetisaurus" in r["model"] else "≤ "
+        def beam(i):  # and greedy on the same 500 words, where the run printed it
+            same = r.get("greedy_beam_words")
+            return pct("beam", i) + (f" ({same[i]:.2f}%)" if same and r.get("beam") else "")
         lines.append(f"| {r['model']} | {pct('greedy', 0)} | {pct('greedy', 1)} | "
-                     f"{pct('beam', 0)} | {pct('beam', 1)} | {params} | "
-                     f"{r['seconds'] / 60:.1f} min | {r.get('peak_mib', 0):.0f} MiB | "
+                     f"{beam(0)} | {beam(1)} | {params} | "
+                     f"{r['seconds'] / 60:.1f} min | {bound}{r.get('peak_mib', 0):.0f} MiB | "
                      f"`{r['command']}` |")
     lines += ["", "Published CMUdict results, **not comparable row by row**: other splits "
               "(the papers' own test sets), other dictionary versions and, for some, stress "

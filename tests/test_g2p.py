@@ -150,3 +150,76 @@ def test_the_g2p_task_holds_every_pronunciation_of_each_scored_word():
     word = next(w for w in test if len(dictionary[w]) > 1)  # a word with variants
     assert task.references[word] == [" ".join(p) for p in dictionary[word]]
     assert [w for w, _ in task.heldout] == valid[:5]
+
+
+def load_alignments_script():
+    """benchmarks/g2p_alignments.py, a script, imported as a module."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "g2p_alignments.py")
+    spec = importlib.util.spec_from_file_location("g2p_alignments", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("out, ref, ops", [
+    ("K AE T", "K AE T", []),
+    ("K AH T", "K AE T", [("sub", "AH", "AE")]),
+    ("K AE T S", "K AE T", [("ins", "S")]),
+    ("AE T", "K AE T", [("del", "K")]),
+    ("N AY F", "K N AY F", [("del", "K")]),
+    ("K AE T S", "K AH T", [("sub", "AE", "AH"), ("ins", "S")]),
+    # a tie (Y for AH, then UW inserted, costs 2 as well): the walk back from the end
+    # takes a substitution first
+    ("K Y UW T", "K AH T", [("ins", "Y"), ("sub", "UW", "AH")]),
+])
+def test_the_edit_operations_by_hand(out, ref, ops):
+    script = load_alignments_script()
+    assert script.edits(tuple(out.split()), tuple(ref.split())) == ops
+    assert len(ops) == g2p.edit_distance(out.split(), ref.split())
+
+
+def test_a_word_is_only_a_vowel_off_when_every_edit_puts_a_vowel_for_a_vowel():
+    script = load_alignments_script()
+    ballet = [("B", "AE", "L", "EY"), ("B", "AH", "L", "EY")]
+    assert script.vowel_only(("B", "IH", "L", "EY"), ballet)       # one vowel for a vowel
+    assert not script.vowel_only(("B", "AE", "L", "EY"), ballet)   # right: no edit at all
+    assert not script.vowel_only(("P", "AH", "L", "EY"), ballet)   # a consonant
+    assert not script.vowel_only(("B", "AH", "L"), ballet)         # a vowel left out
+    assert script.SILENT.search("knight") and script.SILENT.search("psalm")
+    assert script.SILENT.search("thought") and not script.SILENT.search("attention")
+
+
+def test_the_shipped_alignments_agree_with_the_table_they_came_from():
+    """Lesson 11 reads benchmarks/g2p_alignments_quick.json; its WERs were computed from
+    the same checkpoints as the table's greedy column: they must be the same figures, and
+    every word shown must be one model right and the other wrong; global weights' rows
+    sum to one over the word's letters, local-p's to at most one (eq. 11's Gaussian
+    scales the softmax down)."""
+    import json
+    import re
+    import numpy as np
+    here = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+    with open(os.path.join(here, "g2p_alignments_quick.json")) as f:
+        shipped = json.load(f)
+    with open(os.path.join(here, "g2p_table_quick.md")) as f:
+        table = f.read()
+    for window, row in (("global", "GRU + Luong global (general)"),
+                        ("local-p", "GRU + Luong local-p (general)")):
+        wer = float(re.search(re.escape(row) + r" \| ([\d.]+)%", table).group(1))
+        assert shipped["errors"][window]["wer"] * 100 == pytest.approx(wer, abs=0.006)
+    assert {w["right"] for w in shipped["words"]} == {"global", "local-p"}
+    for w in shipped["words"]:
+        references = [tuple(r.split()) for r in w["references"]]
+        loser = "global" if w["right"] == "local-p" else "local-p"
+        assert tuple(w[w["right"]]["output"].split()) in references
+        assert tuple(w[loser]["output"].split()) not in references
+        for window in ("global", "local-p"):
+            weights = np.array(w[window]["weights"])
+            assert weights.shape == (len(w[window]["output"].split()) + 1, len(w["word"]))
+        # rounded to 3 decimals: a row's sum is within len(word) * 0.0005 of the true one
+        rounding = len(w["word"]) * 5e-4
+        np.testing.assert_allclose(np.array(w["global"]["weights"]).sum(axis=1), 1,
+                                   atol=rounding)
+        local = np.array(w["local-p"]["weights"]).sum(axis=1)
+        assert np.all(local > 0) and np.all(local <= 1 + rounding)
