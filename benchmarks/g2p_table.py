@@ -141,6 +141,10 @@ def table(rows, preset):
                      f"{beam(0)} | {beam(1)} | {params} | "
                      f"{r['seconds'] / 60:.1f} min | {bound}{r.get('peak_mib', 0):.0f} MiB | "
                      f"`{r['command']}` |")
+    missing = [name for name in MODELS if name not in {r["model"] for r in rows}]
+    if missing:
+        lines += ["", f"Not trained with the {preset} preset in this table: "
+                  f"{', '.join(missing)} (`--models` chose the others)."]
     lines += ["", "Published CMUdict results, **not comparable row by row**: other splits "
               "(the papers' own test sets), other dictionary versions and, for some, stress "
               "kept. Listed only where the figure was read in the paper's own text.", "",
