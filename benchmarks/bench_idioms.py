@@ -9,6 +9,7 @@ import numpy as np
 
 from numpygam.functional import softmax_forward
 from numpygam.functional._matmul import matmul_last
+from numpygam.functional.activations import stable_sigmoid
 from timing import median_seconds
 
 rng = np.random.default_rng(0)
@@ -16,7 +17,7 @@ rng = np.random.default_rng(0)
 
 def row(name, idiom, plain):
     t_idiom, t_plain = median_seconds(idiom, repeats=25), median_seconds(plain, repeats=25)
-    print(f"{name:<58} {t_idiom * 1e6:9.1f} us {t_plain * 1e6:9.1f} us {t_plain / t_idiom:6.2f}x")
+    print(f"{name:<72} {t_idiom * 1e6:9.1f} us {t_plain * 1e6:9.1f} us {t_plain / t_idiom:6.2f}x")
 
 
 def softmax_plain(e):
@@ -32,8 +33,16 @@ def softmax_in_place(e):  # the steps of softmax_forward after its one new array
     return e
 
 
+def additive_g_in_place(z, de, v):  # the steps of additive_score_backward's g
+    g = z * z
+    np.subtract(1, g, out=g)
+    g *= v
+    g *= de[..., None]
+    return g
+
+
 def main():
-    print(f"{'idiom (plain equivalent)':<58} {'idiom':>12} {'plain':>12} {'gain':>7}")
+    print(f"{'idiom (plain equivalent)':<72} {'idiom':>12} {'plain':>12} {'gain':>7}")
     x, M = rng.standard_normal((64, 20, 128)).astype(np.float32), rng.standard_normal(
         (128, 128)).astype(np.float32)
     row("matmul_last(x, M)  (x @ M), (64, 20, 128) @ (128, 128)",
@@ -44,6 +53,25 @@ def main():
     a, b = (rng.standard_normal((256, 128, 32)).astype(np.float32) for _ in range(2))
     row("contiguous copy of b^T  (a @ b^T as a view), (256, 128, 32)",
         lambda: a @ np.ascontiguousarray(b.transpose(0, 2, 1)), lambda: a @ b.transpose(0, 2, 1))
+    x, W_in = (rng.standard_normal(s).astype(np.float32) for s in ((32, 128, 256), (768, 256)))
+    thirds = np.split(W_in, 3)
+    row("x [W_q; W_k; W_v]^T  (three x W^T), (32, 128, 256) @ (256, 768)",
+        lambda: matmul_last(x, W_in.T), lambda: [matmul_last(x, W.T) for W in thirds])
+    dQKV = rng.standard_normal((32 * 128, 768)).astype(np.float32)
+    x2 = x.reshape(-1, 256)
+    row("dQKV^T x  (three dW = dQ^T x), (768, 4096) @ (4096, 256)",
+        lambda: dQKV.T @ x2, lambda: [dQKV[:, i * 256:(i + 1) * 256].T @ x2 for i in range(3)])
+    a1, dc1 = (rng.random(s).astype(np.float32) for s in ((64, 1, 30), (64, 1, 128)))
+    row("a^T * dc, one query  (a^T @ dc), (64, 30, 1) x (64, 1, 128)",
+        lambda: a1.transpose(0, 2, 1) * dc1, lambda: a1.transpose(0, 2, 1) @ dc1)
+    z = np.tanh(rng.standard_normal((64, 1, 30, 64))).astype(np.float32)
+    de, v = rng.random((64, 1, 30)).astype(np.float32), rng.random(64).astype(np.float32)
+    row("g = de v (1 - z^2) in one array  (a temporary per factor), (64, 1, 30, 64)",
+        lambda: additive_g_in_place(z, de, v), lambda: (de[..., None] * v) * (1 - z * z))
+    gi, gh = (rng.standard_normal((64, 192)).astype(np.float32) for _ in range(2))
+    row("GRU r, z: one sigmoid over (B, 2H)  (one each), B=64 H=64",
+        lambda: stable_sigmoid(gi[:, :128] + gh[:, :128]),
+        lambda: [stable_sigmoid(gi[:, i:i + 64] + gh[:, i:i + 64]) for i in (0, 64)])
     for shape in ((256, 128, 128), (256, 20, 20)):
         e = rng.standard_normal(shape).astype(np.float32)
         row(f"softmax in one array  (a temporary per step), {shape}",

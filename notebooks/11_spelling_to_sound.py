@@ -80,9 +80,8 @@ print(gradcheck(example.forward, example.backward, example.inputs, example.optio
 #
 # Two small Luong models (general score), one with global attention and one with local-p
 # ($D = 3$), trained here for the same `STEPS = 300` steps each (about half a minute in
-# CI): enough to see both learn, not enough for alignments worth reading.
-# `python -m numpygam train --task g2p --attention luong --score general --window
-# local-p` trains the real thing.
+# CI): enough to see both learn, not enough for alignments worth reading. The real thing:
+# `python -m numpygam train --task g2p --attention luong --score general --window local-p`.
 
 # %%
 STEPS = 300

@@ -198,6 +198,7 @@ def test_the_shipped_alignments_agree_with_the_table_they_came_from():
     scales the softmax down)."""
     import json
     import re
+
     import numpy as np
     here = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
     with open(os.path.join(here, "g2p_alignments_quick.json")) as f:

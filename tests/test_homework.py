@@ -128,7 +128,10 @@ def test_grade_usage_errors_are_one_line(argv, words, capsys):
 
 # -- a simulated class ------------------------------------------------------------------
 
-CONTEXT_RIGHT = "return dc @ cache.values.transpose(0, 2, 1), cache.weights.transpose(0, 2, 1) @ dc"
+CONTEXT_RIGHT = ("a, values = cache.weights, cache.values\n"  # the reference's code, AST for AST
+                 "if dc.shape[1] == 1:\n"
+                 "    return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) * dc\n"
+                 "return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) @ dc")
 SOFTMAX_RIGHT = ("a = cache.weights\n"
                  "return a * (dweights - np.sum(a * dweights, axis=-1, keepdims=True))")
 

@@ -257,10 +257,11 @@ def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp
     out = tmp_path / "run"
     assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", str(out)]) == 0
     capsys.readouterr()
-    # lr 1e30 is finite, so it is accepted; the next update blows the weights up
+    # lr 1e38 is finite (float32 stops at 3.4e38), so it is accepted; the next updates
+    # blow the weights up
     with np.errstate(all="ignore"):  # the overflow is the point here
         assert main(["train", "--resume", str(out), "--steps", "6", "--warmup", "0",
-                     "--lr", "1e30"]) == 1
+                     "--lr", "1e38"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("stopped: step ") and err.count("\n") == 1
     assert "the loss is" in err or "weights are not finite" in err

@@ -44,7 +44,13 @@ def context_backward(dc, cache):
        dvalues  = a^T dc        (B, Tk, Dv),   dh_j = sum_i a_ij dc_i
     """
     # BEGIN SOLUTION
-    return dc @ cache.values.transpose(0, 2, 1), cache.weights.transpose(0, 2, 1) @ dc
+    a, values = cache.weights, cache.values
+    if dc.shape[1] == 1:
+        # one query (a decoder step): a^T dc is an outer product, a_j dc; as a broadcast
+        # product 115 us against 472 us for the matmul at (64, 1, 30) and (64, 1, 128)
+        # (benchmarks/bench_idioms.py)
+        return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) * dc
+    return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) @ dc
     # END SOLUTION
 
 
