@@ -24,12 +24,15 @@ Every figure is computed here from the checkpoints; nothing is typed.
 """
 import argparse
 import json
+import os
 import re
 import time
 from pathlib import Path
 
 import numpy as np
 
+from numpygam.checkpoint import CheckpointError
+from numpygam.tasks import make_batch
 from numpygam.tasks.g2p import edit_distance
 from numpygam.train import Trainer
 
@@ -78,6 +81,9 @@ def vowel_only(out, refs):
 
 
 def off_diagonal(word, weights, n_phones):
+    """The mean distance, in letters, between the letter with the most weight in each of
+    the first n_phones rows of weights (len(out) + 1, len(word)) and the letter a straight
+    diagonal from the first letter to the last gives; None for an empty output."""
     rows = weights[:n_phones]
     if len(rows) == 0:
         return None
@@ -87,7 +93,6 @@ def off_diagonal(word, weights, n_phones):
 
 def decode(trainer, words, batch_size=250):
     """[(output phones (tuple), weights (len(out) + 1, len(word)))] by greedy decoding."""
-    from numpygam.tasks import make_batch
     trainer.model.eval()
     results = []
     for start in range(0, len(words), batch_size):
@@ -114,7 +119,11 @@ def main(argv=None):
         if not path.exists():
             raise SystemExit(f"{path}: not found; train it first: python benchmarks/"
                              f"g2p_table.py --preset {args.preset}")
-        trainers[name] = Trainer.load(str(path))
+        try:
+            trainers[name] = Trainer.load(str(path))
+        except CheckpointError as err:
+            raise SystemExit(f"{err}; retrain it: python benchmarks/g2p_table.py --preset "
+                             f"{args.preset}") from None
         print(f"{name}: {path}, step {trainers[name].step}", flush=True)
     test = trainers["global"].split[2]
     if trainers["local-p"].split[2] != test:
@@ -158,13 +167,15 @@ def main(argv=None):
                                     "weights": np.round(decoded[name][i][1], 3).tolist()}
                              for name in MODELS}})
     out = HERE / f"g2p_alignments_{args.preset}.json"
-    out.write_text(json.dumps({
+    tmp = out.with_suffix(".tmp")  # then os.replace: a kill leaves the old file or the new
+    tmp.write_text(json.dumps({
         "made_by": f"python benchmarks/g2p_alignments.py --preset {args.preset}",
         "date": time.strftime("%Y-%m-%d"), "test_words": len(test),
         "steps": {name: t.step for name, t in trainers.items()},
         "commands": {name: json.loads((results / folder / "result.json").read_text())["command"]
                      for name, folder in MODELS.items()},
         **summary, "words": words}, indent=1) + "\n")
+    os.replace(tmp, out)
     print(json.dumps(summary, indent=1))
     print(f"wrote {out} ({out.stat().st_size} bytes)")
 

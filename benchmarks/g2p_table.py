@@ -41,6 +41,22 @@ FIGURES = {
 }
 
 
+def read_json(path):
+    """A result file this script wrote; a garbled one is one line saying what to do."""
+    try:
+        return json.loads(path.read_text())
+    except ValueError as err:
+        raise SystemExit(f"{path}: not a result file ({err}); delete it and run again to "
+                         "redo that row") from None
+
+
+def write_json(path, result):
+    """Through a temporary file and os.replace: a kill leaves the old file or the new."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, path)
+
+
 def slug(name):
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
@@ -50,7 +66,7 @@ def train(name, args, preset, results):
     done = folder / "result.json"
     if done.exists():
         print(f"{name}: reusing {done}", flush=True)
-        return parse(json.loads(done.read_text()), folder / "train.log")
+        return parse(read_json(done), folder / "train.log")
     command = [sys.executable, "-m", "numpygam", "train", "--task", "g2p", "--preset", preset,
                *args, "--out", str(folder / "run"), "--force"]
     print(f"{name}: {' '.join(command[1:])}", flush=True)
@@ -74,7 +90,7 @@ def train(name, args, preset, results):
               "command": "python -m numpygam " + " ".join(command[3:-3]),
               "split": str(folder / "run" / "split")}
     result = parse(result, folder / "train.log")
-    done.write_text(json.dumps(result, indent=2))
+    write_json(done, result)
     return result
 
 
@@ -92,14 +108,14 @@ def parse(result, log):
 def peer(split, results):
     done = results / "phonetisaurus" / "result.json"
     if done.exists():
-        return json.loads(done.read_text())
+        return read_json(done)
     done.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
     subprocess.run([sys.executable, str(HERE / "g2p_peer.py"), "--split", split, "--out",
                     str(done)], check=True)
-    result = json.loads(done.read_text())
+    result = read_json(done)
     result["seconds"] = time.time() - start
-    done.write_text(json.dumps(result, indent=2))
+    write_json(done, result)
     return result
 
 

@@ -3,6 +3,7 @@ metrics by hand, a tiny end-to-end run and the commands' errors."""
 import os
 
 import pytest
+from scripts import load_script
 
 from numpygam.__main__ import main
 from numpygam.tasks import g2p
@@ -152,16 +153,6 @@ def test_the_g2p_task_holds_every_pronunciation_of_each_scored_word():
     assert [w for w, _ in task.heldout] == valid[:5]
 
 
-def load_alignments_script():
-    """benchmarks/g2p_alignments.py, a script, imported as a module."""
-    import importlib.util
-    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "g2p_alignments.py")
-    spec = importlib.util.spec_from_file_location("g2p_alignments", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("out, ref, ops", [
     ("K AE T", "K AE T", []),
     ("K AH T", "K AE T", [("sub", "AH", "AE")]),
@@ -174,13 +165,13 @@ def load_alignments_script():
     ("K Y UW T", "K AH T", [("ins", "Y"), ("sub", "UW", "AH")]),
 ])
 def test_the_edit_operations_by_hand(out, ref, ops):
-    script = load_alignments_script()
+    script = load_script("benchmarks", "g2p_alignments.py")
     assert script.edits(tuple(out.split()), tuple(ref.split())) == ops
     assert len(ops) == g2p.edit_distance(out.split(), ref.split())
 
 
 def test_a_word_is_only_a_vowel_off_when_every_edit_puts_a_vowel_for_a_vowel():
-    script = load_alignments_script()
+    script = load_script("benchmarks", "g2p_alignments.py")
     ballet = [("B", "AE", "L", "EY"), ("B", "AH", "L", "EY")]
     assert script.vowel_only(("B", "IH", "L", "EY"), ballet)       # one vowel for a vowel
     assert not script.vowel_only(("B", "AE", "L", "EY"), ballet)   # right: no edit at all

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from scripts import load_script
 
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
@@ -111,22 +112,11 @@ def test_a_detectors_gam_loads_out_of_its_state_dict():
         nn.gam_state_dict(state, "model.7.")
 
 
-def load_ablation():
-    """benchmarks/gam_ablation.py, a script, imported as a module."""
-    import importlib.util
-    import os
-    path = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "gam_ablation.py")
-    spec = importlib.util.spec_from_file_location("gam_ablation", path)
-    ablation = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablation)
-    return ablation
-
-
 @pytest.mark.slow
 def test_the_ablation_script_runs_in_quick_mode_and_counts_multiply_adds():
     """benchmarks/gam_ablation.py --quick: the mechanics CI checks (the full run is a
     script); the counts follow from the shapes: GAM's two 7x7 convolutions cost most."""
-    ablation = load_ablation()
+    ablation = load_script("benchmarks", "gam_ablation.py")
     images, labels = ablation.cluttered_digits()
     assert images.shape == (1797, 1, 32, 32) and images.max() <= 1 and labels.max() == 9
     rows = {name: row for name, *row in ablation.main(["--quick"])}
@@ -142,7 +132,7 @@ def test_the_ablations_max_pooled_gam_checks_by_finite_differences():
     """The ablation's "GAM with max-pooling": its one new op (nearest upsampling) checked by
     central differences in float64, and the module gives every pixel a gradient of the
     right shape (half-resolution spatial gate, full-resolution channel gate)."""
-    ablation = load_ablation()
+    ablation = load_script("benchmarks", "gam_ablation.py")
     up = ablation.Upsample2x
     x = np.random.default_rng(0).standard_normal((2, 3, 2, 3))
     y, shape = up.op_forward(x)

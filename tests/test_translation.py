@@ -1,7 +1,6 @@
 """The Chinese edition: catalogues keyed by the English paragraph, the check that keeps
 them in step, the Chinese lessons, homework and figures, and Chinese dates."""
 import ast
-import importlib.util
 import json
 import os
 import re
@@ -11,6 +10,7 @@ import sys
 import numpy as np
 import polib
 import pytest
+from scripts import load_script
 
 from numpygam.__main__ import main
 from numpygam.course import homework, lessons, translation
@@ -18,14 +18,6 @@ from numpygam.course.exercises import EXERCISES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def load_build():
-    spec = importlib.util.spec_from_file_location("book_build", os.path.join(ROOT, "book",
-                                                                            "build.py"))
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    return build
 
 
 @pytest.fixture
@@ -147,7 +139,7 @@ def test_the_glossary_gives_each_english_term_one_chinese_term_and_has_the_blogs
 def test_every_english_paragraph_has_a_current_translation():
     """What CI's `python book/build.py --lang zh --check` checks: an English change that
     lands without its translation fails here, naming the paragraph."""
-    build = load_build()
+    build = load_script("book", "build.py")
     sources = build.catalogue_sources()
     assert set(sources) >= {"00_index", "01_notation", "01_why_attention", "11_spelling_to_sound",
                             "exercises", "figures"}
@@ -157,7 +149,7 @@ def test_every_english_paragraph_has_a_current_translation():
 
 def test_the_check_names_the_paragraph_and_the_command_says_what_it_needs(tmp_path,
                                                                           monkeypatch, capsys):
-    build = load_build()
+    build = load_script("book", "build.py")
     chapters = tmp_path / "chapters"
     chapters.mkdir()
     (chapters / "00_index.md").write_text("# numpygam: attention and GAM, from scratch in NumPy"
@@ -177,7 +169,7 @@ def test_the_check_names_the_paragraph_and_the_command_says_what_it_needs(tmp_pa
 def test_every_translation_keeps_its_formulas_and_code_and_is_chinese():
     """Formulas and names agree with the English: every $...$ and `...` of a paragraph
     is in its translation, unchanged; and the translation is Chinese."""
-    build = load_build()
+    build = load_script("book", "build.py")
     for name, msgids in build.catalogue_sources().items():
         table = translation.table(name)
         for msgid in msgids:
