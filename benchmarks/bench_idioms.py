@@ -7,7 +7,13 @@ in numpygam quotes these figures (float32, median of repeated runs).
 """
 import numpy as np
 
-from numpygam.functional import softmax_forward
+from numpygam.functional import (
+    additive_score_backward,
+    additive_score_forward,
+    projected_additive_score_backward,
+    projected_additive_score_forward,
+    softmax_forward,
+)
 from numpygam.functional._matmul import matmul_last
 from numpygam.functional.activations import stable_sigmoid
 from timing import median_seconds
@@ -68,6 +74,14 @@ def main():
     de, v = rng.random((64, 1, 30)).astype(np.float32), rng.random(64).astype(np.float32)
     row("g = de v (1 - z^2) in one array  (a temporary per factor), (64, 1, 30, 64)",
         lambda: additive_g_in_place(z, de, v), lambda: (de[..., None] * v) * (1 - z * z))
+    q1, h = (rng.standard_normal(s).astype(np.float32) for s in ((64, 1, 128), (64, 30, 128)))
+    Wq, Wk = (rng.standard_normal((64, 128)).astype(np.float32) * 0.1 for _ in range(2))
+    K = matmul_last(h, Wk.T)
+    de1 = rng.random((64, 1, 30)).astype(np.float32)
+    row("a decoder step's additive score, K = U_a h once  (U_a h every step), fwd+bwd",
+        lambda: projected_additive_score_backward(
+            de1, projected_additive_score_forward(q1, K, Wq, v, v)[1]),
+        lambda: additive_score_backward(de1, additive_score_forward(q1, h, Wq, Wk, v, v)[1]))
     gi, gh = (rng.standard_normal((64, 192)).astype(np.float32) for _ in range(2))
     row("GRU r, z: one sigmoid over (B, 2H)  (one each), B=64 H=64",
         lambda: stable_sigmoid(gi[:, :128] + gh[:, :128]),

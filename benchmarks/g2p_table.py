@@ -32,6 +32,9 @@ MODELS = {
     "GRU + Luong local-p (general)": ["--attention", "luong", "--score", "general",
                                       "--window", "local-p"],
     "Transformer": ["--model", "transformer"],
+    # the first model with dropout (nn.Seq2Seq's, 0.25): tried against the overfitting the
+    # full preset shows (training loss 0.04, held-out 70.8%); measured, it did not pay
+    "GRU + Bahdanau (additive), dropout 0.25": ["--rnn-dropout", "0.25"],
 }
 FIGURES = {
     "greedy": re.compile(r"test split, greedy: WER ([\d.]+)%  PER ([\d.]+)%"),

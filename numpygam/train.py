@@ -26,7 +26,7 @@ from .tasks.dates import CHARS, CHARS_BEFORE_CHINESE, FORMATS, HELDOUT_SEED, lab
 TASKS = ("dates", "g2p", "copy", "reverse")
 PRESETS = ("quick", "full")
 # g2p's presets: the options a preset sets when they are not given (quick: minutes on 2
-# cores; full: the larger model, about an hour and a half)
+# cores; full: the larger model, a little over an hour)
 G2P_PRESETS = {
     "quick": dict(steps=8000, eval_every=2000, heldout_limit=500, emb_dim=32, enc_hidden=96,
                   dec_hidden=192, attn_dim=96, lr=3e-3, warmup=100),
@@ -64,8 +64,9 @@ def check_config(config):
             return f"--{name} {getattr(c, name)}: must be a finite number above 0"
     if c.max_len < c.min_len:
         return f"--max-len {c.max_len}: must be at least --min-len {c.min_len}"
-    if not 0 <= c.dropout < 1:
-        return f"--dropout {c.dropout}: must be at least 0 and below 1"
+    for name in ("dropout", "rnn_dropout"):
+        if not 0 <= getattr(c, name) < 1:
+            return f"--{name.replace('_', '-')} {getattr(c, name)}: must be at least 0 and below 1"
     need, have = estimate_memory(c), available_memory()
     if need > MEMORY_SHARE * have:
         return (f"these sizes need about {need / 2**30:.1f} GiB to train (weights, gradients, "
@@ -169,6 +170,8 @@ class TrainConfig:
     enc_hidden: int = option(64, "rnn: the encoder GRU's size (each direction)")
     dec_hidden: int = option(128, "rnn: the decoder GRU's size")
     attn_dim: int = option(64, "rnn: hidden size A of the concat and additive scores")
+    rnn_dropout: float = option(0.0, "rnn: dropout on the embeddings and the output layer's "
+                                     "input, in [0, 1) (nn.Seq2Seq)")
     train_size: int = option(40000, "training pairs generated")
     eval_every: int = option(500, "steps between held-out evaluations and checkpoints")
     heldout_limit: int = option(1000, "held-out pairs evaluated")
@@ -233,7 +236,7 @@ def build_model(config, src_vocab, tgt_vocab, max_src_len=MAX_SRC_LEN):
                       enc_hidden=config.enc_hidden, dec_hidden=config.dec_hidden,
                       attention=config.attention, score=config.score, window=config.window,
                       D=config.D, attn_dim=config.attn_dim, max_src_len=max_src_len,
-                      context=config.context, dtype=dtype)
+                      context=config.context, dropout=config.rnn_dropout, dtype=dtype)
 
 
 def sample_batch(pairs, config, step, src_vocab, tgt_vocab):

@@ -61,6 +61,31 @@ def test_score_matches_finite_differences(score, data):
     gradcheck(forward, backward, {**inputs, **params}).raise_if_failed()
 
 
+@given(data=st.data())
+def test_projected_additive_score_is_the_additive_score_with_k_projected_first(data):
+    """K = k Wk^T given, the score and its gradients are the additive score's: dk = dK Wk,
+    dWk = sum dK^T k (what nn.Attention.project_keys_backward does once per source)."""
+    q, k, p = score_inputs(data, "additive")
+    bias = data.draw(st.booleans())
+    b = p["b"] if bias else None
+    K = k @ p["Wk"].T
+    e, cache = F.projected_additive_score_forward(q, K, p["Wq"], p["v"], b)
+    e_full, cache_full = F.additive_score_forward(q, k, p["Wq"], p["Wk"], p["v"], b)
+    np.testing.assert_allclose(e, e_full, rtol=1e-12, atol=1e-12)
+    de = data.draw(arrays(e.shape))
+    dq, dK, dWq, dv, db = F.projected_additive_score_backward(de, cache)
+    full = F.additive_score_backward(de, cache_full)
+    A, Dk = K.shape[-1], k.shape[-1]
+    chained = (dq, dK @ p["Wk"], dWq, dK.reshape(-1, A).T @ k.reshape(-1, Dk), dv, db)
+    for ours, theirs in zip(chained, full):
+        if theirs is None:
+            assert ours is None
+        else:
+            np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    gradcheck(F.projected_additive_score_forward, F.projected_additive_score_backward,
+              {"q": q, "K": K, "Wq": p["Wq"], "v": p["v"], "b": b}).raise_if_failed()
+
+
 @pytest.mark.parametrize("score", SCORE_NAMES)
 @given(data=st.data())
 def test_score_matches_torch(score, data):
@@ -365,6 +390,42 @@ def test_attention_module_matches_finite_differences(score, rng):
     report = gradcheck_module(m, [q, k, v, mask])
     assert report.passed, str(report)
     assert gradcheck_module(m, [q, k]).passed  # values default to the keys
+
+
+@pytest.mark.parametrize("score", ["additive", "concat"])
+def test_keys_projected_once_give_what_every_step_projecting_gives(score, rng):
+    """A decoder's use: three one-query steps read K = project_keys(keys), backward walks
+    them in reverse and dK goes through the projection once; the contexts, weights, input
+    gradients and every parameter gradient equal those of three plain calls."""
+    once, every = (nn.Attention(score, 4, 3, attn_dim=5, rng=np.random.default_rng(7),
+                                dtype=np.float64) for _ in range(2))
+    keys = rng.standard_normal((2, 6, 3))
+    queries, dcs = rng.standard_normal((3, 2, 1, 4)), rng.standard_normal((3, 2, 1, 3))
+    mask = np.ones((2, 1, 6), bool)
+    mask[1, 0, 4:] = False
+    K = once.project_keys(keys)
+    outs_once = [once(q, keys, mask=mask, projected_keys=K) for q in queries]
+    outs_every = [every(q, keys, mask=mask) for q in queries]
+    for (c1, a1), (c2, a2) in zip(outs_once, outs_every):
+        np.testing.assert_allclose(c1, c2, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(a1, a2, rtol=1e-12, atol=1e-12)
+    dK, dkeys_once, dkeys_every = np.zeros_like(K), np.zeros_like(keys), np.zeros_like(keys)
+    for q, dc in reversed(list(zip(queries, dcs))):
+        dq1, dK_t, dvalues = once.backward(dc)
+        dq2, dk = every.backward(dc)
+        np.testing.assert_allclose(dq1, dq2, rtol=1e-12, atol=1e-12)
+        dK += dK_t
+        dkeys_once += dvalues
+        dkeys_every += dk
+    dkeys_once += once.project_keys_backward(dK, keys)
+    np.testing.assert_allclose(dkeys_once, dkeys_every, rtol=1e-10, atol=1e-12)
+    for (name, p1), (_, p2) in zip(once.named_parameters(), every.named_parameters()):
+        np.testing.assert_allclose(p1.grad, p2.grad, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_project_keys_names_the_scores_that_have_a_key_side():
+    with pytest.raises(ValueError, match="additive and concat.*'general'"):
+        nn.Attention("general", 4, 3).project_keys(np.zeros((1, 2, 3), np.float32))
 
 
 @pytest.mark.parametrize("mode", ["m", "p"])

@@ -185,6 +185,7 @@ def test_killing_the_real_train_command_always_leaves_a_run_that_resumes(tmp_pat
                    "train-size", "min-len", "max-len", "enc-hidden")],
     ("--dropout", "1.0", ["--dropout 1.0", "below 1"]),
     ("--dropout", "-0.1", ["--dropout -0.1"]),
+    ("--rnn-dropout", "1.0", ["--rnn-dropout 1.0", "below 1"]),
     ("--warmup", "-1", ["--warmup -1", "0 or more"]),
     ("--seed", "-1", ["--seed -1"]),
 ])

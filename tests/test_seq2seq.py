@@ -329,3 +329,45 @@ def test_translate_decodes_one_step_past_the_longest_target(monkeypatch):
     monkeypatch.setattr(trainer.model, "greedy", greedy)
     trainer.translate("123")
     assert trainer.max_out == 7 and asked == [8]
+
+
+class _SameMasks(nn.SequenceLoss):
+    """The loss with one dropout generator per call: every call draws the same masks, so
+    that finite differences see one function of the weights."""
+
+    def forward(self, src, src_lengths, tgt_in, tgt_out):
+        return super().forward(src, src_lengths, tgt_in, tgt_out, np.random.default_rng(4))
+
+
+@pytest.mark.parametrize("attention, score", [("bahdanau", "additive"), ("luong", "general")])
+def test_dropout_in_training_mode_matches_finite_differences(attention, score):
+    batch, V = tiny_batch()
+    nn.manual_seed(2)
+    model = nn.Seq2Seq(V, V, 3, 2, 4, attention, score, attn_dim=3, dropout=0.4).to(np.float64)
+    args = [batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out]
+    loss = _SameMasks(model)
+    report = gradcheck_module(loss, args, h=1e-5)
+    assert report.passed, str(report)
+    dropped = float(loss(*args))
+    model.eval()
+    assert dropped != float(loss(*args))  # the masks changed the loss in training mode
+
+
+def test_dropout_leaves_the_initial_weights_and_inference_as_without_it():
+    batch, V = tiny_batch()
+    models = []
+    for p in (0.0, 0.3):
+        nn.manual_seed(5)
+        models.append(nn.Seq2Seq(V, V, 3, 2, 4, dropout=p))
+    plain, dropped = models
+    assert dropped.decoder.dropout_out.p == 0.3 and plain.decoder.dropout_out is None
+    for (name, a), b in zip(plain.state_dict().items(), dropped.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    np.testing.assert_array_equal(plain.greedy(batch.src, batch.src_lengths, 6)[0],
+                                  dropped.greedy(batch.src, batch.src_lengths, 6)[0])
+
+
+@pytest.mark.parametrize("p", [1.0, -0.1, True, "0.2"])
+def test_seq2seq_dropout_must_be_a_probability_below_one(p):
+    with pytest.raises(ValueError, match=f"dropout.*{p!r}"):
+        nn.Seq2Seq(5, 5, dropout=p)

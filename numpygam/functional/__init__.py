@@ -30,7 +30,8 @@ from .multihead import multi_head_attention_backward, multi_head_attention_forwa
 from .scores import (SCORES, additive_score_backward, additive_score_forward, concat_score_backward,
                      concat_score_forward, dot_score_backward, dot_score_forward,
                      general_score_backward, general_score_forward, location_score_backward,
-                     location_score_forward)
+                     location_score_forward, projected_additive_score_backward,
+                     projected_additive_score_forward)
 from .conv import conv2d_reference_backward, conv2d_reference_forward
 from .conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
 from .conv_dft import conv2d_dft_backward, conv2d_dft_forward

@@ -199,6 +199,73 @@ def additive_score_backward(de, cache):
     # END SOLUTION
 
 
+class ProjectedAdditiveCache(NamedTuple):
+    q: np.ndarray
+    Wq: np.ndarray
+    v: np.ndarray
+    hidden: np.ndarray  # tanh(Wq q_i + b + K_j), (B, Tq, Tk, A)
+    has_bias: bool
+
+
+def projected_additive_score_forward(q, K, Wq, v, b=None):
+    """The additive score with its key side given: e_ij = v^T tanh(Wq q_i + b + K_j).
+
+    q: (B, Tq, Dq)   K: (B, Tk, A), the keys already projected, K_j = Wk k_j
+    Wq: (A, Dq)   v: (A,)   b: (A,) or None   ->   e: (B, Tq, Tk)
+    Wk k_j does not depend on the query, as Bahdanau et al. note under eq. A.1.2:
+    a decoder that asks one query per step computes K once per source
+    (nn.Attention.project_keys) instead of once per step.
+    Backward, with z = tanh(.) and g_ija = de_ij v_a (1 - z_ija^2) as for additive_score:
+        dq_i = sum_j g_ij Wq    dWq = sum_bi (sum_j g_ij) q_i^T    dK_j = sum_i g_ij
+        dv = sum_bij de_ij z_ij    db = sum_bij g_ij
+    and, once for all steps, dk_j = dK_j Wk and dWk = sum_bj dK_j k_j^T.
+    """
+    op = "projected_additive_score_forward"
+    _check_qk(op, q, K)
+    float_array(op, "Wq", Wq, ndim=2)
+    dim_equal(op, "Wq.shape[1] must equal q.shape[-1]", Wq.shape[1], q.shape[-1])
+    dim_equal(op, "K.shape[-1] must equal the attention size A = Wq.shape[0]",
+              K.shape[-1], Wq.shape[0])
+    float_array(op, "v", v, ndim=1)
+    dim_equal(op, "v.shape[0] must equal the attention size A = Wq.shape[0]", v.shape[0], Wq.shape[0])
+    if b is not None:
+        float_array(op, "b", b, ndim=1)
+        dim_equal(op, "b.shape[0] must equal the attention size A = Wq.shape[0]",
+                  b.shape[0], Wq.shape[0])
+    same_dtype(op, q=q, K=K, Wq=Wq, v=v, b=b)
+    Q = matmul_last(q, Wq.T)                                          # (B, Tq, A)
+    if b is not None:
+        Q = Q + b
+    hidden = np.tanh(Q[:, :, None, :] + K[:, None, :, :])  # (B, Tq, Tk, A)
+    return hidden @ v, ProjectedAdditiveCache(q, Wq, v, hidden, b is not None)
+
+
+def projected_additive_score_backward(de, cache):
+    """Backward of e_ij = v^T tanh(Wq q_i + b + K_j).
+
+    de: (B, Tq, Tk)   cache: ProjectedAdditiveCache(q, Wq (A, Dq), v (A,), hidden z, has_bias)
+    With g_ija = de_ij v_a (1 - z_ija^2):
+    -> dq_i = sum_j g_ij Wq                (B, Tq, Dq)
+       dK_j = sum_i g_ij                   (B, Tk, A)
+       dWq  = sum_bi (sum_j g_ij) q_i^T    (A, Dq)
+       dv   = sum_bij de_ij z_ij           (A,)
+       db   = sum_bij g_ij                 (A,), or None without a bias
+    """
+    z, v = cache.hidden, cache.v
+    A = v.shape[0]
+    dv = de.reshape(-1) @ z.reshape(-1, A)
+    g = z * z  # g = de v (1 - z^2), in one array as in additive_score_backward
+    np.subtract(1, g, out=g)
+    g *= v
+    g *= de[..., None]
+    dQ = g.sum(axis=2)                                    # (B, Tq, A)
+    dK = g.sum(axis=1)                                    # (B, Tk, A)
+    dq = matmul_last(dQ, cache.Wq)
+    dWq = dQ.reshape(-1, A).T @ cache.q.reshape(-1, cache.q.shape[-1])
+    db = dQ.reshape(-1, A).sum(axis=0) if cache.has_bias else None
+    return dq, dK, dWq, dv, db
+
+
 def concat_score_forward(q, k, W, v):
     """Luong's "concat" score: e_ij = v^T tanh(W [q_i; k_j]).
 

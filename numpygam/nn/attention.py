@@ -9,6 +9,8 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..functional._checks import bool_mask
+from ..functional._matmul import matmul_last
 from ..functional.scores import Sizes
 from . import init
 from .module import Module, Parameter, add_grads, data, positive_ints
@@ -64,6 +66,18 @@ class Attention(_ScoreParams):
         -> context (B, Tq, Dv), weights (B, Tq, Tk)
     backward(dcontext, dweights=None) -> (dquery, dkeys, dvalues), or
         (dquery, dkeys) with the keys' total gradient when values were not given.
+
+    The additive and concat scores' key side, Wk k_j (U_a h_j in Bahdanau's
+    notation), does not depend on the query.  A decoder asking one query per
+    step computes it once per source and passes it to every step:
+        K = attention.project_keys(keys)                       (B, Tk, A)
+        c, a = attention(query, keys, mask=mask, projected_keys=K)   # each step
+        dq, dK, dvalues = attention.backward(dc)               # each step, reversed
+        dkeys = dvalues summed + attention.project_keys_backward(dK summed, keys)
+    backward then returns (dquery, dK, dvalues) and leaves U_a's gradient to
+    project_keys_backward.  The same weights as forward(query, keys), and per step
+    270 us against 886 us forward+backward at B=64, Tk=30, Dk=128, A=64 (a decoder
+    step of the date translator; benchmarks/bench_idioms.py).
     """
 
     def __init__(self, score="general", query_dim=None, key_dim=None, attn_dim=None,
@@ -73,17 +87,71 @@ class Attention(_ScoreParams):
         self._init_score(score, query_dim, key_dim or query_dim, attn_dim, num_keys, bias,
                          dtype, rng)
 
-    def forward(self, query, keys, values=None, mask=None):
-        (c, a), cache = F.attention_forward(query, keys, keys if values is None else values,
-                                            self.score, mask, **self._score_kwargs())
-        self.push_cache((cache, values is None))
+    def forward(self, query, keys, values=None, mask=None, projected_keys=None):
+        values_are_keys = values is None
+        values = keys if values is None else values
+        if projected_keys is not None:
+            (c, a), cache = self._projected_forward(query, projected_keys, values, mask)
+        else:
+            (c, a), cache = F.attention_forward(query, keys, values, self.score, mask,
+                                                **self._score_kwargs())
+        self.push_cache((cache, values_are_keys, projected_keys is not None))
         return c, a
 
     def backward(self, dcontext, dweights=None):
-        cache, values_are_keys = self.pop_cache()
+        cache, values_are_keys, projected = self.pop_cache()
+        if projected:
+            return self._projected_backward(dcontext, dweights, cache)
         dq, dk, dvalues, *dparams = F.attention_backward((dcontext, dweights), cache)
         self._add_score_grads(dparams)
         return _input_grads(dq, dk, dvalues, values_are_keys)
+
+    # -- the key side computed once per source (the class docstring) -----------------
+    def _sides(self):
+        """(Wq, Wk, b): the query side, the key side and the bias of W_a q + U_a k + b."""
+        if self.score == "additive":
+            return self.W_a.data, self.U_a.data, data(self.b_a)
+        if self.score == "concat":  # W_a [q; k] = W_a[:, :Dq] q + W_a[:, Dq:] k
+            return self.W_a.data[:, :self.query_dim], self.W_a.data[:, self.query_dim:], None
+        raise ValueError(f"Attention.project_keys: only the additive and concat scores have "
+                         f"a key side to compute once; this attention's score is {self.score!r}")
+
+    def project_keys(self, keys):
+        """K = Wk k (B, Tk, A): the key side of the additive (U_a h_j) or concat score."""
+        return matmul_last(keys, self._sides()[1].T)
+
+    def project_keys_backward(self, dK, keys):
+        """dK (B, Tk, A), summed over every step that read K -> dkeys = dK Wk (B, Tk, Dk);
+        adds dWk = sum_bj dK_j k_j^T to U_a (or to W_a's key columns for concat)."""
+        A, Dk = dK.shape[-1], keys.shape[-1]
+        dWk = dK.reshape(-1, A).T @ keys.reshape(-1, Dk)
+        if self.score == "additive":
+            self.U_a.grad += dWk
+        else:
+            self.W_a.grad[:, self.query_dim:] += dWk
+        return matmul_last(dK, self._sides()[1])
+
+    def _projected_forward(self, query, K, values, mask):
+        Wq, _, b = self._sides()
+        e, score_cache = F.projected_additive_score_forward(query, K, Wq, self.v_a.data, b)
+        a, softmax_cache = F.softmax_forward(e, bool_mask("Attention.forward", "mask", mask,
+                                                          e.shape))
+        c, context_cache = F.context_forward(a, values)
+        return (c, a), (score_cache, softmax_cache, context_cache)
+
+    def _projected_backward(self, dcontext, dweights, cache):
+        score_cache, softmax_cache, context_cache = cache
+        da, dvalues = F.context_backward(dcontext, context_cache)
+        if dweights is not None:
+            da = da + dweights
+        dq, dK, dWq, dv, db = F.projected_additive_score_backward(
+            F.softmax_backward(da, softmax_cache), score_cache)
+        if self.score == "additive":
+            add_grads((self.W_a, dWq), (self.b_a, db))
+        else:
+            self.W_a.grad[:, :self.query_dim] += dWq
+        add_grads((self.v_a, dv))
+        return dq, dK, dvalues
 
     def extra_repr(self):
         return f"score={self.score!r}, query_dim={self.query_dim}, key_dim={self.key_dim}"

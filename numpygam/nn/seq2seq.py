@@ -22,6 +22,10 @@ translation systems; these choices keep one small model for both decoders):
   - Bahdanau's output layer here is one Linear over [s_i; c_i]; the paper's is a
     deep output with a maxout hidden layer over s_{i-1}, E y_{i-1} and c_i (A.2.2).
   - Luong's decoder here is a GRU, not an LSTM.
+  - dropout (off by default) on the connections that are not recurrent, as
+    Zaremba et al. 2014 place it: the encoder's and the decoder's embeddings
+    and the output layer's input ([s_i; c_i], or h~_t).  Neither paper uses it
+    for its model; a small dictionary task (g2p) overfits without it.
 
 Training is teacher-forced (y_{i-1} is the true previous token; with
 teacher_forcing < 1 it is sometimes the model's own guess).  Backpropagation
@@ -36,6 +40,7 @@ from .. import functional as F
 from ..tasks.vocab import PAD
 from .attention import Attention, AttentionalHidden, LocalAttention
 from .decoding import beam_search, greedy_search, repeat_rows
+from .dropout import Dropout
 from .embedding import Embedding
 from .linear import Linear
 from .module import Module, evaluating, positive_ints
@@ -44,29 +49,43 @@ from .recurrent import GRU, GRUCell
 ATTENTIONS = ("bahdanau", "luong")       # whose decoder: when the query is read
 WINDOWS = ("global", "local-m", "local-p")  # Luong's global and local attention
 CONTEXTS = ("attention", "fixed")          # "fixed": one summary vector, no attention
+PROJECTED_SCORES = ("additive", "concat")   # whose key side Memory computes once
+
+
+def _drop(dropout, x):
+    """dropout(x), or x where the model has no dropout (None)."""
+    return x if dropout is None else dropout(x)
+
+
+def _drop_backward(dropout, dx):
+    return dx if dropout is None else dropout.backward(dx)
 
 
 class Encoder(Module):
-    """Embedding + bidirectional GRU.  src (B, S) ids, lengths (B,) ->
+    """Embedding (+ dropout) + bidirectional GRU.  src (B, S) ids, lengths (B,) ->
     keys (B, S, 2 He), final (B, 2 He) = [last forward state; first backward state]."""
 
     def __init__(self, vocab_size, emb_dim, hidden, dtype, rng):
         self.embedding = Embedding(vocab_size, emb_dim, padding_idx=PAD, dtype=dtype, rng=rng)
         self.rnn = GRU(emb_dim, hidden, bidirectional=True, dtype=dtype, rng=rng)
+        self.dropout = None  # Seq2Seq sets it
 
     def forward(self, src, lengths):
-        keys, h_n = self.rnn(self.embedding(src), None, lengths)
+        keys, h_n = self.rnn(_drop(self.dropout, self.embedding(src)), None, lengths)
         return keys, np.concatenate([h_n[0], h_n[1]], axis=-1)
 
     def backward(self, dkeys, dfinal):
         H = dfinal.shape[-1] // 2
-        self.embedding.backward(self.rnn.backward(dkeys, np.stack([dfinal[:, :H], dfinal[:, H:]])))
+        dx = self.rnn.backward(dkeys, np.stack([dfinal[:, :H], dfinal[:, H:]]))
+        self.embedding.backward(_drop_backward(self.dropout, dx))
 
 
 class Memory:
-    """What every decoder step reads: the encoder's states and which of them are real."""
+    """What every decoder step reads: the encoder's states, which of them are real and,
+    for the additive and concat scores, their projection U_a h_j (computed once here,
+    not once per step; nn.Attention.project_keys)."""
 
-    def __init__(self, keys, lengths, num_keys=None):
+    def __init__(self, keys, lengths, num_keys=None, attention=None):
         if num_keys is not None:  # the location score has one weight row per source position
             if keys.shape[1] > num_keys:
                 raise ValueError(f"the source has {keys.shape[1]} characters, more than the "
@@ -74,12 +93,15 @@ class Memory:
             keys = np.pad(keys, ((0, 0), (0, num_keys - keys.shape[1]), (0, 0)))
         self.keys, self.lengths, self.source_len = keys, np.asarray(lengths), keys.shape[1]
         self.mask = (np.arange(keys.shape[1]) < self.lengths[:, None])[:, None, :]  # (B, 1, S)
+        self.projected = (attention.project_keys(keys) if isinstance(attention, Attention)
+                          and attention.score in PROJECTED_SCORES else None)
 
     def repeat(self, k):
         """Each batch entry k times, for beam search."""
         m = Memory.__new__(Memory)
         m.keys, m.lengths = np.repeat(self.keys, k, axis=0), np.repeat(self.lengths, k)
         m.mask, m.source_len = np.repeat(self.mask, k, axis=0), self.source_len
+        m.projected = None if self.projected is None else np.repeat(self.projected, k, axis=0)
         return m
 
 
@@ -98,13 +120,16 @@ def _attend(attention, query, memory, t):
         c, a = attention(query[:, None], memory.keys, lengths=memory.lengths,
                          positions=np.array([t]))
     else:
-        c, a = attention(query[:, None], memory.keys, mask=memory.mask)
+        c, a = attention(query[:, None], memory.keys, mask=memory.mask,
+                         projected_keys=memory.projected)
     return c[:, 0], a[:, 0]
 
 
 class _Decoder(Module):
     """The teacher-forced loop and its backward, shared by both decoders; each
-    decoder defines step() and step_backward()."""
+    decoder defines step() and step_backward().  dropout_in and dropout_out (None
+    unless Seq2Seq sets them) act on the embedding and on the output layer's input."""
+    dropout_in = dropout_out = None
 
     def forward(self, tgt_in, state, memory, teacher_forcing=1.0, rng=None):
         B, T = tgt_in.shape
@@ -118,17 +143,26 @@ class _Decoder(Module):
             out, state, a = self.step(y_prev, state, memory, t)
             logits.append(out)
             weights.append(a)
-        self.push_cache(memory.keys.shape)
+        self.push_cache(memory)
         return np.stack(logits, axis=1), np.stack(weights, axis=1)
 
     def backward(self, dlogits):
-        """-> (dkeys (B, S, Dk), dstate0).  One step_backward per step, last step first."""
-        dkeys = np.zeros(self.pop_cache(), dlogits.dtype)
-        dstate = None
+        """-> (dkeys (B, S, Dk), dstate0).  One step_backward per step, last step first;
+        what each step gives the memory (dkeys, or dK and dvalues when the keys were
+        projected once) is summed, and dK goes through the projection once."""
+        memory = self.pop_cache()
+        dmemory, dstate = None, None
         for t in reversed(range(dlogits.shape[1])):
-            dstate, dk = self.step_backward(dlogits[:, t], dstate)
-            dkeys += dk
-        return dkeys, dstate
+            dstate, dm = self.step_backward(dlogits[:, t], dstate)
+            if dmemory is None:
+                dmemory = [d.copy() for d in dm]
+            else:
+                for total, d in zip(dmemory, dm):
+                    total += d
+        if memory.projected is None:
+            return dmemory[0], dstate
+        dK, dvalues = dmemory
+        return dvalues + self.attention.project_keys_backward(dK, memory.keys), dstate
 
 
 class BahdanauDecoder(_Decoder):
@@ -144,22 +178,22 @@ class BahdanauDecoder(_Decoder):
         return s0
 
     def step(self, y_prev, s, memory, t):
-        e = self.embedding(y_prev)
+        e = _drop(self.dropout_in, self.embedding(y_prev))
         c, a = _attend(self.attention, s, memory, t)
         s = self.cell(np.concatenate([e, c], axis=-1), s)
-        logits = self.out(np.concatenate([s, c], axis=-1))
+        logits = self.out(_drop(self.dropout_out, np.concatenate([s, c], axis=-1)))
         return logits, s, a
 
     def step_backward(self, dlogits, ds_next):
         """Undo the latest step not yet undone: each module's backward, in reverse."""
         H = self.cell.hidden_size
-        do = self.out.backward(dlogits)
+        do = _drop_backward(self.dropout_out, self.out.backward(dlogits))
         ds = do[:, :H] if ds_next is None else do[:, :H] + ds_next
         dinp, ds_prev = self.cell.backward(ds)
         E = self.embedding.embedding_dim
-        dq, dk = self.attention.backward((do[:, H:] + dinp[:, E:])[:, None])
-        self.embedding.backward(dinp[:, :E])
-        return ds_prev + dq[:, 0], dk
+        dq, *dmemory = self.attention.backward((do[:, H:] + dinp[:, E:])[:, None])
+        self.embedding.backward(_drop_backward(self.dropout_in, dinp[:, :E]))
+        return ds_prev + dq[:, 0], dmemory
 
 
 class LuongDecoder(_Decoder):
@@ -181,24 +215,24 @@ class LuongDecoder(_Decoder):
 
     def step(self, y_prev, state, memory, t):
         h, h_tilde = state
-        e = self.embedding(y_prev)
+        e = _drop(self.dropout_in, self.embedding(y_prev))
         h = self.cell(np.concatenate([e, h_tilde], axis=-1) if self.input_feeding else e, h)
         c, a = _attend(self.attention, h, memory, t)
         h_tilde = self.attentional(c, h)
-        logits = self.out(h_tilde)
+        logits = self.out(_drop(self.dropout_out, h_tilde))
         return logits, (h, h_tilde), a
 
     def step_backward(self, dlogits, dstate_next):
         """Undo the latest step not yet undone: each module's backward, in reverse."""
         dh_next, dh_tilde_next = (0, 0) if dstate_next is None else dstate_next
-        dh_tilde = self.out.backward(dlogits) + dh_tilde_next
+        dh_tilde = _drop_backward(self.dropout_out, self.out.backward(dlogits)) + dh_tilde_next
         dc, dh = self.attentional.backward(dh_tilde)
-        dq, dk = self.attention.backward(dc[:, None])
+        dq, *dmemory = self.attention.backward(dc[:, None])
         dinp, dh_prev = self.cell.backward(dh + dq[:, 0] + dh_next)
         E = self.embedding.embedding_dim
-        self.embedding.backward(dinp[:, :E])
+        self.embedding.backward(_drop_backward(self.dropout_in, dinp[:, :E]))
         dh_tilde_prev = dinp[:, E:] if self.input_feeding else np.zeros_like(dh_prev)
-        return (dh_prev, dh_tilde_prev), dk
+        return (dh_prev, dh_tilde_prev), dmemory
 
 
 class Seq2Seq(Module):
@@ -213,6 +247,8 @@ class Seq2Seq(Module):
     score: "dot", "scaled_dot", "general", "concat", "additive" or "location" (needs
     max_src_len);  window: "global", "local-m" or "local-p" (half-width D).
     "dot" needs dec_hidden == 2 * enc_hidden (keys and queries compared).
+    dropout: the probability of zeroing an embedding or output-layer input in
+    training mode (the module docstring; 0, the default, leaves dropout out).
     forward(src (B, S), src_lengths (B,), tgt_in (B, T)) -> logits (B, T, V); the
     attention weights of that pass are self.weights (B, T, S).
     backward(dlogits) fills every parameter's .grad; SequenceLoss(model) adds the loss.
@@ -221,13 +257,16 @@ class Seq2Seq(Module):
     def __init__(self, src_vocab_size, tgt_vocab_size, emb_dim=32, enc_hidden=64,
                  dec_hidden=128, attention="bahdanau", score="additive", window="global", D=3,
                  attn_dim=None, input_feeding=True, max_src_len=None, teacher_forcing=1.0,
-                 context="attention", dtype=np.float32, rng=None):
+                 context="attention", dropout=0.0, dtype=np.float32, rng=None):
         positive_ints("Seq2Seq", src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
                       emb_dim=emb_dim, enc_hidden=enc_hidden, dec_hidden=dec_hidden, D=D,
                       attn_dim=attn_dim or dec_hidden)
         if not 0 <= teacher_forcing <= 1:
             raise ValueError(f"Seq2Seq: teacher_forcing is a probability in [0, 1], got "
                              f"{teacher_forcing!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout < 1:
+            raise ValueError(f"Seq2Seq: dropout is a probability in [0, 1), got {dropout!r}")
         if attention not in ATTENTIONS:
             raise ValueError(f"Seq2Seq: attention must be one of {ATTENTIONS}, got {attention!r}")
         if context not in CONTEXTS:
@@ -249,18 +288,26 @@ class Seq2Seq(Module):
             self.decoder = BahdanauDecoder(**sizes)
         else:
             self.decoder = LuongDecoder(**sizes, input_feeding=input_feeding)
+        self.dropout = dropout
+        if dropout > 0:  # made last: their generators' draws leave the weights as without
+            self.encoder.dropout = Dropout(dropout, rng)
+            self.decoder.dropout_in = Dropout(dropout, rng)
+            self.decoder.dropout_out = Dropout(dropout, rng)
 
     def encode(self, src, src_lengths):
         """-> memory, the decoder's initial state, and the cache of the bridge's tanh."""
         keys, final = self.encoder(src, src_lengths)
         s0, tanh_cache = F.tanh_forward(self.bridge(final))
         if self.context == "fixed":  # one key, the summary: its weight is always 1
-            memory = Memory(final[:, None], np.ones(len(final), int))
+            memory = Memory(final[:, None], np.ones(len(final), int),
+                            attention=self.decoder.attention)
         else:
-            memory = Memory(keys, src_lengths, self.num_keys)
+            memory = Memory(keys, src_lengths, self.num_keys, self.decoder.attention)
         return memory, self.decoder.initial_state(s0), (tanh_cache, keys.shape)
 
     def forward(self, src, src_lengths, tgt_in, rng=None):
+        if rng is not None and self.dropout > 0:  # the trainer's per-step generator
+            Dropout.reseed(self, rng)
         memory, state, encode_cache = self.encode(src, src_lengths)
         logits, self.weights = self.decoder(tgt_in, state, memory, self.teacher_forcing,
                                             rng or np.random.default_rng(0))
