@@ -9,7 +9,9 @@ writes the Markdown table to benchmarks/g2p_table_<preset>.md: WER and PER on th
 words (greedy, and beam 5 on the first 500), parameters, training time, peak memory, the
 machine and the command.  Every figure in the table is parsed from what the runs
 printed: generated, never typed.  A finished model's results (RESULTS/<model>/result.json)
-are reused when the script runs again, so an interrupted table resumes.
+are reused when the script runs again, so an interrupted table resumes.  Where
+benchmarks/g2p_ensemble.py has written RESULTS/ensemble/result.json (trained models decoded
+together), its row is added too.
 
 Published CMUdict results are listed below the table (PUBLISHED) only where they were
 checked against the paper's own text, and flagged: other splits, other dictionary versions,
@@ -160,6 +162,9 @@ def table(rows, preset):
                      f"{beam(0)} | {beam(1)} | {params} | "
                      f"{r['seconds'] / 60:.1f} min | {bound}{r.get('peak_mib', 0):.0f} MiB | "
                      f"`{r['command']}` |")
+    if any(r.get("singles") for r in rows):
+        lines += ["", "An ensemble (benchmarks/g2p_ensemble.py) decodes with its models together; "
+                  "its training time is its models' runs added up, and its decoding."]
     missing = [name for name in MODELS if name not in {r["model"] for r in rows}]
     if missing:
         lines += ["", f"Not trained with the {preset} preset in this table: "
@@ -182,6 +187,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     results = Path(args.results or HERE / "g2p_results" / args.preset)
     rows = [train(name, MODELS[name], args.preset, results) for name in args.models]
+    ensemble = results / "ensemble" / "result.json"
+    if ensemble.exists():  # benchmarks/g2p_ensemble.py's, where it has been run
+        rows.append(read_json(ensemble))
     if not args.no_peer:
         rows.append(peer(rows[0]["split"], results))
     out = HERE / f"g2p_table_{args.preset}.md"

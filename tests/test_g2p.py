@@ -215,3 +215,31 @@ def test_the_shipped_alignments_agree_with_the_table_they_came_from():
                                    atol=rounding)
         local = np.array(w["local-p"]["weights"]).sum(axis=1)
         assert np.all(local > 0) and np.all(local <= 1 + rounding)
+
+
+def test_an_ensemble_decodes_by_the_mean_of_its_models_log_probabilities():
+    """benchmarks/g2p_ensemble.py: a model with itself decodes as the model alone; two
+    models' first symbol is the argmax of their mean log-probabilities (two untrained
+    date models: the averaging, not the accuracy)."""
+    import numpy as np
+
+    from numpygam.tasks import make_batch
+    from numpygam.tasks.vocab import SOS
+    from numpygam.train import TrainConfig, Trainer
+    script = load_script("benchmarks", "g2p_ensemble.py")
+    one, two = (Trainer(TrainConfig(train_size=200, heldout_limit=6, emb_dim=8, enc_hidden=8,
+                                    dec_hidden=16, attn_dim=8, seed=seed)) for seed in (1, 2))
+    for t in (one, two):
+        t.model.eval()
+    words = [source for source, _ in one.heldout]
+    batch = make_batch([(w, "") for w in words], one.src_vocab, one.tgt_vocab)
+    alone = one.model.greedy(batch.src, batch.src_lengths, one.max_out + 1)[0]
+    assert script.ensemble_greedy([one, one], words) == [one.tgt_vocab.decode(r) for r in alone]
+    first = []
+    for t in (one, two):
+        memory, state, _ = t.model.encode(batch.src, batch.src_lengths)
+        first.append(t.model._step_function(memory)(np.full(len(words), SOS), state, 0)[0])
+    expected = [one.tgt_vocab.decode([e]) for e in np.mean(first, axis=0).argmax(axis=-1)]
+    together = script.ensemble_greedy([one, two], words)
+    assert all(out.startswith(e) if e else out == "" for out, e in zip(together, expected))
+    assert together != script.ensemble_greedy([one, one], words)  # the second model counts
