@@ -187,12 +187,13 @@ def test_killing_the_real_train_command_always_leaves_a_run_that_resumes(tmp_pat
     ("--dropout", "-0.1", ["--dropout -0.1"]),
     ("--rnn-dropout", "1.0", ["--rnn-dropout 1.0", "below 1"]),
     ("--warmup", "-1", ["--warmup -1", "0 or more"]),
+    ("--max-len", "3", ["--max-len 3", "at least --min-len 4"]),  # with --min-len 4 below
     ("--seed", "-1", ["--seed -1"]),
 ])
 def test_bad_train_options_are_usage_errors_before_anything_starts(option, value, words, tmp_path,
                                                                    monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "--dec-hidden", "100", option, value]) == 2
+    assert main(["train", "--dec-hidden", "100", "--min-len", "4", option, value]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
     for w in words:
@@ -727,3 +728,10 @@ def test_the_progress_bar_fills_in_proportion_to_the_steps():
     line = progress_line(250, 1000, 0.5, 0.9, 12.0)
     assert "[######..................]" in line and line.startswith("step   250/1000")
     assert "[" + "#" * 24 + "]" in progress_line(1000, 1000, 0.1, 1.0, 60.0)
+
+
+def test_strings_of_one_length_are_a_valid_copy_task():
+    """--min-len equal to --max-len is allowed (only a longest below the shortest is not)."""
+    from numpygam.train import TrainConfig, check_config
+    assert check_config(TrainConfig(task="copy", min_len=4, max_len=4)) is None
+    assert "--max-len 3" in check_config(TrainConfig(task="copy", min_len=4, max_len=3))
