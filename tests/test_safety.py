@@ -735,3 +735,16 @@ def test_strings_of_one_length_are_a_valid_copy_task():
     from numpygam.train import TrainConfig, check_config
     assert check_config(TrainConfig(task="copy", min_len=4, max_len=4)) is None
     assert "--max-len 3" in check_config(TrainConfig(task="copy", min_len=4, max_len=3))
+
+
+@pytest.mark.parametrize("config", ["not json", "[1, 2]", None])
+def test_a_checkpoint_whose_task_cannot_be_read_is_of_no_task(config, tmp_path):
+    """latest_checkpoint(task=...) skips a checkpoint whose config is not JSON (ValueError),
+    is JSON but no object (AttributeError) or is missing (CheckpointError): no task."""
+    from numpygam.train import _task_of
+    path = tmp_path / "checkpoint.npz"
+    arrays = {"step": np.array(3)}
+    if config is not None:
+        arrays["config"] = np.array(config)
+    np.savez(path, **arrays)
+    assert _task_of(str(path)) is None

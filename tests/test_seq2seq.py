@@ -289,6 +289,14 @@ def test_each_window_builds_its_own_attention(window, kind):
     assert any("W_p" in n for n in names) == (window == "local-p")
 
 
+def test_a_fixed_context_spelled_at_run_time_still_refuses_a_window():
+    """The check compares the text, not the object: a "fixed" built at run time (as a
+    checkpoint's JSON gives it) with a local window is refused like the literal."""
+    context = "".join(["fix", "ed"])
+    with pytest.raises(ValueError, match="context='fixed' has one key"):
+        nn.Seq2Seq(5, 5, context=context, window="local-p")
+
+
 def test_a_context_read_from_a_checkpoints_json_behaves_as_the_literal():
     """A config loaded from JSON holds strings that are equal to the literals but not the
     same objects: the fixed-context model must train the same with either (its gradients
