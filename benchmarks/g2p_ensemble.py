@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from g2p_table import read_json
 
 from numpygam.checkpoint import CheckpointError
 from numpygam.nn.decoding import greedy_search
@@ -44,6 +45,19 @@ def load(results, folder, preset):
         return Trainer.load(str(path))
     except CheckpointError as err:
         raise SystemExit(f"{err}; retrain it with benchmarks/g2p_table.py") from None
+
+
+def read_result(results, folder):
+    """g2p_table.py's result file of a trained model: its name, parameters and time."""
+    path = results / folder / "result.json"
+    if not path.exists():
+        raise SystemExit(f"{path}: not found; g2p_table.py writes it when the model's run "
+                         "ends (run it again to finish that row)")
+    row = read_json(path)
+    if not isinstance(row, dict) or not {"model", "parameters", "seconds"} <= set(row):
+        raise SystemExit(f"{path}: not a result file of g2p_table.py; delete it and run "
+                         "g2p_table.py again to redo that row")
+    return row
 
 
 def ensemble_greedy(trainers, words, batch_size=250):
@@ -80,6 +94,7 @@ def main(argv=None):
         raise SystemExit("--models: name at least two trained models' folders")
     results = Path(args.results or HERE / "g2p_results" / args.preset)
     start = time.time()
+    rows = [read_result(results, folder) for folder in args.models]  # before minutes of work
     trainers = [load(results, folder, args.preset) for folder in args.models]
     for trainer in trainers:
         trainer.model.eval()
@@ -100,7 +115,6 @@ def main(argv=None):
                            references)
     print(f"ensemble of {len(trainers)}: greedy WER {wer:.2%}  PER {per:.2%}  "
           f"({len(test)} words)")
-    rows = [json.loads((results / folder / "result.json").read_text()) for folder in args.models]
     result = {
         "model": "Ensemble of " + " and ".join(r["model"] for r in rows)
                  + " (log-probabilities averaged, greedy)",

@@ -251,6 +251,9 @@ def projected_additive_score_backward(de, cache):
        dv   = sum_bij de_ij z_ij           (A,)
        db   = sum_bij g_ij                 (A,), or None without a bias
     """
+    # The lines down to dK repeat additive_score_backward's on purpose: that one is a
+    # homework exercise (its body is the solution a student writes whole), so it cannot
+    # call a shared helper, and calling it from here would redo Wk k every step.
     z, v = cache.hidden, cache.v
     A = v.shape[0]
     dv = de.reshape(-1) @ z.reshape(-1, A)
