@@ -16,6 +16,8 @@ from numpygam.functional import (
 )
 from numpygam.functional._matmul import matmul_last
 from numpygam.functional.activations import stable_sigmoid
+from numpygam.tasks.g2p import DataUnavailable, load_cmudict
+from numpygam.train import G2P_PRESETS, TrainConfig, Trainer
 from timing import median_seconds
 
 rng = np.random.default_rng(0)
@@ -94,6 +96,16 @@ def main():
     everything = np.ones(e.shape, bool)
     row("softmax_forward(e) without a mask  (an all-True mask), (256, 128, 128)",
         lambda: softmax_forward(e), lambda: softmax_forward(e, everything))
+    try:
+        load_cmudict()
+    except DataUnavailable as err:
+        print(f"(the g2p row is skipped: {err})")
+    else:  # the full preset's model, one training step (a new batch each call)
+        grouped, plain = (Trainer(TrainConfig(task="g2p", **{**G2P_PRESETS["full"],
+                                                             "length_groups": k}))
+                          for k in (16, 1))
+        row("g2p full model's training step in 16 length groups  (random batches)",
+            grouped.train_step, plain.train_step)
     print("\ngain = plain / idiom; below 1 the plain expression is the faster one "
           "(the transposed-copy idiom was dropped for that reason)")
 

@@ -14,7 +14,8 @@ picks
 of attention models are decoded in the G2P papers (Toshniwal & Livescu 2016's best row is
 one).  It prints each model's own greedy WER and PER on the same words (they must equal
 the table's rows: a check that the checkpoints are the ones the table scored) and the
-ensemble's, and writes RESULTS/ensemble/result.json, which g2p_table.py adds to its table.
+ensemble's, and writes RESULTS/ensemble-<its models' folders, joined by -and->/result.json,
+which g2p_table.py adds to its table (a row for each ensemble).
 Its training time is the sum of its models' runs: an ensemble costs all of them.
 """
 import argparse
@@ -116,8 +117,8 @@ def main(argv=None):
     print(f"ensemble of {len(trainers)}: greedy WER {wer:.2%}  PER {per:.2%}  "
           f"({len(test)} words)")
     result = {
-        "model": "Ensemble of " + " and ".join(r["model"] for r in rows)
-                 + " (log-probabilities averaged, greedy)",
+        "model": "Ensemble of " + "; ".join(r["model"] for r in rows[:-1]) + " and "
+                 + rows[-1]["model"] + " (log-probabilities averaged, greedy)",
         "greedy": [round(100 * wer, 2), round(100 * per, 2)],
         "parameters": [sum(r["parameters"][0] for r in rows)],
         # an ensemble costs the training of all its models, and this decoding
@@ -128,7 +129,8 @@ def main(argv=None):
                    + " ".join(args.models),
         "singles": [[folder, round(100 * w, 2), round(100 * p, 2)] for folder, w, p in singles],
     }
-    out = results / "ensemble" / "result.json"
+    # one folder per ensemble, named by its models: the table has a row for each
+    out = results / ("ensemble-" + "-and-".join(args.models)) / "result.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2))

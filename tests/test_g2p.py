@@ -243,3 +243,31 @@ def test_an_ensemble_decodes_by_the_mean_of_its_models_log_probabilities():
     together = script.ensemble_greedy([one, two], words)
     assert all(out.startswith(e) if e else out == "" for out, e in zip(together, expected))
     assert together != script.ensemble_greedy([one, one], words)  # the second model counts
+
+
+def test_the_table_has_a_row_for_each_ensemble_and_reuses_finished_rows(tmp_path, monkeypatch):
+    """benchmarks/g2p_table.py: finished models' result files are reused (nothing is
+    trained here), and every ensemble-*/result.json that g2p_ensemble.py wrote is a row."""
+    import json
+    script = load_script("benchmarks", "g2p_table.py")
+    monkeypatch.setattr(script, "HERE", tmp_path)  # the table is written there
+    results = tmp_path / "results"
+    name = "GRU + Bahdanau (additive)"
+
+    def write(folder, **row):
+        (results / folder).mkdir(parents=True)
+        (results / folder / "result.json").write_text(json.dumps(row))
+
+    write(script.slug(name), model=name, seconds=60, command="python -m numpygam train",
+          split=str(tmp_path / "split"), greedy=[30.0, 7.0], parameters=[10])
+    for i, wer in ((2, 27.5), (3, 26.25)):
+        write(f"ensemble-of-{i}", model=f"Ensemble of {i}", seconds=120 * i, greedy=[wer, 6.0],
+              command=f"python benchmarks/g2p_ensemble.py ({i})", singles=[], parameters=[20])
+    write("phonetisaurus", model="Phonetisaurus", seconds=30, greedy=[26.62, 6.49],
+          command="python benchmarks/g2p_peer.py")
+    script.main(["--preset", "full", "--models", name, "--results", str(results)])
+    table = (tmp_path / "g2p_table_full.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert [r.split(" | ")[0] for r in rows[:4]] == [
+        f"| {name}", "| Ensemble of 2", "| Ensemble of 3", "| Phonetisaurus"]
+    assert "| Ensemble of 3 | 26.25% | 6.00% |" in table

@@ -381,3 +381,45 @@ def test_dropout_leaves_the_initial_weights_and_inference_as_without_it():
 def test_seq2seq_dropout_must_be_a_probability_below_one(p):
     with pytest.raises(ValueError, match=f"dropout.*{p!r}"):
         nn.Seq2Seq(5, 5, dropout=p)
+
+
+def _source_lengths(pairs, vocab, steps, **options):
+    from numpygam.train import sample_batch
+    config = TrainConfig(task="copy", batch_size=16, **options)
+    return np.array([sample_batch(pairs, config, step, vocab, vocab).src_lengths
+                     for step in range(steps)])
+
+
+def test_one_length_group_draws_each_batch_as_it_always_has():
+    # checkpoints of earlier runs resume on the batches they would have seen
+    from numpygam.train import sample_batch
+    pairs, vocab = copy_task(300, 0, False, 1, 20)
+    config = TrainConfig(task="copy", batch_size=16, seed=3)
+    batch = sample_batch(pairs, config, 7, vocab, vocab)
+    drawn = np.random.default_rng([3, 7]).integers(0, len(pairs), 16)
+    expected = make_batch([pairs[i] for i in drawn], vocab, vocab)
+    for got, want in zip(batch, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_length_groups_batch_like_lengths_and_draw_every_length_as_often():
+    pairs, vocab = copy_task(2000, 0, False, 1, 20)
+    steps = 1500
+    plain = _source_lengths(pairs, vocab, steps)
+    grouped = _source_lengths(pairs, vocab, steps, length_groups=8)
+    # like lengths: a batch spans a few lengths, not most of 1..20
+    def spread(lengths):
+        return np.mean(lengths.max(axis=1) - lengths.min(axis=1))
+
+    assert spread(grouped) < spread(plain) / 3, (spread(grouped), spread(plain))
+    # every pair as likely as without groups: each length's mean share of a batch is within
+    # 5 standard errors of the share of the pairs with that length (the steps are the
+    # independent draws: a batch's lengths are not, with groups)
+    share = np.bincount([len(s) for s, _ in pairs], minlength=21)[1:] / len(pairs)
+    for lengths in (plain, grouped):
+        per_step = np.array([np.bincount(row, minlength=21)[1:] for row in lengths]) / 16
+        error = per_step.std(axis=0) / np.sqrt(steps)
+        np.testing.assert_array_less(np.abs(per_step.mean(axis=0) - share), 5 * error)
+    # and the batch of a step is the same whenever it is drawn (resume sees the same batches)
+    np.testing.assert_array_equal(grouped[:20], _source_lengths(pairs, vocab, 20,
+                                                                length_groups=8))
