@@ -186,6 +186,8 @@ def test_killing_the_real_train_command_always_leaves_a_run_that_resumes(tmp_pat
     ("--dropout", "1.0", ["--dropout 1.0", "below 1"]),
     ("--dropout", "-0.1", ["--dropout -0.1"]),
     ("--rnn-dropout", "1.0", ["--rnn-dropout 1.0", "below 1"]),
+    ("--length-groups", "0", ["--length-groups 0", "at least 1"]),
+    ("--length-groups", "100000000", ["--length-groups 100000000", "at most 1024"]),
     ("--warmup", "-1", ["--warmup -1", "0 or more"]),
     ("--max-len", "3", ["--max-len 3", "at least --min-len 4"]),  # with --min-len 4 below
     ("--seed", "-1", ["--seed -1"]),
@@ -227,6 +229,9 @@ def test_resume_applies_what_it_can_and_refuses_what_it_cannot(tmp_path, capsys)
     assert main(["train", *TINY, "--steps", "2", "--eval-every", "1", "--out", out]) == 0
     assert main(["train", "--resume", out, "--emb-dim", "16"]) == 2
     assert "--emb-dim cannot change" in capsys.readouterr().err
+    # the batches a run trains on are fixed by its checkpoint too
+    assert main(["train", "--resume", out, "--length-groups", "4"]) == 2
+    assert "--length-groups cannot change" in capsys.readouterr().err
     assert main(["train", "--resume", out, "--steps", "4", "--lr", "0.001"]) == 0
     resumed = Trainer.load(os.path.join(out, "checkpoint.npz"))
     assert resumed.step == 4 and resumed.config.lr == 0.001 and resumed.config.emb_dim == 8
