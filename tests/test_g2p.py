@@ -247,7 +247,8 @@ def test_an_ensemble_decodes_by_the_mean_of_its_models_log_probabilities():
 
 def test_the_table_has_a_row_for_each_ensemble_and_reuses_finished_rows(tmp_path, monkeypatch):
     """benchmarks/g2p_table.py: finished models' result files are reused (nothing is
-    trained here), and every ensemble-*/result.json that g2p_ensemble.py wrote is a row."""
+    trained here), a model trained before has its row though --models does not name it,
+    and every ensemble-*/result.json that g2p_ensemble.py wrote is a row."""
     import json
     script = load_script("benchmarks", "g2p_table.py")
     monkeypatch.setattr(script, "HERE", tmp_path)  # the table is written there
@@ -260,6 +261,9 @@ def test_the_table_has_a_row_for_each_ensemble_and_reuses_finished_rows(tmp_path
 
     write(script.slug(name), model=name, seconds=60, command="python -m numpygam train",
           split=str(tmp_path / "split"), greedy=[30.0, 7.0], parameters=[10])
+    earlier = "GRU + Bahdanau (additive), dropout 0.25"  # trained before, not named below
+    write(script.slug(earlier), model=earlier, seconds=90, command="python -m numpygam train",
+          split=str(tmp_path / "split"), greedy=[29.0, 7.0], parameters=[10])
     for i, wer in ((2, 27.5), (3, 26.25)):
         write(f"ensemble-of-{i}", model=f"Ensemble of {i}", seconds=120 * i, greedy=[wer, 6.0],
               command=f"python benchmarks/g2p_ensemble.py ({i})", singles=[], parameters=[20])
@@ -268,6 +272,17 @@ def test_the_table_has_a_row_for_each_ensemble_and_reuses_finished_rows(tmp_path
     script.main(["--preset", "full", "--models", name, "--results", str(results)])
     table = (tmp_path / "g2p_table_full.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
-    assert [r.split(" | ")[0] for r in rows[:4]] == [
-        f"| {name}", "| Ensemble of 2", "| Ensemble of 3", "| Phonetisaurus"]
+    assert [r.split(" | ")[0] for r in rows[:6]] == [
+        f"| {name}", f"| {earlier}", "| Ensemble of 2", "| Ensemble of 3", "| Phonetisaurus",
+        "| paper"]  # and then the published results
     assert "| Ensemble of 3 | 26.25% | 6.00% |" in table
+    assert "Not trained with the full preset in this table: GRU + Luong global" in table
+    assert f"{earlier}," not in table.split("Not trained")[1]
+
+
+def test_the_table_with_no_model_trained_and_none_named_says_what_to_do(tmp_path, monkeypatch):
+    script = load_script("benchmarks", "g2p_table.py")
+    monkeypatch.setattr(script, "HERE", tmp_path)
+    with pytest.raises(SystemExit, match="no model trained yet: name one with --models"):
+        script.main(["--preset", "full", "--models", "--results", str(tmp_path / "none")])
+    assert not (tmp_path / "g2p_table_full.md").exists()
