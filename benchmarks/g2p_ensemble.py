@@ -1,4 +1,4 @@
-"""Two trained spelling-to-sound models as one: their log-probabilities averaged at each step.
+"""Trained spelling-to-sound models as one: their log-probabilities averaged at each step.
 
     python benchmarks/g2p_ensemble.py [--preset full] [--models FOLDER FOLDER ...]
 
