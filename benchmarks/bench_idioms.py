@@ -7,6 +7,8 @@ in numpygam quotes these figures (float32, median of repeated runs).
 """
 import numpy as np
 
+from numpygam import functional as F
+from numpygam import nn
 from numpygam.functional import (
     additive_score_backward,
     additive_score_forward,
@@ -16,6 +18,7 @@ from numpygam.functional import (
 )
 from numpygam.functional._matmul import matmul_last
 from numpygam.functional.activations import stable_sigmoid
+from numpygam.nn import parallel
 from numpygam.tasks.g2p import DataUnavailable, load_cmudict
 from numpygam.train import G2P_PRESETS, TrainConfig, Trainer
 from timing import median_seconds
@@ -23,8 +26,8 @@ from timing import median_seconds
 rng = np.random.default_rng(0)
 
 
-def row(name, idiom, plain):
-    t_idiom, t_plain = median_seconds(idiom, repeats=25), median_seconds(plain, repeats=25)
+def row(name, idiom, plain, repeats=25):
+    t_idiom, t_plain = median_seconds(idiom, repeats), median_seconds(plain, repeats)
     print(f"{name:<72} {t_idiom * 1e6:9.1f} us {t_plain * 1e6:9.1f} us {t_plain / t_idiom:6.2f}x")
 
 
@@ -47,6 +50,53 @@ def additive_g_in_place(z, de, v):  # the steps of additive_score_backward's g
     g *= v
     g *= de[..., None]
     return g
+
+
+def whole(fn):
+    """fn run with every batch whole (one share), then the setting as it was."""
+    def run():
+        threads = parallel.get_num_threads()
+        parallel.set_num_threads(1)
+        try:
+            fn()
+        finally:
+            parallel.set_num_threads(threads)
+    return run
+
+
+def after_a_product(fn):
+    """fn right after a matrix product, while OpenBLAS's workers still spin."""
+    A = rng.standard_normal((256, 256)).astype(np.float32)
+
+    def run():
+        A @ A
+        fn()
+    return run
+
+
+def shares_rows():
+    """nn/parallel.py: multi-head attention in shares, and a Transformer step with it."""
+    x = rng.standard_normal((32, 128, 256)).astype(np.float32)
+    mha = nn.MultiheadAttention(256, 8)
+
+    def attention():
+        mha(x, x, x)
+        mha.backward(x)
+    name = f"multi-head attention in {parallel.get_num_threads()} shares  (whole)"
+    row(f"{name}, B32 T128 E256 H8, fwd+bwd", attention, whole(attention))
+    row(f"{name}, the same right after a product", after_a_product(attention),
+        whole(after_a_product(attention)))
+    src, tgt = (rng.standard_normal((32, 128, 256)).astype(np.float32) for _ in range(2))
+    model = nn.Transformer(d_model=256, nhead=8, num_encoder_layers=2, num_decoder_layers=2,
+                           dim_feedforward=1024, dropout=0.1, batch_first=True)
+    causal = ~F.causal_mask(128)
+
+    def step():
+        model.zero_grad()
+        out = model(src, tgt, tgt_mask=causal)
+        model.backward(2 * out / out.size)
+    row("Transformer step, its attention in shares  (whole), d256 H8 2+2 B32 T128",
+        step, whole(step), repeats=5)
 
 
 def main():
@@ -96,6 +146,7 @@ def main():
     everything = np.ones(e.shape, bool)
     row("softmax_forward(e) without a mask  (an all-True mask), (256, 128, 128)",
         lambda: softmax_forward(e), lambda: softmax_forward(e, everything))
+    shares_rows()
     try:
         load_cmudict()
     except DataUnavailable as err:

@@ -7,7 +7,7 @@ The configuration (stated, as the issue asks): nn.Transformer with d_model 128,
 first, float32; a batch of 64 sources of 30 tokens and targets of 11, a causal
 target mask and a source padding mask; forward, a sum-of-squares loss, backward
 and an Adam step.  The PyTorch model gets the same weights.  Target: at most
-1.5x PyTorch's time.
+1.1x PyTorch's time (issue 22).
 """
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ def main():
     t_ours = median_seconds(our_step, repeats=10)
     t_theirs = median_seconds(torch_step, repeats=10)
     print(report_row("train step", t_ours, t_theirs))
-    print("target: ratio <= 1.5x")
+    print("target: ratio <= 1.1x")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 """Helpers for comparing numpygam with PyTorch, the test oracle (CPU, float64)."""
+import contextlib
+
 import numpy as np
 import torch
 from hypothesis import strategies as st
@@ -35,3 +37,19 @@ def arrays(shape, lo=-3.0, hi=3.0):
 
 
 dims = st.integers(1, 4)
+
+
+@contextlib.contextmanager
+def batch_split_into(n):
+    """Inside: every module that splits its batch across threads (numpygam.nn.parallel)
+    splits even the smallest batch into n shares, so the tests' small cases take the
+    threaded path too; the settings are restored after."""
+    from numpygam.nn import parallel
+    threads, min_work = parallel.get_num_threads(), parallel.MIN_SHARE_WORK
+    parallel.set_num_threads(n)
+    parallel.MIN_SHARE_WORK = 0
+    try:
+        yield
+    finally:
+        parallel.set_num_threads(threads)
+        parallel.MIN_SHARE_WORK = min_work

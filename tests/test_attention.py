@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
-from oracle import arrays, assert_close, backward_torch, t
+from oracle import arrays, assert_close, backward_torch, batch_split_into, t
 
 B_, T_, D_ = st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)
 
@@ -326,10 +326,12 @@ def test_multihead_attention_matches_torch_with_copied_weights(data):
     attn_mask = data.draw(st.one_of(st.none(), arrays((Tq, Tk)).map(lambda x: x > 1.5)))
     if attn_mask is not None:
         attn_mask[:, 0] = False
-    out, w = ours(query, key, value, key_padding_mask=kpm, attn_mask=attn_mask,
-                  average_attn_weights=average)
-    dout, dw = data.draw(arrays(out.shape)), data.draw(arrays(w.shape))
-    dq, dk, dv = ours.backward(dout, dw)
+    shares = data.draw(st.integers(1, 3))  # the batch split across threads (nn/parallel.py)
+    with batch_split_into(shares):
+        out, w = ours(query, key, value, key_padding_mask=kpm, attn_mask=attn_mask,
+                      average_attn_weights=average)
+        dout, dw = data.draw(arrays(out.shape)), data.draw(arrays(w.shape))
+        dq, dk, dv = ours.backward(dout, dw)
     qt, kt, vt = t(query), t(key), t(value)
     outt, wt = tm(qt, kt, vt, key_padding_mask=torch.as_tensor(kpm),
                   attn_mask=None if attn_mask is None else torch.as_tensor(attn_mask),

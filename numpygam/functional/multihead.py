@@ -63,6 +63,7 @@ def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias
     if E % num_heads:
         raise ValueError(f"{op}: embed_dim {E} must be divisible by num_heads {num_heads}")
     dim_equal(op, "key.shape must equal value.shape", key.shape, value.shape)
+    dim_equal(op, "key.shape[0] must equal the query's batch size B", key.shape[0], B)
     dim_equal(op, "key.shape[2] must equal the query's embed_dim", key.shape[2], E)
     dim_equal(op, "in_proj_weight.shape must be (3E, E)", in_proj_weight.shape, (3 * E, E))
     H = num_heads

@@ -4,7 +4,8 @@ import math
 import numpy as np
 
 from .. import functional as F
-from . import init
+from ..functional._checks import dim_equal, float_array
+from . import init, parallel
 from .linear import Linear
 from .module import Module, Parameter, add_grads, data, positive_ints
 
@@ -26,6 +27,10 @@ class MultiheadAttention(Module):
     A query with no allowed key gets a zero output row where torch gives NaN.
     backward(dout, dweights=None) -> (dquery, dkey, dvalue); for self-attention
     (query is key is value) the input's gradient is their sum.
+
+    A large batch runs in shares, one per core, forward and backward (nn/parallel.py):
+    the same numbers as one call (the parameter gradients up to the order of a sum);
+    numpygam.nn.parallel.set_num_threads(1) keeps every call whole.
     """
 
     def __init__(self, embed_dim, num_heads, bias=True, dtype=np.float32, rng=None):
@@ -65,30 +70,67 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True):
+        for name, x in (("query", query), ("key", key), ("value", value)):
+            float_array("MultiheadAttention", name, x, ndim=3)
         B, Tq = query.shape[:2]
+        dim_equal("MultiheadAttention", "key.shape[0] and value.shape[0] must equal the "
+                  "query's batch size B", (len(key), len(value)), (B, B))
         mask, bias = self._masks(key_padding_mask, attn_mask, B, Tq, key.shape[1])
         if bias is not None:
             bias = bias.astype(query.dtype)
-        (out, weights), cache = F.multi_head_attention_forward(
-            query, key, value, in_proj_weight=self.in_proj_weight.data,
-            in_proj_bias=data(self.in_proj_bias), out_proj_weight=self.out_proj.weight.data,
-            out_proj_bias=data(self.out_proj.bias), num_heads=self.num_heads, mask=mask,
-            bias=bias)
-        self.push_cache((cache, average_attn_weights))
-        if not need_weights:
-            return out, None
-        return out, (weights.mean(axis=1) if average_attn_weights else weights)
+        self_attention = query is key and key is value
+
+        def share(s):
+            """Forward of the batch rows s: (out, weights or None, cache)."""
+            q = query[s]
+            k, v = (q, q) if self_attention else (key[s], value[s])
+            (out, weights), cache = F.multi_head_attention_forward(
+                q, k, v, in_proj_weight=self.in_proj_weight.data,
+                in_proj_bias=data(self.in_proj_bias), out_proj_weight=self.out_proj.weight.data,
+                out_proj_bias=data(self.out_proj.bias), num_heads=self.num_heads,
+                mask=_rows(mask, s), bias=_rows(bias, s))
+            if not need_weights:
+                weights = None
+            elif average_attn_weights:
+                weights = weights.mean(axis=1)
+            return out, weights, (s, cache)
+
+        outs, weights, caches = zip(*parallel.map_shares(
+            share, parallel.batch_shares(B, _multiply_adds(query, key))))
+        self.push_cache((caches, average_attn_weights))
+        return parallel.joined(outs), parallel.joined(weights)
 
     def backward(self, dout, dweights=None):
-        cache, averaged = self.pop_cache()
-        if dweights is not None and averaged:
-            H = self.num_heads
-            dweights = np.repeat(dweights[:, None] / H, H, axis=1)
-        dq, dk, dv, dW_in, db_in, dW_out, db_out = F.multi_head_attention_backward(
-            (dout, dweights), cache)
-        add_grads((self.in_proj_weight, dW_in), (self.in_proj_bias, db_in),
-                  (self.out_proj.weight, dW_out), (self.out_proj.bias, db_out))
-        return dq, dk, dv
+        shares, averaged = self.pop_cache()
+        H = self.num_heads
+
+        def share(s_cache):
+            s, cache = s_cache
+            dw = None if dweights is None else dweights[s]
+            if dw is not None and averaged:
+                dw = np.repeat(dw[:, None] / H, H, axis=1)
+            return F.multi_head_attention_backward((dout[s], dw), cache)
+
+        dq, dk, dv, dW_in, db_in, dW_out, db_out = zip(*parallel.map_shares(share, shares))
+        add_grads((self.in_proj_weight, parallel.summed(dW_in)),
+                  (self.in_proj_bias, parallel.summed(db_in)),
+                  (self.out_proj.weight, parallel.summed(dW_out)),
+                  (self.out_proj.bias, parallel.summed(db_out)))
+        return parallel.joined(dq), parallel.joined(dk), parallel.joined(dv)
 
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
+
+
+def _multiply_adds(query, key):
+    """Multiply-adds of one forward: the four projections and the B*H score and context
+    products (what decides whether the batch is worth splitting across the cores)."""
+    B, Tq, E = query.shape
+    Tk = key.shape[1]
+    return B * ((2 * Tq + 2 * Tk) * E * E + 2 * Tq * Tk * E)
+
+
+def _rows(m, s):
+    """The batch rows s of a mask broadcastable to (B, ...): all of it where its batch
+    axis has length 1 (one mask for every row)."""
+    return m if m is None or m.shape[0] == 1 else m[s]

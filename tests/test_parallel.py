@@ -1,0 +1,248 @@
+"""The batch split across threads (numpygam/nn/parallel.py): the same numbers as one call."""
+import os
+import select
+import signal
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from numpygam import nn
+from numpygam.nn import parallel
+from oracle import batch_split_into
+
+ROUNDING = 1e-12  # float64: the same sums, in two orders
+
+
+def blas_threads():
+    """The thread counts of the BLAS libraries numpygam holds (NumPy's), read now: a BLAS
+    loaded later (SciPy's own OpenBLAS, say) is not NumPy's and is left alone."""
+    return [lib["num_threads"] for lib in parallel._blas().info()]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, 7, 64])
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+def test_the_shares_cover_every_row_once_in_near_equal_parts(batch, threads):
+    with batch_split_into(threads):
+        shares = parallel.batch_shares(batch, work=1)
+    rows = np.concatenate([np.arange(batch)[s] for s in shares])
+    np.testing.assert_array_equal(rows, np.arange(batch))
+    assert len(shares) == min(threads, batch)
+    sizes = [len(np.arange(batch)[s]) for s in shares]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_each_share_gets_min_share_work_and_one_thread_is_one_share():
+    threads, per_share = parallel.get_num_threads(), parallel.MIN_SHARE_WORK
+    try:
+        parallel.set_num_threads(4)
+        assert parallel.batch_shares(64, work=2 * per_share - 1) == [slice(None)]
+        assert len(parallel.batch_shares(64, work=2 * per_share)) == 2
+        assert len(parallel.batch_shares(64, work=3 * per_share + 5)) == 3
+        assert len(parallel.batch_shares(64, work=100 * per_share)) == 4
+        parallel.set_num_threads(1)
+        assert parallel.batch_shares(64, work=10 ** 12) == [slice(None)]
+    finally:
+        parallel.set_num_threads(threads)
+
+
+def test_a_forked_child_gets_a_pool_of_its_own():
+    """After a fork the parent's pool threads do not exist in the child: its shares must
+    still run (a pool that thinks it has idle threads would wait for ever)."""
+    parallel.map_shares(lambda i: i, [1, 2])  # the parent's pool, with an idle thread
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the shares' result, then leave at once
+        try:
+            os.write(writer, repr(parallel.map_shares(lambda i: i + 1, [1, 2])).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    ready, _, _ = select.select([reader], [], [], 60)
+    result = os.read(reader, 100).decode() if ready else "no answer in 60 s"
+    os.waitpid(pid, 0) if ready else os.kill(pid, signal.SIGKILL)
+    assert result == "[2, 3]"
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.5, True, "2", None])
+def test_set_num_threads_names_a_bad_count(n):
+    with pytest.raises(ValueError, match=r"set_num_threads: n must be an integer >= 1, got"):
+        parallel.set_num_threads(n)
+
+
+def test_map_shares_keeps_order_runs_on_several_threads_and_restores_blas():
+    before = blas_threads()
+    seen = []
+    together = threading.Barrier(3, timeout=30)  # passed only if all three run at once
+
+    def work(i):
+        together.wait()
+        seen.append(blas_threads())
+        return i * i
+
+    assert parallel.map_shares(work, [1, 2, 3]) == [1, 4, 9]
+    assert seen == [[1] * len(before)] * 3  # BLAS on one thread in each
+    assert blas_threads() == before
+    assert parallel.map_shares(lambda i: i * i, [5]) == [25]  # one item: plainly
+
+
+def test_blas_works_on_all_its_threads_after_its_workers_were_stopped(rng):
+    """map_shares stops OpenBLAS's spinning workers; its next product starts them again
+    and is right to float32's bound, n u |A||A| elementwise."""
+    before = blas_threads()
+    A = rng.standard_normal((300, 300)).astype(np.float32)
+    A @ A  # the workers spin now
+    parallel.map_shares(lambda i: i, [1, 2])
+    A64 = A.astype(np.float64)
+    error = np.abs((A @ A) - A64 @ A64)
+    assert np.all(error <= 300 * np.finfo(np.float32).eps * (np.abs(A64) @ np.abs(A64)))
+    assert blas_threads() == before
+
+
+def test_an_error_in_any_share_reaches_the_caller_and_blas_is_restored():
+    before = blas_threads()
+
+    def work(i):
+        if i == 2:
+            raise ValueError("share 2 failed")
+        return i
+
+    with pytest.raises(ValueError, match="share 2 failed"):
+        parallel.map_shares(work, [1, 2])
+    assert blas_threads() == before
+
+
+def test_shares_never_nest_and_callers_on_two_threads_both_finish():
+    """A map_shares inside a share runs its items one after another on its own thread;
+    two user threads calling at once both get their results (no deadlock)."""
+    inner = parallel.map_shares(lambda i: parallel.map_shares(lambda j: (i, j), [1, 2]), [1, 2])
+    assert inner == [[(1, 1), (1, 2)], [(2, 1), (2, 2)]]
+    results = {}
+    callers = [threading.Thread(target=lambda k=k: results.update(
+        {k: parallel.map_shares(lambda i: i * k, [1, 2, 3])})) for k in (10, 100)]
+    for c in callers:
+        c.start()
+    for c in callers:
+        c.join(timeout=60)
+    assert results == {10: [10, 20, 30], 100: [100, 200, 300]}
+
+
+def test_errstate_holds_in_every_share():
+    def work(i):
+        return np.float64(1) / np.float64(0) if i == 2 else 0.0
+
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        parallel.map_shares(work, [1, 2])
+
+
+def mha_case(rng, self_attention, bias):
+    m = nn.MultiheadAttention(8, 2, bias=bias, rng=rng).to(np.float64)
+    if bias:
+        m.in_proj_bias.data[:] = rng.standard_normal(24)
+        m.out_proj.bias.data[:] = rng.standard_normal(8)
+    q = rng.standard_normal((5, 4, 8))
+    kv = q if self_attention else rng.standard_normal((5, 6, 8))
+    return m, q, kv
+
+
+def run(m, q, kv, dout, dweights, **kwargs):
+    m.zero_grad()
+    out, weights = m(q, kv, kv, **kwargs)
+    grads = m.backward(dout, dweights)
+    return [out, weights, *grads, *(p.grad.copy() for p in m.parameters())]
+
+
+@pytest.mark.parametrize("shares", [2, 3, 5])
+@pytest.mark.parametrize("self_attention", [True, False])
+@pytest.mark.parametrize("masks", ["none", "padding", "causal", "per-head float"])
+@pytest.mark.parametrize("weights", ["averaged", "per head", "not needed"])
+def test_multihead_attention_in_shares_gives_what_one_call_gives(shares, self_attention,
+                                                                  masks, weights, rng):
+    m, q, kv = mha_case(rng, self_attention, bias=masks != "none")
+    Tk = kv.shape[1]
+    kwargs = {"need_weights": weights != "not needed",
+              "average_attn_weights": weights == "averaged"}
+    if masks == "padding":
+        kwargs["key_padding_mask"] = np.arange(Tk)[None] >= np.array([6, 1, 3, 6, 2])[:, None]
+    elif masks == "causal" and self_attention:
+        kwargs["attn_mask"] = ~np.tril(np.ones((4, 4), bool))
+    elif masks == "per-head float":
+        kwargs["attn_mask"] = rng.standard_normal((5 * 2, 4, Tk))
+    dout = rng.standard_normal((5, 4, 8))
+    dweights = None if weights == "not needed" else \
+        rng.standard_normal((5, 4, Tk) if weights == "averaged" else (5, 2, 4, Tk))
+    with batch_split_into(1):
+        whole = run(m, q, kv, dout, dweights, **kwargs)
+    with batch_split_into(shares):
+        split = run(m, q, kv, dout, dweights, **kwargs)
+    for name, a, b in zip(["out", "weights", "dquery", "dkey", "dvalue", "parameters..."],
+                          whole, split):
+        if a is None:
+            assert b is None, name
+        else:
+            np.testing.assert_allclose(b, a, rtol=ROUNDING, atol=ROUNDING, err_msg=name)
+
+
+def test_calls_in_shares_undo_last_first_like_any_module(rng):
+    """Two forwards, then two backwards in reverse (a layer used twice): each backward
+    finds its own call's shares, as with one call each."""
+    m, q, _ = mha_case(rng, True, bias=True)
+    q2, d1, d2 = (rng.standard_normal(q.shape) for _ in range(3))
+    results = []
+    for shares in (1, 2):
+        with batch_split_into(shares):
+            m.zero_grad()
+            m(q, q, q)
+            m(q2[:3], q2[:3], q2[:3])
+            g2 = m.backward(d2[:3])
+            g1 = m.backward(d1)
+            results.append([*g1, *g2, *(p.grad.copy() for p in m.parameters())])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=ROUNDING, atol=ROUNDING)
+
+
+def test_a_transformer_in_shares_gives_what_one_call_gives(rng):
+    model = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                           dim_feedforward=16, dropout=0.0, batch_first=True,
+                           rng=np.random.default_rng(3)).to(np.float64)
+    src, tgt = rng.standard_normal((4, 6, 8)), rng.standard_normal((4, 3, 8))
+    padding = np.arange(6)[None] >= np.array([6, 2, 4, 5])[:, None]
+    causal = ~np.tril(np.ones((3, 3), bool))
+    dout = rng.standard_normal((4, 3, 8))
+    results = []
+    for shares in (1, 2):
+        with batch_split_into(shares):
+            model.zero_grad()
+            out = model(src, tgt, tgt_mask=causal, src_key_padding_mask=padding,
+                        memory_key_padding_mask=padding)
+            grads = model.backward(dout)
+            results.append([out, *grads, *(p.grad.copy() for p in model.parameters())])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=ROUNDING, atol=ROUNDING)
+
+
+def test_a_fully_padded_row_in_a_share_is_zeros_without_a_warning(rng):
+    m, q, kv = mha_case(rng, False, bias=True)
+    padding = np.zeros((5, 6), bool)
+    padding[4] = True  # the last row, in the last share: no key at all
+    with batch_split_into(2), np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, w = m(q, kv, kv, key_padding_mask=padding)
+        grads = m.backward(np.ones_like(out), np.ones_like(w))
+    assert np.all(w[4] == 0) and all(np.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda m, x: m(x, x[:, :3], x, ), ["key.shape must equal value.shape"]),
+    (lambda m, x: m(x, x[:2], x[:2]), ["batch size B", "(2, 2)", "(5, 5)"]),
+    (lambda m, x: m(x, x, x, key_padding_mask=np.zeros((5, 3), bool)),
+     ["key_padding_mask", "(5, 4)", "(5, 3)"]),
+    (lambda m, x: m(x.tolist(), x, x), ["query"]),
+])
+def test_bad_input_gets_the_same_clear_error_when_the_batch_would_be_split(call, words, rng):
+    m, x, _ = mha_case(rng, True, bias=True)
+    with batch_split_into(2), pytest.raises((ValueError, TypeError)) as info:
+        call(m, x)
+    for w in words:
+        assert w in str(info.value), f"{w!r} not in: {info.value}"
