@@ -8,7 +8,7 @@ in numpygam quotes these figures (float32, median of repeated runs).
 import numpy as np
 
 from numpygam import functional as F
-from numpygam import nn
+from numpygam import nn, parallel
 from numpygam.functional import (
     additive_score_backward,
     additive_score_forward,
@@ -18,7 +18,6 @@ from numpygam.functional import (
 )
 from numpygam.functional._matmul import matmul_last
 from numpygam.functional.activations import stable_sigmoid
-from numpygam.nn import parallel
 from numpygam.tasks.g2p import DataUnavailable, load_cmudict
 from numpygam.train import G2P_PRESETS, TrainConfig, Trainer
 from timing import median_seconds
@@ -75,7 +74,7 @@ def after_a_product(fn):
 
 
 def shares_rows():
-    """nn/parallel.py: multi-head attention in shares, and a Transformer step with it."""
+    """numpygam/parallel.py: multi-head attention in shares, and a Transformer step with it."""
     x = rng.standard_normal((32, 128, 256)).astype(np.float32)
     mha = nn.MultiheadAttention(256, 8)
 

@@ -41,10 +41,10 @@ dims = st.integers(1, 4)
 
 @contextlib.contextmanager
 def batch_split_into(n):
-    """Inside: every module that splits its batch across threads (numpygam.nn.parallel)
+    """Inside: every module that splits its batch across threads (numpygam.parallel)
     splits even the smallest batch into n shares, so the tests' small cases take the
     threaded path too; the settings are restored after."""
-    from numpygam.nn import parallel
+    from numpygam import parallel
     threads, min_work = parallel.get_num_threads(), parallel.MIN_SHARE_WORK
     parallel.set_num_threads(n)
     parallel.MIN_SHARE_WORK = 0

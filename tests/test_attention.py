@@ -326,7 +326,7 @@ def test_multihead_attention_matches_torch_with_copied_weights(data):
     attn_mask = data.draw(st.one_of(st.none(), arrays((Tq, Tk)).map(lambda x: x > 1.5)))
     if attn_mask is not None:
         attn_mask[:, 0] = False
-    shares = data.draw(st.integers(1, 3))  # the batch split across threads (nn/parallel.py)
+    shares = data.draw(st.integers(1, 3))  # the batch split across threads (numpygam/parallel.py)
     with batch_split_into(shares):
         out, w = ours(query, key, value, key_padding_mask=kpm, attn_mask=attn_mask,
                       average_attn_weights=average)

@@ -1,4 +1,4 @@
-"""The batch split across threads (numpygam/nn/parallel.py): the same numbers as one call."""
+"""The batch split across threads (numpygam/numpygam/parallel.py): the same numbers as one call."""
 import os
 import select
 import signal
@@ -8,8 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from numpygam import nn
-from numpygam.nn import parallel
+from numpygam import nn, parallel
 from oracle import batch_split_into
 
 ROUNDING = 1e-12  # float64: the same sums, in two orders

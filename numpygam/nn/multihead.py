@@ -4,8 +4,9 @@ import math
 import numpy as np
 
 from .. import functional as F
+from .. import parallel
 from ..functional._checks import dim_equal, float_array
-from . import init, parallel
+from . import init
 from .linear import Linear
 from .module import Module, Parameter, add_grads, data, positive_ints
 
@@ -28,9 +29,9 @@ class MultiheadAttention(Module):
     backward(dout, dweights=None) -> (dquery, dkey, dvalue); for self-attention
     (query is key is value) the input's gradient is their sum.
 
-    A large batch runs in shares, one per core, forward and backward (nn/parallel.py):
+    A large batch runs in shares, one per core, forward and backward (numpygam/parallel.py):
     the same numbers as one call (the parameter gradients up to the order of a sum);
-    numpygam.nn.parallel.set_num_threads(1) keeps every call whole.
+    numpygam.parallel.set_num_threads(1) keeps every call whole.
     """
 
     def __init__(self, embed_dim, num_heads, bias=True, dtype=np.float32, rng=None):

@@ -1,4 +1,4 @@
-"""The batch split across the cores: data parallelism inside one module.
+"""The batch split across the cores: data parallelism inside one call of a module.
 
 The rows of a batch are independent (row b's output depends on row b's input and
 the shared parameters only), so a module may run its forward on the batch in shares
@@ -26,8 +26,13 @@ before a fork; its next product starts them again, some 50 us), and right after 
 product it takes 57.9 ms against 96.2 ms whole.  So do not run numpygam's modules while
 another thread of yours is inside a BLAS call; set_num_threads(1) if you must.
 
-    from numpygam.nn import parallel
+    from numpygam import parallel
     parallel.set_num_threads(1)   # one share: the plain path (e.g. to step through it)
+
+Tried and not kept (benchmarks/README.md): nn.Linear in shares (OpenBLAS splits one
+large product as well), conv2d's DFT path in shares (GAM at (8, 64, 32, 32) 47.8 ->
+38.3 ms, but at (8, 256, 14, 14) 77.4 -> 91.9 ms and peak memory 0.98x -> 1.18x
+PyTorch's).
 
 The default is BLAS's own thread count (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or the
 cores), read by threadpoolctl when first needed.  A share has at least MIN_SHARE_WORK
