@@ -41,7 +41,7 @@ multiply-adds: below that, handing it to a thread costs more than it saves.
 import contextvars
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -56,9 +56,10 @@ _state = {"threads": None, "pool": None, "pool_size": 0, "blas": None}
 
 
 def _forget_threads_after_fork():
-    """A forked child has none of the pool's threads: it starts a pool of its own."""
-    global _running
-    _running = threading.Lock()
+    """A forked child has none of the pool's threads (and a lock another thread held
+    stays held in it): it starts with locks and a pool of its own."""
+    global _lock, _running
+    _lock, _running = threading.Lock(), threading.Lock()
     _state.update(pool=None, pool_size=0)
 
 
@@ -135,8 +136,8 @@ def map_shares(fn, items):
             try:
                 first = fn(items[0])
             finally:
-                rest = [f.result() for f in futures]  # waits for all; raises the first error
-        return [first, *rest]
+                wait(futures)  # every share ends before BLAS gets its threads back
+        return [first, *(f.result() for f in futures)]  # raises a share's error, if any
     finally:
         _running.release()
 

@@ -3,6 +3,7 @@ import os
 import select
 import signal
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -99,16 +100,20 @@ def test_blas_works_on_all_its_threads_after_its_workers_were_stopped(rng):
     assert blas_threads() == before
 
 
-def test_an_error_in_any_share_reaches_the_caller_and_blas_is_restored():
+def test_an_error_in_any_share_reaches_the_caller_after_every_share_ended():
     before = blas_threads()
+    ended = []
 
     def work(i):
         if i == 2:
             raise ValueError("share 2 failed")
+        time.sleep(0.2)  # still running when share 2 fails
+        ended.append(i)
         return i
 
     with pytest.raises(ValueError, match="share 2 failed"):
-        parallel.map_shares(work, [1, 2])
+        parallel.map_shares(work, [1, 2, 3])
+    assert sorted(ended) == [1, 3]
     assert blas_threads() == before
 
 
