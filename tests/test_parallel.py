@@ -188,6 +188,30 @@ def test_multihead_attention_in_shares_gives_what_one_call_gives(shares, self_at
             np.testing.assert_allclose(b, a, rtol=ROUNDING, atol=ROUNDING, err_msg=name)
 
 
+def test_the_module_runs_the_functional_op_once_per_share_on_its_rows(rng, monkeypatch):
+    """What the equality tests above cannot see: that the batch was split at all."""
+    import numpygam.functional as F
+    forward, backward, rows = F.multi_head_attention_forward, F.multi_head_attention_backward, []
+
+    def spy_forward(query, *args, **kwargs):
+        rows.append(("forward", len(query)))
+        return forward(query, *args, **kwargs)
+
+    def spy_backward(dout, cache):
+        rows.append(("backward", len(dout[0])))
+        return backward(dout, cache)
+    monkeypatch.setattr(F, "multi_head_attention_forward", spy_forward)
+    monkeypatch.setattr(F, "multi_head_attention_backward", spy_backward)
+    m, q, _ = mha_case(rng, True, bias=True)
+    with batch_split_into(2):
+        m.backward(m(q, q, q)[0])
+    assert sorted(rows) == [("backward", 2), ("backward", 3), ("forward", 2), ("forward", 3)]
+    rows.clear()
+    with batch_split_into(1):
+        m.backward(m(q, q, q)[0])
+    assert rows == [("forward", 5), ("backward", 5)]
+
+
 def test_calls_in_shares_undo_last_first_like_any_module(rng):
     """Two forwards, then two backwards in reverse (a layer used twice): each backward
     finds its own call's shares, as with one call each."""
@@ -238,8 +262,10 @@ def test_a_fully_padded_row_in_a_share_is_zeros_without_a_warning(rng):
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda m, x: m(x, x[:, :3], x, ), ["key.shape must equal value.shape"]),
-    (lambda m, x: m(x, x[:2], x[:2]), ["batch size B", "(2, 2)", "(5, 5)"]),
+    (lambda m, x: m(x, x[:, :3], x, ), ["key.shape must equal value.shape", "(5, 3, 8)",
+                                        "(5, 4, 8)"]),
+    (lambda m, x: m(x, x[:2], x[:2]), ["the query's B and E", "(2, 8)", "(5, 8)"]),
+    (lambda m, x: m(x[..., :6], x[..., :6], x[..., :6]), ["embed_dim", "got 6, expected 8"]),
     (lambda m, x: m(x, x, x, key_padding_mask=np.zeros((5, 3), bool)),
      ["key_padding_mask", "(5, 4)", "(5, 3)"]),
     (lambda m, x: m(x.tolist(), x, x), ["query"]),
@@ -250,3 +276,22 @@ def test_bad_input_gets_the_same_clear_error_when_the_batch_would_be_split(call,
         call(m, x)
     for w in words:
         assert w in str(info.value), f"{w!r} not in: {info.value}"
+
+
+@pytest.mark.parametrize("shares", [1, 2])
+def test_misshaped_dweights_are_named_and_a_corrected_retry_works(shares, rng):
+    m, q, _ = mha_case(rng, True, bias=True)
+    dout = rng.standard_normal(q.shape)
+    with batch_split_into(shares):
+        m.zero_grad()
+        out, w = m(q, q, q)
+        with pytest.raises(ValueError, match=r"dweights has shape \(5, 2, 4\), expected "
+                                             r"\(5, 4, 4\).*nothing was changed"):
+            m.backward(dout, w[:, :2])
+        assert np.all(m.in_proj_weight.grad == 0)
+        retried = m.backward(dout, np.ones_like(w))
+    m.zero_grad()
+    m(q, q, q)
+    once = m.backward(dout, np.ones_like(w))
+    for a, b in zip(retried, once):
+        np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)

@@ -71,11 +71,15 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True):
+        # checked here, on the whole batch, so that an error names its shapes (not a share's)
+        op = "MultiheadAttention"
         for name, x in (("query", query), ("key", key), ("value", value)):
-            float_array("MultiheadAttention", name, x, ndim=3)
-        B, Tq = query.shape[:2]
-        dim_equal("MultiheadAttention", "key.shape[0] and value.shape[0] must equal the "
-                  "query's batch size B", (len(key), len(value)), (B, B))
+            float_array(op, name, x, ndim=3)
+        B, Tq, E = query.shape
+        dim_equal(op, "query.shape[2] must equal embed_dim", E, self.embed_dim)
+        dim_equal(op, "key.shape must equal value.shape", key.shape, value.shape)
+        dim_equal(op, "key.shape must be (B, Tk, E), with the query's B and E",
+                  (len(key), key.shape[2]), (B, E))
         mask, bias = self._masks(key_padding_mask, attn_mask, B, Tq, key.shape[1])
         if bias is not None:
             bias = bias.astype(query.dtype)
@@ -98,11 +102,19 @@ class MultiheadAttention(Module):
 
         outs, weights, caches = zip(*parallel.map_shares(
             share, parallel.batch_shares(B, _multiply_adds(query, key))))
-        self.push_cache((caches, average_attn_weights))
+        H, Tk = self.num_heads, key.shape[1]
+        weights_shape = (B, Tq, Tk) if average_attn_weights else (B, H, Tq, Tk)
+        self.push_cache((caches, average_attn_weights, weights_shape))
         return parallel.joined(outs), parallel.joined(weights)
 
     def backward(self, dout, dweights=None):
-        shares, averaged = self.pop_cache()
+        cache = self.pop_cache()
+        shares, averaged, weights_shape = cache
+        if dweights is not None and np.shape(dweights) != weights_shape:
+            self.push_cache(cache)  # a corrected retry still finds it
+            raise ValueError(f"MultiheadAttention.backward: dweights has shape "
+                             f"{np.shape(dweights)}, expected {weights_shape} (the shape of the "
+                             f"weights the forward returned); nothing was changed")
         H = self.num_heads
 
         def share(s_cache):
