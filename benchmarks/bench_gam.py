@@ -9,11 +9,19 @@ method="reference" (conv2d's textbook im2col).
 Targets (issue 22): time at most 1.5x PyTorch's, peak memory at most 1x; at least 2x
 faster than im2col.
 
+Page faults: each step's minor page faults (getrusage), in this process as it
+starts.  glibc hands freed memory at the top of its heap back to the kernel, and
+numpygam's step, with its tens of MiB of spectra, then faults it in again next
+step; the last table times both libraries again after
+numpygam.memory.keep_freed_memory(), which `python -m numpygam train` calls
+(numpygam/memory.py says why and at what cost).
+
 Peak memory: each library runs one forward+backward in a fresh subprocess; the
 kernel's peak-RSS mark is reset (/proc/self/clear_refs) just before, and the
 peak (VmHWM) minus the resident size before the run is reported.
 """
 import json
+import resource
 import subprocess
 import sys
 
@@ -21,6 +29,7 @@ import numpy as np
 import torch
 
 from numpygam import nn
+from numpygam.memory import keep_freed_memory
 from timing import from_tests, median_seconds, report_row
 
 BlogGAM = from_tests("torch_models").BlogGAM
@@ -48,6 +57,24 @@ def step_theirs(theirs, xt, dyt):
     theirs.zero_grad()
     xt.grad = None
     theirs(xt).backward(dyt)
+
+
+def faults_per_step(step, steps=5):
+    """Minor page faults (pages the kernel had to map, zeroed) per call of step()."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(steps):
+        step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
+
+
+def time_both(size):
+    """(ours, theirs, steps, x, dy): both libraries' median seconds per forward+backward."""
+    ours, theirs, x = build(size)
+    dy = np.random.default_rng(1).standard_normal(size).astype(np.float32)
+    xt, dyt = torch.tensor(x, requires_grad=True), torch.tensor(dy)
+    steps = (lambda: step_ours(ours, x, dy)), (lambda: step_theirs(theirs, xt, dyt))
+    return (median_seconds(steps[0], repeats=7), median_seconds(steps[1], repeats=7), steps,
+            x, dy)
 
 
 def _status_kb(field):
@@ -83,21 +110,20 @@ def main():
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}")
     print("nn.GAM forward+backward, paper variant, rate 4, train mode, float32\n")
     header = (f"{'(B, C, H, W)':<18}{'numpygam':>10}{'torch':>9}{'ratio':>7}{'im2col':>9}"
-              f"{'speed-up':>9}   {'peak MiB ours':>13}{'torch':>7}{'ratio':>7}")
+              f"{'speed-up':>9}   {'peak MiB ours':>13}{'torch':>7}{'ratio':>7}"
+              f"   {'faults/step ours':>16}{'torch':>7}")
     print(header)
     rows, ports = [], []
     for size in SIZES:
-        ours, theirs, x = build(size)
-        dy = np.random.default_rng(1).standard_normal(size).astype(np.float32)
-        xt, dyt = torch.tensor(x, requires_grad=True), torch.tensor(dy)
-        t_ours = median_seconds(lambda: step_ours(ours, x, dy), repeats=7)
-        t_theirs = median_seconds(lambda: step_theirs(theirs, xt, dyt), repeats=7)
+        t_ours, t_theirs, steps, x, dy = time_both(size)
+        faults = [faults_per_step(step) for step in steps]
         textbook = build(size, method="reference")[0]  # the same weights, textbook im2col
         t_im2col = median_seconds(lambda: step_ours(textbook, x, dy), repeats=5)
         m_ours, m_theirs = peak_mib("numpygam", size), peak_mib("torch", size)
         print(f"{str(size):<18}{t_ours * 1e3:>8.1f}ms{t_theirs * 1e3:>7.1f}ms"
               f"{t_ours / t_theirs:>6.2f}x{t_im2col * 1e3:>7.1f}ms{t_im2col / t_ours:>8.2f}x"
-              f"   {m_ours:>13.1f}{m_theirs:>7.1f}{m_ours / m_theirs:>6.2f}x")
+              f"   {m_ours:>13.1f}{m_theirs:>7.1f}{m_ours / m_theirs:>6.2f}x"
+              f"   {faults[0]:>16.0f}{faults[1]:>7.0f}")
         rows.append(report_row(f"GAM {size}", t_ours, t_theirs))
         port = nn.GAMAttention(size[1], size[1])  # the YOLO-family port, grouped by rate
         t_port = median_seconds(lambda: step_ours(port, x, dy), repeats=7)
@@ -109,6 +135,16 @@ def main():
     print("\nnn.GAMAttention (the YOLO-family port: grouped convolutions, a shuffle) against "
           "nn.GAM, forward+backward (target <= 1.2x)")
     print("\n".join(ports))
+
+    kept = keep_freed_memory()
+    print("\nThe same after numpygam.memory.keep_freed_memory()"
+          + ("" if kept else " (not glibc: it changed nothing)")
+          + ", both libraries in this process, page faults per step in brackets")
+    for size in SIZES:
+        t_ours, t_theirs, steps, _, _ = time_both(size)
+        faults = [faults_per_step(step) for step in steps]
+        print(report_row(f"GAM {size}, freed memory kept", t_ours, t_theirs, width=44)
+              + f"   ({faults[0]:.0f} / {faults[1]:.0f})")
 
 
 if __name__ == "__main__":

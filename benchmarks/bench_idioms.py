@@ -12,12 +12,14 @@ from numpygam import nn, parallel
 from numpygam.functional import (
     additive_score_backward,
     additive_score_forward,
+    conv2d,
     projected_additive_score_backward,
     projected_additive_score_forward,
     softmax_forward,
 )
 from numpygam.functional._matmul import matmul_last
 from numpygam.functional.activations import stable_sigmoid
+from numpygam.memory import keep_freed_memory
 from numpygam.tasks.g2p import DataUnavailable, load_cmudict
 from numpygam.train import G2P_PRESETS, TrainConfig, Trainer
 from timing import median_seconds
@@ -98,6 +100,54 @@ def shares_rows():
         step, whole(step), repeats=5)
 
 
+def forced_into_shares(fn):
+    """fn with GAM's shares taken at any size (conv2d.dft_shares's channel rule and the
+    channel gate's minimum off), then the settings as they were."""
+    def run():
+        saved = conv2d.SHARES_MAX_CHANNELS, nn.gam.CHANNEL_GATE_SHARE_VALUES
+        conv2d.SHARES_MAX_CHANNELS, nn.gam.CHANNEL_GATE_SHARE_VALUES = 10 ** 9, 0
+        try:
+            fn()
+        finally:
+            conv2d.SHARES_MAX_CHANNELS, nn.gam.CHANNEL_GATE_SHARE_VALUES = saved
+    return run
+
+
+def gam_shares_rows():
+    """GAM's channel gate and 7 x 7 convolutions in shares (numpygam/nn/gam.py,
+    numpygam/functional/conv2d.py), with freed memory kept (numpygam/memory.py) so that
+    page faults do not blur the rows; forced into shares where the rules say whole."""
+    keep_freed_memory()
+    n = parallel.get_num_threads()
+    for Cin, Cout, H in ((64, 16, 32), (16, 64, 32), (8, 32, 32), (128, 32, 28), (64, 64, 32),
+                         (256, 64, 14), (64, 256, 14), (512, 128, 7)):
+        x = rng.standard_normal((8, Cin, H, H)).astype(np.float32)
+        W = rng.standard_normal((Cout, Cin, 7, 7)).astype(np.float32)
+        dy = np.ones((8, Cout, H, H), np.float32)
+
+        def conv():
+            F.conv2d_backward(dy, F.conv2d_forward(x, W, None, padding=3)[1])
+        c = Cin * Cout / (Cin + Cout)
+        row(f"7x7 conv2d (DFT) in {n} shares  (whole), B8 {Cin}->{Cout} {H}x{H}, c={c:.1f}",
+            forced_into_shares(conv), whole(conv), repeats=12)
+    for size in ((8, 64, 16, 16), (4, 64, 32, 32), (8, 64, 32, 32), (8, 256, 14, 14)):
+        x = rng.standard_normal(size).astype(np.float32)
+        gate = nn.ChannelGate(size[1])
+
+        def channel():
+            gate.backward(gate(x))
+        row(f"GAM's channel gate in {n} shares  (whole), {size}, {x.size // n} values a share",
+            forced_into_shares(channel), whole(channel))
+    for size in ((8, 64, 32, 32), (8, 256, 14, 14)):
+        x = rng.standard_normal(size).astype(np.float32)
+        gam = nn.GAM(size[1])
+
+        def step():
+            gam.backward(gam(x))
+        row(f"nn.GAM step, as the rules split it  (whole), {size}", step, whole(step),
+            repeats=12)
+
+
 def main():
     print(f"{'idiom (plain equivalent)':<72} {'idiom':>12} {'plain':>12} {'gain':>7}")
     x, M = rng.standard_normal((64, 20, 128)).astype(np.float32), rng.standard_normal(
@@ -146,6 +196,7 @@ def main():
     row("softmax_forward(e) without a mask  (an all-True mask), (256, 128, 128)",
         lambda: softmax_forward(e), lambda: softmax_forward(e, everything))
     shares_rows()
+    gam_shares_rows()  # last: it keeps freed memory for the rest of the process
     try:
         load_cmudict()
     except DataUnavailable as err:

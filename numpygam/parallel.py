@@ -12,10 +12,12 @@ BLAS splits each matrix product over the cores by itself: fine for one large pro
 poor for multi-head attention's B*H small ones, and a softmax between products runs on
 one core.  Here each share runs on a thread of its own with BLAS held to one thread,
 so every step, a product or a softmax, runs on all cores at once.
-nn.MultiheadAttention splits its batches.  Measured on 2 cores, forward + backward
-(python benchmarks/bench_idioms.py): multi-head attention at B=32, T=128, E=256, H=8
-58.4 ms in two shares against 88.3 ms whole; a Transformer training step at that size
-(d_model 256, 2+2 layers) 959 ms against 1181 ms.
+nn.MultiheadAttention splits its batches, and so do GAM's channel gate (nn/gam.py: each
+pixel alone) and its 7 x 7 convolutions where the channels are few (functional/conv2d.py's
+dft_shares: each image alone; batch norm, which needs the whole batch, runs whole).
+Measured on 2 cores, forward + backward (python benchmarks/bench_idioms.py): multi-head
+attention at B=32, T=128, E=256, H=8 58.4 ms in two shares against 88.3 ms whole; a
+Transformer training step at that size (d_model 256, 2+2 layers) 959 ms against 1181 ms.
 
 One thing had to be dealt with for that: after each product OpenBLAS keeps its worker
 threads spinning, busy, for about 0.1 s (its THREAD_TIMEOUT, 2^28 clock cycles) before
@@ -30,9 +32,8 @@ another thread of yours is inside a BLAS call; set_num_threads(1) if you must.
     parallel.set_num_threads(1)   # one share: the plain path (e.g. to step through it)
 
 Tried and not kept (benchmarks/README.md): nn.Linear in shares (OpenBLAS splits one
-large product as well), conv2d's DFT path in shares (GAM at (8, 64, 32, 32) 47.8 ->
-38.3 ms, but at (8, 256, 14, 14) 77.4 -> 91.9 ms and peak memory 0.98x -> 1.18x
-PyTorch's).
+large product as well); conv2d's DFT path in shares at every size (GAM at (8, 256, 14,
+14) slower and its peak memory 1.18x PyTorch's: hence dft_shares's channel rule).
 
 The default is BLAS's own thread count (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS or the
 cores), read by threadpoolctl when first needed.  A share has at least MIN_SHARE_WORK
@@ -91,13 +92,16 @@ def set_num_threads(n):
         _state["threads"] = n
 
 
-def batch_shares(batch, work):
+def batch_shares(batch, work, min_work=None):
     """The slices of a batch of `batch` rows that each get a thread, of near-equal size:
     as many as get_num_threads(), but no more than the rows, nor than shares of
-    MIN_SHARE_WORK multiply-adds each in `work`; [slice(None)] (the whole batch) for one."""
+    min_work each in `work` (default: MIN_SHARE_WORK multiply-adds; a caller whose
+    work is element-wise counts values instead, with a min_work of its own);
+    [slice(None)] (the whole batch) for one."""
+    min_work = MIN_SHARE_WORK if min_work is None else min_work
     n = min(get_num_threads(), batch)
-    if MIN_SHARE_WORK > 0:
-        n = min(n, work // MIN_SHARE_WORK)
+    if min_work > 0:
+        n = min(n, work // min_work)
     if n <= 1:
         return [slice(None)]
     bounds = [batch * i // n for i in range(n + 1)]

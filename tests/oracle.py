@@ -45,11 +45,16 @@ def batch_split_into(n):
     splits even the smallest batch into n shares, so the tests' small cases take the
     threaded path too; the settings are restored after."""
     from numpygam import parallel
-    threads, min_work = parallel.get_num_threads(), parallel.MIN_SHARE_WORK
+    from numpygam.functional import conv2d
+    from numpygam.nn import gam
+    saved = (parallel.get_num_threads(), parallel.MIN_SHARE_WORK,
+             gam.CHANNEL_GATE_SHARE_VALUES, conv2d.SHARES_MAX_CHANNELS)
     parallel.set_num_threads(n)
-    parallel.MIN_SHARE_WORK = 0
+    parallel.MIN_SHARE_WORK = gam.CHANNEL_GATE_SHARE_VALUES = 0
+    conv2d.SHARES_MAX_CHANNELS = 10 ** 9
     try:
         yield
     finally:
-        parallel.set_num_threads(threads)
-        parallel.MIN_SHARE_WORK = min_work
+        parallel.set_num_threads(saved[0])
+        (parallel.MIN_SHARE_WORK, gam.CHANNEL_GATE_SHARE_VALUES,
+         conv2d.SHARES_MAX_CHANNELS) = saved[1:]

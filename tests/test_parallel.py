@@ -295,3 +295,97 @@ def test_misshaped_dweights_are_named_and_a_corrected_retry_works(shares, rng):
     once = m.backward(dout, np.ones_like(w))
     for a, b in zip(retried, once):
         np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)
+
+
+# GAM's channel gate (each pixel alone) and its 7 x 7 convolutions (each image alone)
+# run a large batch in shares too (numpygam/nn/gam.py, numpygam/functional/conv2d.py)
+GAM_MODULES = {
+    "GAM, paper": lambda: nn.GAM(8, rate=2, variant="paper", dtype=np.float64),
+    "GAM, blog, groups 2": lambda: nn.GAM(8, rate=2, variant="blog", groups=2,
+                                          dtype=np.float64),
+    "ChannelGate": lambda: nn.ChannelGate(8, rate=2, dtype=np.float64),
+    "SpatialGate": lambda: nn.SpatialGate(8, rate=2, dtype=np.float64),
+    "GAMAttention": lambda: nn.GAMAttention(16, 16, dtype=np.float64),
+}
+
+
+@pytest.mark.parametrize("name", GAM_MODULES)
+def test_gam_in_shares_gives_the_numbers_of_one_call(name, rng):
+    """Two training steps (the running statistics move), then one in eval mode: outputs,
+    input gradients, parameter gradients, the gates kept for plotting, the state."""
+    C = 16 if name == "GAMAttention" else 8
+    x = rng.standard_normal((5, C, 6, 7))
+    douts = [rng.standard_normal(x.shape) for _ in range(3)]
+    results = []
+    for shares in (1, 3):
+        nn.manual_seed(0)
+        m = GAM_MODULES[name]()
+        got = []
+        with batch_split_into(shares):
+            for step, dout in enumerate(douts):
+                if step == 2:
+                    m.eval()
+                m.zero_grad()
+                got += [m(x), m.backward(dout)]
+                got += [p.grad.copy() for _, p in m.named_parameters()]
+                got += [getattr(m, g) for g in ("gate", "channel_gate", "spatial_gate")
+                        if hasattr(m, g)]
+        results.append(got + list(m.state_dict().values()))
+    assert len(results[0]) == len(results[1]) > 6
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)
+
+
+def test_gam_runs_its_channel_gate_and_convolutions_once_per_share(rng, monkeypatch):
+    """What the equality test cannot see: that the batch was split at all."""
+    import numpygam.functional as F
+    from numpygam.functional import conv2d
+    calls = []
+
+    def spy(name, op):
+        def call(x, *args, **kwargs):
+            calls.append((name, len(x)))
+            return op(x, *args, **kwargs)
+        return call
+    monkeypatch.setattr(F, "channel_gate_forward", spy("channel", F.channel_gate_forward))
+    monkeypatch.setattr(conv2d, "conv2d_dft_forward", spy("conv", conv2d.conv2d_dft_forward))
+    m = nn.GAM(8, rate=2, dtype=np.float64)
+    x = rng.standard_normal((5, 8, 6, 6))
+    with batch_split_into(2):
+        m.backward(m(x))
+    assert sorted(calls) == [("channel", 2), ("channel", 3), ("conv", 2), ("conv", 2),
+                             ("conv", 3), ("conv", 3)]
+    calls.clear()
+    with batch_split_into(1):
+        m.backward(m(x))
+    assert calls == [("channel", 5), ("conv", 5), ("conv", 5)]
+
+
+@pytest.mark.parametrize("Cin, Cout, H, split", [(64, 16, 32, True), (16, 64, 32, True),
+                                                 (256, 64, 14, False), (64, 256, 14, False)])
+def test_gams_convolutions_are_split_where_the_channels_are_few(Cin, Cout, H, split):
+    """dft_shares's rule, at GAM's four convolutions (B = 8, 2 threads): in shares up to
+    Cin Cout / (Cin + Cout) = 32 (12.8 at C = 64), whole above (51.2 at C = 256)."""
+    from numpygam.functional.conv2d import dft_shares
+    x, W = np.empty((8, Cin, H, H), np.float32), np.empty((Cout, Cin, 7, 7), np.float32)
+    threads = parallel.get_num_threads()
+    try:
+        parallel.set_num_threads(2)
+        assert (len(dft_shares(x, W, groups=1)) == 2) == split
+    finally:
+        parallel.set_num_threads(threads)
+
+
+def test_a_misshaped_dy_for_a_convolution_in_shares_is_named(rng):
+    import numpygam.functional as F
+    x, W = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((2, 3, 7, 7))
+    with batch_split_into(2):
+        y, cache = F.conv2d_forward(x, W, None, padding=3)
+        with pytest.raises(ValueError, match=r"conv2d_backward: dy has shape \(5, 2, 8, 8\), "
+                                             r"expected \(4, 2, 8, 8\)"):
+            F.conv2d_backward(rng.standard_normal((5, 2, 8, 8)), cache)
+        dx, dW, _ = F.conv2d_backward(np.ones_like(y), cache)
+    whole_y, whole_cache = F.conv2d_dft_forward(x, W, None, 1, 3)
+    whole_dx, whole_dW, _ = F.conv2d_dft_backward(np.ones_like(y), whole_cache)
+    for a, b in ((y, whole_y), (dx, whole_dx), (dW, whole_dW)):
+        np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)

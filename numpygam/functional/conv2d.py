@@ -3,10 +3,17 @@
     conv.py       the textbook im2col ("reference"), at the bottom: read it first
     conv_gemm.py  the same im2col, channels-last and chunked ("gemm"), on conv.py
     conv_dft.py   the convolution theorem ("dft"), on conv.py
-    this file     picks one (method="auto": the DFT for stride 1 and K >= 5)
+    this file     picks one (method="auto": the DFT for stride 1 and K >= 5), and
+                  runs the DFT path on the batch in shares, one per core, where
+                  that pays (dft_shares)
 
 The formulas, forward and backward, are in conv.py's docstring.
 """
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import parallel
 from ._checks import conv_arguments
 from .conv import conv2d_reference_backward, conv2d_reference_forward
 from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward
@@ -14,6 +21,38 @@ from .conv_gemm import Conv2dCache, conv2d_gemm_backward, conv2d_gemm_forward
 
 METHODS = ("reference", "gemm", "dft", "auto")
 DFT_MIN_KERNEL = 5  # from 5 x 5 up the DFT path is the faster one at stride 1
+SHARES_MAX_CHANNELS = 32  # dft_shares splits a batch up to Cin Cout / (Cin + Cout) = 32
+
+
+class Conv2dSharesCache(NamedTuple):
+    shares: list   # the batch's slices, one per thread
+    caches: list   # each share's Conv2dDFTCache
+    out_shape: tuple  # y's, (B, Cout, Ho, Wo): dy must match it
+
+
+def dft_shares(x, W, groups):
+    """The batch's slices for the DFT path to run in, one per core (parallel.batch_shares),
+    or [slice(None)]: the whole batch, in one call.
+
+    Each image's convolution is its own, so shares give the same y, dx, and dW up to
+    the order of its sum over the shares.  They pay where transforming the maps, which
+    NumPy copies and reshapes on one core, outweighs the per-frequency products, which
+    BLAS already spreads over the cores: where the channels are few.  Forward +
+    backward of a 7 x 7 convolution at B = 8 on 2 cores, whole / in two shares, with
+    c = Cin Cout / (Cin + Cout) (`python benchmarks/bench_idioms.py`): 1.72x faster at
+    c = 6.4, 1.56x and 2.09x at 12.8 (GAM's at C = 64, 32 x 32), 1.95x at 25.6, 1.10x
+    at 32; but 0.96x and 0.74x at 51.2 (GAM's at C = 256, 14 x 14) and 0.67x at 102.4:
+    W's spectrum, made in each share, and products half as tall cost more than the
+    shares save.  (Timed instead in alternating blocks of whole and shared calls, the
+    gains at c <= 32 were smaller, 1.04-1.22x, the losses alike.)  So: shares up to
+    c = SHARES_MAX_CHANNELS.
+    """
+    Cout, Cin_g, K = W.shape[0], W.shape[1], W.shape[2]
+    Cin = Cin_g * groups
+    if Cin * Cout > SHARES_MAX_CHANNELS * (Cin + Cout):
+        return [slice(None)]
+    B, _, H, Wd = x.shape
+    return parallel.batch_shares(B, B * H * Wd * Cin_g * Cout * K * K)
 
 
 def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1,
@@ -25,7 +64,8 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", grou
     method: "reference" (textbook im2col, conv.py), "gemm" (conv_gemm.py),
             "dft" (conv_dft.py), or "auto": "dft" for stride 1 and
             K >= DFT_MIN_KERNEL, else "gemm", the faster of the two at each
-            shape (benchmarks/bench_conv.py).  All give the same results.
+            shape (benchmarks/bench_conv.py), the DFT in batch shares where
+            that pays (dft_shares).  All give the same results.
     Backward (conv2d_backward, which follows the cache to the same method):
         db = sum_{b,i,j} dy
         dW[o, c, u, v] = sum_{b,i,j} dy[b, o, i, j] xp[b, c, s i + u, s j + v]
@@ -36,6 +76,12 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", grou
     if method == "auto":
         conv_arguments("conv2d_forward", x, W, b, stride, padding, padding_mode, groups)
         method = "dft" if stride == 1 and W.shape[2] >= DFT_MIN_KERNEL else "gemm"
+        shares = dft_shares(x, W, groups) if method == "dft" else [slice(None)]
+        if len(shares) > 1:
+            parts = parallel.map_shares(lambda rows: conv2d_dft_forward(
+                x[rows], W, b, stride, padding, padding_mode, groups), shares)
+            y = parallel.joined([y for y, _ in parts])
+            return y, Conv2dSharesCache(shares, [cache for _, cache in parts], y.shape)
     forward = {"reference": conv2d_reference_forward, "gemm": conv2d_gemm_forward,
                "dft": conv2d_dft_forward}[method]
     return forward(x, W, b, stride, padding, padding_mode, groups)
@@ -47,6 +93,14 @@ def conv2d_backward(dy, cache):
     dy: (B, Cout, Ho, Wo)   cache: from conv2d_forward (its type says the method)
     -> dx (B, Cin, H, W), dW (Cout, Cin/groups, K, K), db (Cout,) or None without a bias.
     """
+    if isinstance(cache, Conv2dSharesCache):
+        if np.shape(dy) != cache.out_shape:
+            raise ValueError(f"conv2d_backward: dy has shape {np.shape(dy)}, expected "
+                             f"{cache.out_shape}, the shape of the forward's y")
+        parts = parallel.map_shares(lambda share: conv2d_dft_backward(dy[share[0]], share[1]),
+                                    zip(cache.shares, cache.caches))
+        dx, dW, db = zip(*parts)
+        return parallel.joined(dx), parallel.summed(dW), parallel.summed(db)
     if isinstance(cache, Conv2dDFTCache):
         return conv2d_dft_backward(dy, cache)
     if isinstance(cache, Conv2dCache):

@@ -10,9 +10,12 @@ conv1, conv2, norm1, norm2), so its state_dict loads unchanged.
 (*) The paper's text does not state the padding mode; zeros are PyTorch's
 default and what the blog's Keras code (padding='same') does.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import functional as F
+from .. import parallel
 from .conv import BatchNorm2d, Conv2d
 from .linear import Linear
 from .module import Module, add_grads, data, positive_ints
@@ -44,16 +47,49 @@ def _check_config(name, in_channels, out_channels, rate, groups, variant):
 # Each gate is written once, for any module that owns the blog's submodules; the
 # forward returns its cache, which the calling module pushes (nn/module.py's rule).
 
+# The channel gate acts on each pixel alone, so a module runs it on the batch in shares,
+# one per core (numpygam/parallel.py), once each share has this many values of x: it is
+# NumPy's element-wise passes (transposes, sigmoid, products) that take its time, on one
+# core.  nn.ChannelGate forward + backward on 2 cores, float32, in shares / whole
+# (python benchmarks/bench_idioms.py): 1.35 / 1.22 ms at (8, 64, 16, 16), 65536 values a
+# share; 2.49 / 3.65 ms at (4, 64, 32, 32), 131072 a share; at GAM's sizes 4.81 / 7.42 ms
+# (8, 64, 32, 32) and 4.00 / 4.91 ms (8, 256, 14, 14).
+CHANNEL_GATE_SHARE_VALUES = 100_000
+
+
+class ChannelGateShares(NamedTuple):
+    gate: np.ndarray   # Mc(x) of the whole batch, (B, C, H, W), as ChannelGateCache.gate
+    shares: list       # the batch's slices
+    caches: list       # each share's ChannelGateCache
+
+
 def _channel_forward(m, x, sigmoid, parts=None):
     """parts: (linear1, linear2), m's own by default (the blog's names)."""
     l1, l2 = parts or (m.linear1, m.linear2)
-    return F.channel_gate_forward(x, l1.weight.data, data(l1.bias), l2.weight.data,
-                                  data(l2.bias), sigmoid)
+    weights = (l1.weight.data, data(l1.bias), l2.weight.data, data(l2.bias), sigmoid)
+    shares = [slice(None)]
+    if isinstance(x, np.ndarray) and x.ndim == 4:  # else the op's own error, unsplit
+        shares = parallel.batch_shares(len(x), x.size, min_work=CHANNEL_GATE_SHARE_VALUES)
+    if len(shares) == 1:
+        return F.channel_gate_forward(x, *weights)
+    outs = parallel.map_shares(lambda rows: F.channel_gate_forward(x[rows], *weights), shares)
+    caches = [cache for _, cache in outs]
+    return (parallel.joined([out for out, _ in outs]),
+            ChannelGateShares(parallel.joined([c.gate for c in caches]), shares, caches))
 
 
 def _channel_backward(m, dout, cache, parts=None):
     l1, l2 = parts or (m.linear1, m.linear2)
-    dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, cache)
+    if isinstance(cache, ChannelGateShares):
+        outs = parallel.map_shares(lambda share: F.channel_gate_backward(dout[share[0]],
+                                                                         share[1]),
+                                   zip(cache.shares, cache.caches))
+        dx, dW1, db1, dW2, db2 = zip(*outs)
+        dx, dW1, db1, dW2, db2 = (parallel.joined(dx), parallel.summed(dW1),
+                                  parallel.summed(db1), parallel.summed(dW2),
+                                  parallel.summed(db2))
+    else:
+        dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, cache)
     add_grads((l1.weight, dW1), (l1.bias, db1), (l2.weight, dW2), (l2.bias, db2))
     return dx
 
@@ -155,6 +191,9 @@ class GAM(Module):
     replicate padding).  groups > 1: grouped 7x7 convolutions and a channel
     shuffle of the spatial gate (the paper's parameter-saving variant for ResNet50).
     method: the 7x7 convolutions' conv2d method ("auto", "reference", "gemm", "dft").
+    A large batch runs its channel gate, and (where the channels are few, method="auto")
+    its 7x7 convolutions, in shares, one per core (numpygam/parallel.py; batch norm runs
+    whole): the same numbers; numpygam.parallel.set_num_threads(1) keeps it whole.
     """
 
     def __init__(self, in_channels, out_channels=None, rate=4, variant="paper", groups=1,
