@@ -23,7 +23,6 @@ numpygam never calls this by itself on import: the process is the user's.  The
 `python -m numpygam train` command, whose process it is, does.
 """
 import ctypes
-import ctypes.util
 import platform
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's <malloc.h>
@@ -31,10 +30,10 @@ MMAP_THRESHOLD = 32 << 20   # blocks above it are still mapped afresh (glibc's o
 
 
 def _glibc():
-    """glibc's malloc (a ctypes library), or None on any other C library."""
+    """The process's own C library (ctypes), if it is glibc; None on any other."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    return ctypes.CDLL(None)  # the symbols already loaded: the malloc this process uses
 
 
 def keep_freed_memory(mib=256):
