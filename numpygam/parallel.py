@@ -155,3 +155,11 @@ def joined(parts):
 def summed(parts):
     """The shares' parameter gradients added up (None: a parameter left out)."""
     return None if parts[0] is None else sum(parts[1:], parts[0])
+
+
+def combined(results, batched):
+    """Each share's tuple of results made one tuple: the first `batched` items joined
+    along the batch axis (the outputs, or the inputs' gradients), the rest summed (the
+    parameter gradients)."""
+    columns = list(zip(*results))
+    return (*(joined(c) for c in columns[:batched]), *(summed(c) for c in columns[batched:]))

@@ -389,3 +389,13 @@ def test_a_misshaped_dy_for_a_convolution_in_shares_is_named(rng):
     whole_dx, whole_dW, _ = F.conv2d_dft_backward(np.ones_like(y), whole_cache)
     for a, b in ((y, whole_y), (dx, whole_dx), (dW, whole_dW)):
         np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)
+
+
+def test_combined_joins_the_batched_results_and_sums_the_rest():
+    a = (np.ones((2, 3)), None, np.full(4, 1.0), None)
+    b = (np.zeros((1, 3)), None, np.full(4, 2.0), None)
+    dx, dy, dW, db = parallel.combined([a, b], batched=2)
+    np.testing.assert_array_equal(dx, np.concatenate([a[0], b[0]]))
+    assert dy is None and db is None
+    np.testing.assert_array_equal(dW, np.full(4, 3.0))
+    assert parallel.combined([a], batched=2)[0] is a[0]   # one share: its arrays as they are

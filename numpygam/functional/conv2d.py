@@ -99,8 +99,7 @@ def conv2d_backward(dy, cache):
                              f"{cache.out_shape}, the shape of the forward's y")
         parts = parallel.map_shares(lambda share: conv2d_dft_backward(dy[share[0]], share[1]),
                                     zip(cache.shares, cache.caches))
-        dx, dW, db = zip(*parts)
-        return parallel.joined(dx), parallel.summed(dW), parallel.summed(db)
+        return parallel.combined(parts, batched=1)   # dx joined; dW, db summed
     if isinstance(cache, Conv2dDFTCache):
         return conv2d_dft_backward(dy, cache)
     if isinstance(cache, Conv2dCache):

@@ -84,10 +84,7 @@ def _channel_backward(m, dout, cache, parts=None):
         outs = parallel.map_shares(lambda share: F.channel_gate_backward(dout[share[0]],
                                                                          share[1]),
                                    zip(cache.shares, cache.caches))
-        dx, dW1, db1, dW2, db2 = zip(*outs)
-        dx, dW1, db1, dW2, db2 = (parallel.joined(dx), parallel.summed(dW1),
-                                  parallel.summed(db1), parallel.summed(dW2),
-                                  parallel.summed(db2))
+        dx, dW1, db1, dW2, db2 = parallel.combined(outs, batched=1)
     else:
         dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, cache)
     add_grads((l1.weight, dW1), (l1.bias, db1), (l2.weight, dW2), (l2.bias, db2))

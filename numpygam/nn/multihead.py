@@ -124,12 +124,11 @@ class MultiheadAttention(Module):
                 dw = np.repeat(dw[:, None] / H, H, axis=1)
             return F.multi_head_attention_backward((dout[s], dw), cache)
 
-        dq, dk, dv, dW_in, db_in, dW_out, db_out = zip(*parallel.map_shares(share, shares))
-        add_grads((self.in_proj_weight, parallel.summed(dW_in)),
-                  (self.in_proj_bias, parallel.summed(db_in)),
-                  (self.out_proj.weight, parallel.summed(dW_out)),
-                  (self.out_proj.bias, parallel.summed(db_out)))
-        return parallel.joined(dq), parallel.joined(dk), parallel.joined(dv)
+        dq, dk, dv, dW_in, db_in, dW_out, db_out = parallel.combined(
+            parallel.map_shares(share, shares), batched=3)
+        add_grads((self.in_proj_weight, dW_in), (self.in_proj_bias, db_in),
+                  (self.out_proj.weight, dW_out), (self.out_proj.bias, db_out))
+        return dq, dk, dv
 
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
