@@ -113,6 +113,19 @@ def forced_into_shares(fn):
     return run
 
 
+def convolutions_alone_in_shares(fn):
+    """fn (forced into shares) with the spatial gate whole but for its convolutions,
+    which conv2d_forward still splits: the gate as it ran before gam_shares.py."""
+    def run():
+        rule = F.gam.dft_shares
+        F.gam.dft_shares = lambda x, W, groups: [slice(None)]
+        try:
+            forced_into_shares(fn)()
+        finally:
+            F.gam.dft_shares = rule
+    return run
+
+
 def gam_shares_rows():
     """GAM's channel gate and 7 x 7 convolutions in shares (numpygam/nn/gam.py,
     numpygam/functional/conv2d.py), with freed memory kept (numpygam/memory.py) so that
@@ -138,6 +151,14 @@ def gam_shares_rows():
             gate.backward(gate(x))
         row(f"GAM's channel gate in {n} shares  (whole), {size}, {x.size // n} values a share",
             forced_into_shares(channel), whole(channel))
+    for size in ((8, 64, 32, 32), (8, 256, 14, 14)):
+        x = rng.standard_normal(size).astype(np.float32)
+        gate = nn.SpatialGate(size[1])
+
+        def spatial():
+            gate.backward(gate(x))
+        row(f"nn.SpatialGate in {n} shares  (only its convolutions), {size}",
+            forced_into_shares(spatial), convolutions_alone_in_shares(spatial), repeats=12)
     for size in ((8, 64, 32, 32), (8, 256, 14, 14)):
         x = rng.standard_normal(size).astype(np.float32)
         gam = nn.GAM(size[1])

@@ -13,8 +13,9 @@ poor for multi-head attention's B*H small ones, and a softmax between products r
 one core.  Here each share runs on a thread of its own with BLAS held to one thread,
 so every step, a product or a softmax, runs on all cores at once.
 nn.MultiheadAttention splits its batches, and so do GAM's channel gate (nn/gam.py: each
-pixel alone) and its 7 x 7 convolutions where the channels are few (functional/conv2d.py's
-dft_shares: each image alone; batch norm, which needs the whole batch, runs whole).
+pixel alone) and its spatial gate where the channels are few (functional/conv2d.py's
+dft_shares: each image alone, but for batch norm's statistics, which are put together
+from the shares': functional/gam_shares.py).
 Measured on 2 cores, forward + backward (python benchmarks/bench_idioms.py): multi-head
 attention at B=32, T=128, E=256, H=8 58.4 ms in two shares against 88.3 ms whole; a
 Transformer training step at that size (d_model 256, 2+2 layers) 959 ms against 1181 ms.

@@ -70,8 +70,12 @@ def test_state_dict_keys_are_the_ports():
 @pytest.mark.parametrize("kwargs", [dict(), dict(group=False, channel_sigmoid=True,
                                                   shuffle_groups=None)])
 def test_gam_attention_matches_finite_differences(kwargs):
+    # the weights from a generator of the test's own: drawn from the shared one, they
+    # depended on how many modules earlier tests had made (hypothesis's replayed examples
+    # vary it), and a full run once drew weights that put a ReLU's input within h of its
+    # kink, where finite differences are not the slope (channel_attention.0 "FAIL")
     rng = np.random.default_rng(0)
-    m = nn.GAMAttention(8, 8, rate=2, dtype=np.float64, **kwargs)
+    m = nn.GAMAttention(8, 8, rate=2, dtype=np.float64, rng=rng, **kwargs)
     report = gradcheck_module(m, [rng.standard_normal((2, 8, 4, 4))], h=1e-5)
     assert report.passed, str(report)
 

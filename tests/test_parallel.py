@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from numpygam import nn, parallel
+from numpygam.functional import gam_shares
 from oracle import batch_split_into
 
 ROUNDING = 1e-12  # float64: the same sums, in two orders
@@ -349,46 +350,58 @@ def test_gam_runs_its_channel_gate_and_convolutions_once_per_share(rng, monkeypa
         return call
     monkeypatch.setattr(F, "channel_gate_forward", spy("channel", F.channel_gate_forward))
     monkeypatch.setattr(conv2d, "conv2d_dft_forward", spy("conv", conv2d.conv2d_dft_forward))
+    for name in ("batch_norm2d_forward", "sigmoid_forward", "relu_forward"):  # the spatial
+        monkeypatch.setattr(gam_shares, name, spy(name, getattr(gam_shares, name)))  # gate's
     m = nn.GAM(8, rate=2, dtype=np.float64)
     x = rng.standard_normal((5, 8, 6, 6))
     with batch_split_into(2):
         m.backward(m(x))
-    assert sorted(calls) == [("channel", 2), ("channel", 3), ("conv", 2), ("conv", 2),
-                             ("conv", 3), ("conv", 3)]
+    each = ("batch_norm2d_forward", "batch_norm2d_forward", "channel", "conv", "conv",
+            "relu_forward", "sigmoid_forward")
+    assert sorted(calls) == sorted((name, rows) for name in each for rows in (2, 3))
     calls.clear()
     with batch_split_into(1):
         m.backward(m(x))
-    assert calls == [("channel", 5), ("conv", 5), ("conv", 5)]
+    assert calls == [("channel", 5), ("conv", 5), ("conv", 5)]  # and the whole batch's gate
 
 
-@pytest.mark.parametrize("Cin, Cout, H, split", [(64, 16, 32, True), (16, 64, 32, True),
-                                                 (256, 64, 14, False), (64, 256, 14, False)])
-def test_gams_convolutions_are_split_where_the_channels_are_few(Cin, Cout, H, split):
-    """dft_shares's rule, at GAM's four convolutions (B = 8, 2 threads): in shares up to
-    Cin Cout / (Cin + Cout) = 32 (12.8 at C = 64), whole above (51.2 at C = 256)."""
-    from numpygam.functional.conv2d import dft_shares
-    x, W = np.empty((8, Cin, H, H), np.float32), np.empty((Cout, Cin, 7, 7), np.float32)
-    threads = parallel.get_num_threads()
-    try:
-        parallel.set_num_threads(2)
-        assert (len(dft_shares(x, W, groups=1)) == 2) == split
-    finally:
-        parallel.set_num_threads(threads)
+def spatial_gate_params(rng, C, r=2):
+    """spatial_gate_forward's keyword arguments, float64, with running statistics."""
+    return dict(W1=rng.standard_normal((C // r, C, 7, 7)), b1=rng.standard_normal(C // r),
+                gamma1=rng.uniform(0.5, 2, C // r), beta1=rng.standard_normal(C // r),
+                W2=rng.standard_normal((C, C // r, 7, 7)), b2=rng.standard_normal(C),
+                gamma2=rng.uniform(0.5, 2, C), beta2=rng.standard_normal(C),
+                running_stats=(np.zeros(C // r), np.ones(C // r), np.zeros(C), np.ones(C)))
 
 
-def test_a_misshaped_dy_for_a_convolution_in_shares_is_named(rng):
+def test_the_spatial_gate_in_shares_normalises_with_the_whole_batchs_statistics(rng):
+    """Shares whose images differ in scale (1 against 100): a batch norm on a share's own
+    statistics would differ from one call at once, forward and backward."""
     import numpygam.functional as F
-    x, W = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((2, 3, 7, 7))
+    from numpygam.functional.gam_shares import SpatialGateSharesCache
+    x = rng.standard_normal((4, 8, 8, 8)) * np.array([1, 1, 100, 100])[:, None, None, None]
+    dout, params = rng.standard_normal(x.shape), spatial_gate_params(rng, 8)
+    for training in (True, False):
+        results = []
+        for shares in (1, 2):
+            with batch_split_into(shares):
+                out, cache = F.spatial_gate_forward(x, training=training, **params)
+                assert isinstance(cache, SpatialGateSharesCache) == (shares == 2)
+                results.append([out, cache.gate, *F.spatial_gate_backward(dout, cache),
+                                *(cache.running_stats or ())])
+        for a, b in zip(*results):  # db1, db2 are sums that cancel to 0: an absolute floor
+            np.testing.assert_allclose(a, b, rtol=ROUNDING,
+                                       atol=ROUNDING * max(1.0, np.abs(a).max()))
+
+
+def test_a_misshaped_dout_for_the_spatial_gate_in_shares_is_named(rng):
+    import numpygam.functional as F
+    x = rng.standard_normal((4, 8, 6, 6))
     with batch_split_into(2):
-        y, cache = F.conv2d_forward(x, W, None, padding=3)
-        with pytest.raises(ValueError, match=r"conv2d_backward: dy has shape \(5, 2, 8, 8\), "
-                                             r"expected \(4, 2, 8, 8\)"):
-            F.conv2d_backward(rng.standard_normal((5, 2, 8, 8)), cache)
-        dx, dW, _ = F.conv2d_backward(np.ones_like(y), cache)
-    whole_y, whole_cache = F.conv2d_dft_forward(x, W, None, 1, 3)
-    whole_dx, whole_dW, _ = F.conv2d_dft_backward(np.ones_like(y), whole_cache)
-    for a, b in ((y, whole_y), (dx, whole_dx), (dW, whole_dW)):
-        np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)
+        _, cache = F.spatial_gate_forward(x, **spatial_gate_params(rng, 8))
+        with pytest.raises(ValueError, match=r"spatial_gate_backward: dout has shape "
+                                             r"\(4, 8, 6, 5\), expected \(4, 8, 6, 6\)"):
+            F.spatial_gate_backward(np.ones((4, 8, 6, 5)), cache)
 
 
 def test_combined_joins_the_batched_results_and_sums_the_rest():

@@ -15,9 +15,14 @@ from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
-from ._checks import dim_equal, float_array
+from ._checks import conv_arguments, dim_equal, float_array
 from .activations import relu_backward, relu_forward, sigmoid_backward, sigmoid_forward
-from .conv2d import conv2d_backward, conv2d_forward
+from .conv2d import DFT_MIN_KERNEL, conv2d_backward, conv2d_forward, dft_shares
+from .gam_shares import (
+    SpatialGateSharesCache,
+    spatial_gate_backward_in_shares,
+    spatial_gate_forward_in_shares,
+)
 from .linear import linear_backward, linear_forward
 from .norm import batch_norm2d_backward, batch_norm2d_forward
 from .shuffle import channel_shuffle_backward, channel_shuffle_forward
@@ -129,11 +134,24 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
         dx = dout * Ms(x) + (conv1's input gradient).
     Returns SpatialGateGrads(dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2),
     each the shape of its input (db1, db2 None without biases).
+
+    method="auto" runs a large batch in shares, one per core, where its 7 x 7
+    convolutions would be split (conv2d.dft_shares): the same formulas, batch norm's
+    statistics summed over the shares (gam_shares.py).
     """
     op = "spatial_gate_forward"
     float_array(op, "x", x, ndim=4)
     dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
               W2.shape[0], x.shape[1])
+    if method == "auto" and np.ndim(W1) == 4 and np.shape(W1)[2] >= DFT_MIN_KERNEL:
+        conv_arguments("conv2d_forward", x, W1, b1, 1, W1.shape[2] // 2, padding_mode, groups)
+        shares = dft_shares(x, W1, groups)
+        if len(shares) > 1:
+            return spatial_gate_forward_in_shares(
+                x, shares, W1=W1, b1=b1, gamma1=gamma1, beta1=beta1, W2=W2, b2=b2,
+                gamma2=gamma2, beta2=beta2, running_stats=running_stats, training=training,
+                momentum=momentum, eps=eps, padding_mode=padding_mode, groups=groups,
+                shuffle=shuffle)
     rm1, rv1, rm2, rv2 = running_stats
     conv = dict(stride=1, padding_mode=padding_mode, groups=groups, method=method)
     z, cc1 = conv2d_forward(x, W1, b1, padding=W1.shape[2] // 2, **conv)
@@ -158,6 +176,8 @@ def spatial_gate_backward(dout, cache):
     norm1, relu, conv2, norm2 and the sigmoid, the shuffle's groups, running_stats)
     Returns SpatialGateGrads(dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2).
     """
+    if isinstance(cache, SpatialGateSharesCache):
+        return SpatialGateGrads(*spatial_gate_backward_in_shares(dout, cache))
     dgate = dout * cache.x
     if cache.groups > 1:
         dgate = channel_shuffle_backward(dgate, cache.groups)

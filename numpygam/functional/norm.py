@@ -15,6 +15,17 @@ class BatchNormCache(NamedTuple):
     running_var: Optional[np.ndarray]
 
 
+def updated_running_stats(running_mean, running_var, mu, var, N, momentum):
+    """PyTorch's update from a batch of N values per channel with mean mu and biased
+    variance var (all (C,)), as new arrays in the running statistics' dtype:
+        running_mean <- (1 - momentum) running_mean + momentum mu
+        running_var  <- (1 - momentum) running_var + momentum var N / (N - 1)
+    """
+    new_mean = (1 - momentum) * running_mean + momentum * mu
+    new_var = (1 - momentum) * running_var + momentum * var * (N / (N - 1))
+    return new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
+
+
 def batch_norm2d_forward(x, gamma, beta, running_mean, running_var, training=True,
                          momentum=0.1, eps=1e-5):
     """y = gamma * (x - mu) / sqrt(var + eps) + beta, per channel.
@@ -49,9 +60,7 @@ def batch_norm2d_forward(x, gamma, beta, running_mean, running_var, training=Tru
         mu = x.mean(axis=(0, 2, 3))
         centred = x - mu[:, None, None]
         var = np.mean(centred * centred, axis=(0, 2, 3))
-        new_mean = (1 - momentum) * running_mean + momentum * mu
-        new_var = (1 - momentum) * running_var + momentum * var * (N / (N - 1))
-        new_mean, new_var = new_mean.astype(running_mean.dtype), new_var.astype(running_var.dtype)
+        new_mean, new_var = updated_running_stats(running_mean, running_var, mu, var, N, momentum)
     else:
         mu, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
         centred = x - mu[:, None, None]

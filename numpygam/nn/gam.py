@@ -189,8 +189,9 @@ class GAM(Module):
     shuffle of the spatial gate (the paper's parameter-saving variant for ResNet50).
     method: the 7x7 convolutions' conv2d method ("auto", "reference", "gemm", "dft").
     A large batch runs its channel gate, and (where the channels are few, method="auto")
-    its 7x7 convolutions, in shares, one per core (numpygam/parallel.py; batch norm runs
-    whole): the same numbers; numpygam.parallel.set_num_threads(1) keeps it whole.
+    its spatial gate, in shares, one per core (numpygam/parallel.py; batch norm's
+    statistics are the whole batch's, functional/gam_shares.py): the same numbers;
+    numpygam.parallel.set_num_threads(1) keeps it whole.
     """
 
     def __init__(self, in_channels, out_channels=None, rate=4, variant="paper", groups=1,
