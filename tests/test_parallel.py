@@ -394,6 +394,21 @@ def test_the_spatial_gate_in_shares_normalises_with_the_whole_batchs_statistics(
                                        atol=ROUNDING * max(1.0, np.abs(a).max()))
 
 
+@pytest.mark.parametrize("change", [dict(W2=(8, 3, 7, 7)), dict(gamma1=(5,)),
+                                    dict(W1=(4, 8, 7, 7), dtype=np.float32)])
+def test_bad_arguments_get_the_same_error_when_the_spatial_gate_would_be_split(change, rng):
+    import numpygam.functional as F
+    x, params = rng.standard_normal((4, 8, 8, 8)), spatial_gate_params(rng, 8)
+    name, shape = next((k, v) for k, v in change.items() if k != "dtype")
+    params[name] = rng.standard_normal(shape).astype(change.get("dtype", np.float64))
+    errors = []
+    for shares in (1, 2):
+        with batch_split_into(shares), pytest.raises((ValueError, TypeError)) as info:
+            F.spatial_gate_forward(x, **params)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+
+
 def test_a_misshaped_dout_for_the_spatial_gate_in_shares_is_named(rng):
     import numpygam.functional as F
     x = rng.standard_normal((4, 8, 6, 6))

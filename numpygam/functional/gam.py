@@ -144,9 +144,16 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
     dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
               W2.shape[0], x.shape[1])
     if method == "auto" and np.ndim(W1) == 4 and np.shape(W1)[2] >= DFT_MIN_KERNEL:
-        conv_arguments("conv2d_forward", x, W1, b1, 1, W1.shape[2] // 2, padding_mode, groups)
+        K, pad = W1.shape[2], W1.shape[2] // 2
+        conv_arguments("conv2d_forward", x, W1, b1, 1, pad, padding_mode, groups)
         shares = dft_shares(x, W1, groups)
         if len(shares) > 1:
+            # conv2's arguments checked before any share starts, with the error one call
+            # gives; z1 stands for conv1's output (its shape and dtype, no memory)
+            z1 = np.broadcast_to(np.zeros((), x.dtype), (x.shape[0], W1.shape[0],
+                                 x.shape[2] + 2 * pad - K + 1, x.shape[3] + 2 * pad - K + 1))
+            conv_arguments("conv2d_forward", z1, W2, b2, 1, W2.shape[2] // 2, padding_mode,
+                           groups)
             return spatial_gate_forward_in_shares(
                 x, shares, W1=W1, b1=b1, gamma1=gamma1, beta1=beta1, W2=W2, b2=b2,
                 gamma2=gamma2, beta2=beta2, running_stats=running_stats, training=training,
