@@ -365,6 +365,36 @@ def test_gam_runs_its_channel_gate_and_convolutions_once_per_share(rng, monkeypa
     assert calls == [("channel", 5), ("conv", 5), ("conv", 5)]  # and the whole batch's gate
 
 
+@pytest.mark.parametrize("Cin, Cout, H, split", [(64, 16, 32, True), (16, 64, 32, True),
+                                                 (256, 64, 14, False), (64, 256, 14, False)])
+def test_gams_convolutions_are_split_where_the_channels_are_few(Cin, Cout, H, split):
+    """dft_shares's rule, at GAM's four convolutions (B = 8, 2 threads): in shares up to
+    Cin Cout / (Cin + Cout) = 32 (12.8 at C = 64), whole above (51.2 at C = 256)."""
+    from numpygam.functional.conv2d import dft_shares
+    x, W = np.empty((8, Cin, H, H), np.float32), np.empty((Cout, Cin, 7, 7), np.float32)
+    threads = parallel.get_num_threads()
+    try:
+        parallel.set_num_threads(2)
+        assert (len(dft_shares(x, W, groups=1)) == 2) == split
+    finally:
+        parallel.set_num_threads(threads)
+
+
+def test_a_misshaped_dy_for_a_convolution_in_shares_is_named(rng):
+    import numpygam.functional as F
+    x, W = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((2, 3, 7, 7))
+    with batch_split_into(2):
+        y, cache = F.conv2d_forward(x, W, None, padding=3)
+        with pytest.raises(ValueError, match=r"conv2d_backward: dy has shape \(5, 2, 8, 8\), "
+                                             r"expected \(4, 2, 8, 8\)"):
+            F.conv2d_backward(rng.standard_normal((5, 2, 8, 8)), cache)
+        dx, dW, _ = F.conv2d_backward(np.ones_like(y), cache)
+    whole_y, whole_cache = F.conv2d_dft_forward(x, W, None, 1, 3)
+    whole_dx, whole_dW, _ = F.conv2d_dft_backward(np.ones_like(y), whole_cache)
+    for a, b in ((y, whole_y), (dx, whole_dx), (dW, whole_dW)):
+        np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)
+
+
 def spatial_gate_params(rng, C, r=2):
     """spatial_gate_forward's keyword arguments, float64, with running statistics."""
     return dict(W1=rng.standard_normal((C // r, C, 7, 7)), b1=rng.standard_normal(C // r),
