@@ -216,6 +216,12 @@ def main():
     everything = np.ones(e.shape, bool)
     row("softmax_forward(e) without a mask  (an all-True mask), (256, 128, 128)",
         lambda: softmax_forward(e), lambda: softmax_forward(e, everything))
+    for B in (4, 8):
+        x = rng.standard_normal((B, 64, 32, 32)).astype(np.float32)
+        mlp = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in ((16, 64), 16, (64, 16), 64)]
+        row(f"channel gate without permutations  (permute, MLP, permute back), ({B}, 64, 32, 32)",
+            lambda: F.channel_gate_nchw_backward(x, F.channel_gate_nchw_forward(x, *mlp)[1]),
+            lambda: F.channel_gate_backward(x, F.channel_gate_forward(x, *mlp)[1]))
     shares_rows()
     gam_shares_rows()  # last: it keeps freed memory for the rest of the process
     try:

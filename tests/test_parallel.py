@@ -348,7 +348,7 @@ def test_gam_runs_its_channel_gate_and_convolutions_once_per_share(rng, monkeypa
             calls.append((name, len(x)))
             return op(x, *args, **kwargs)
         return call
-    monkeypatch.setattr(F, "channel_gate_forward", spy("channel", F.channel_gate_forward))
+    monkeypatch.setattr(F, "channel_gate_nchw_forward", spy("channel", F.channel_gate_nchw_forward))
     monkeypatch.setattr(conv2d, "conv2d_dft_forward", spy("conv", conv2d.conv2d_dft_forward))
     for name in ("batch_norm2d_forward", "sigmoid_forward", "relu_forward"):  # the spatial
         monkeypatch.setattr(gam_shares, name, spy(name, getattr(gam_shares, name)))  # gate's

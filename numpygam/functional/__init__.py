@@ -38,6 +38,7 @@ from .conv_dft import conv2d_dft_backward, conv2d_dft_forward
 from .conv2d import conv2d_backward, conv2d_forward
 from .gam import (channel_gate_backward, channel_gate_forward, spatial_gate_backward,
                   spatial_gate_forward)
+from .channel_gate_nchw import channel_gate_nchw_backward, channel_gate_nchw_forward
 from .norm import batch_norm2d_backward, batch_norm2d_forward
 from .padding import pad2d_backward, pad2d_forward
 from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,

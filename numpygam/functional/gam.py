@@ -37,6 +37,16 @@ class ChannelGateCache(NamedTuple):
     sigmoid: Optional[Any]       # None for the blog's variant
 
 
+def channel_gate_arguments(x, W1, W2):
+    """Raise unless x (B, C, H, W) is a float array whose C matches W1 (C/r, C) and
+    W2 (C, C/r); the Linear layers check the rest."""
+    op = "channel_gate_forward"
+    float_array(op, "x", x, ndim=4)
+    dim_equal(op, "W1.shape[1] must equal the channels C = x.shape[1]", W1.shape[1], x.shape[1])
+    dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
+              W2.shape[0], x.shape[1])
+
+
 def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
     """out = Mc(x) * x, with Mc(x) = permute_back(sigmoid(W2 relu(W1 permute(x) + b1) + b2)).
 
@@ -46,16 +56,14 @@ def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
 
     The 3-D permutation is a transpose to (B, H, W, C): the MLP then acts on
     each pixel's channel vector separately (a 1 x 1 convolution, in effect),
-    mixing the channels at that pixel and nowhere else.
+    mixing the channels at that pixel and nowhere else.  (The nn modules run
+    channel_gate_nchw_forward, the same op written as that 1 x 1 convolution,
+    with no permutation: faster, channel_gate_nchw.py.)
     Backward, with g = Mc(x):
         dx = dout * g + permute_back(MLP backward of permute(dout * x))
     Returns (dx, dW1, db1, dW2, db2).
     """
-    op = "channel_gate_forward"
-    float_array(op, "x", x, ndim=4)
-    dim_equal(op, "W1.shape[1] must equal the channels C = x.shape[1]", W1.shape[1], x.shape[1])
-    dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
-              W2.shape[0], x.shape[1])
+    channel_gate_arguments(x, W1, W2)
     # both permutations are copied once: element-wise products and matrix
     # products over transposed views are several times slower (measured)
     pixels = np.ascontiguousarray(x.transpose(0, 2, 3, 1))   # (B, H, W, C)

@@ -13,6 +13,18 @@ class LinearCache(NamedTuple):
     has_bias: bool
 
 
+def linear_arguments(op, x, W, b):
+    """Raise unless x W^T + b is a valid call: float arrays, x (..., Din), W (Dout, Din),
+    b (Dout,) or None, one dtype.  op: the name the error starts with."""
+    float_array(op, "x", x, min_ndim=1)
+    float_array(op, "W", W, ndim=2)
+    dim_equal(op, "x.shape[-1] must equal W.shape[1] (Din)", x.shape[-1], W.shape[1])
+    if b is not None:
+        float_array(op, "b", b, ndim=1)
+        dim_equal(op, "b.shape[0] must equal W.shape[0] (Dout)", b.shape[0], W.shape[0])
+    same_dtype(op, x=x, W=W, b=b)
+
+
 def linear_forward(x, W, b=None):
     """y = x W^T + b.
 
@@ -23,14 +35,7 @@ def linear_forward(x, W, b=None):
         dW = sum over batch of dy^T x   (Dout, Din)
         db = sum over batch of dy       (Dout,)
     """
-    op = "linear_forward"
-    float_array(op, "x", x, min_ndim=1)
-    float_array(op, "W", W, ndim=2)
-    dim_equal(op, "x.shape[-1] must equal W.shape[1] (Din)", x.shape[-1], W.shape[1])
-    if b is not None:
-        float_array(op, "b", b, ndim=1)
-        dim_equal(op, "b.shape[0] must equal W.shape[0] (Dout)", b.shape[0], W.shape[0])
-    same_dtype(op, x=x, W=W, b=b)
+    linear_arguments("linear_forward", x, W, b)
     y = matmul_last(x, W.T)
     if b is not None:
         y += b                   # y is a new array: adding in place saves a copy

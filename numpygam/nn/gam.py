@@ -49,18 +49,18 @@ def _check_config(name, in_channels, out_channels, rate, groups, variant):
 
 # The channel gate acts on each pixel alone, so a module runs it on the batch in shares,
 # one per core (numpygam/parallel.py), once each share has this many values of x: it is
-# NumPy's element-wise passes (transposes, sigmoid, products) that take its time, on one
-# core.  nn.ChannelGate forward + backward on 2 cores, float32, in shares / whole
-# (python benchmarks/bench_idioms.py): 1.35 / 1.22 ms at (8, 64, 16, 16), 65536 values a
-# share; 2.49 / 3.65 ms at (4, 64, 32, 32), 131072 a share; at GAM's sizes 4.81 / 7.42 ms
-# (8, 64, 32, 32) and 4.00 / 4.91 ms (8, 256, 14, 14).
+# NumPy's element-wise passes (sigmoid, products) that take its time, on one core.
+# nn.ChannelGate forward + backward on 2 cores, float32, in shares / whole
+# (python benchmarks/bench_idioms.py): 1.19 / 0.83 ms at (8, 64, 16, 16), 65536 values a
+# share; 1.87 / 2.18 ms at (4, 64, 32, 32), 131072 a share; at GAM's sizes 3.33 / 5.21 ms
+# (8, 64, 32, 32) and 3.94 / 4.41 ms (8, 256, 14, 14).
 CHANNEL_GATE_SHARE_VALUES = 100_000
 
 
 class ChannelGateShares(NamedTuple):
-    gate: np.ndarray   # Mc(x) of the whole batch, (B, C, H, W), as ChannelGateCache.gate
+    gate: np.ndarray   # Mc(x) of the whole batch, (B, C, H, W), as ChannelGateNCHWCache.gate
     shares: list       # the batch's slices
-    caches: list       # each share's ChannelGateCache
+    caches: list       # each share's ChannelGateNCHWCache
 
 
 def _channel_forward(m, x, sigmoid, parts=None):
@@ -71,8 +71,9 @@ def _channel_forward(m, x, sigmoid, parts=None):
     if isinstance(x, np.ndarray) and x.ndim == 4:  # else the op's own error, unsplit
         shares = parallel.batch_shares(len(x), x.size, min_work=CHANNEL_GATE_SHARE_VALUES)
     if len(shares) == 1:
-        return F.channel_gate_forward(x, *weights)
-    outs = parallel.map_shares(lambda rows: F.channel_gate_forward(x[rows], *weights), shares)
+        return F.channel_gate_nchw_forward(x, *weights)
+    outs = parallel.map_shares(lambda rows: F.channel_gate_nchw_forward(x[rows], *weights),
+                               shares)
     caches = [cache for _, cache in outs]
     return (parallel.joined([out for out, _ in outs]),
             ChannelGateShares(parallel.joined([c.gate for c in caches]), shares, caches))
@@ -81,12 +82,11 @@ def _channel_forward(m, x, sigmoid, parts=None):
 def _channel_backward(m, dout, cache, parts=None):
     l1, l2 = parts or (m.linear1, m.linear2)
     if isinstance(cache, ChannelGateShares):
-        outs = parallel.map_shares(lambda share: F.channel_gate_backward(dout[share[0]],
-                                                                         share[1]),
-                                   zip(cache.shares, cache.caches))
+        outs = parallel.map_shares(lambda share: F.channel_gate_nchw_backward(
+            dout[share[0]], share[1]), zip(cache.shares, cache.caches))
         dx, dW1, db1, dW2, db2 = parallel.combined(outs, batched=1)
     else:
-        dx, dW1, db1, dW2, db2 = F.channel_gate_backward(dout, cache)
+        dx, dW1, db1, dW2, db2 = F.channel_gate_nchw_backward(dout, cache)
     add_grads((l1.weight, dW1), (l1.bias, db1), (l2.weight, dW2), (l2.bias, db2))
     return dx
 
@@ -135,6 +135,7 @@ def _make_spatial_layers(m, C, rate, padding_mode, groups, kernel_size, method, 
 class ChannelGate(Module):
     """F2 = Mc(F1) * F1: permute, MLP C -> C/rate -> C per pixel, permute back
     (sigmoid for variant="paper").  x: (B, C, H, W) -> (B, C, H, W).
+    Computed without the permutations (F.channel_gate_nchw_forward: the same numbers).
     After forward, self.gate is the latest call's gate (B, C, H, W), for plotting."""
 
     def __init__(self, in_channels, rate=4, variant="paper", dtype=np.float32, rng=None):
