@@ -145,7 +145,7 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
 
     method="auto" runs a large batch in shares, one per core, where its 7 x 7
     convolutions would be split (conv2d.dft_shares): the same formulas, batch norm's
-    statistics summed over the shares (gam_shares.py).
+    statistics put together from the shares' (gam_shares.py).
     """
     op = "spatial_gate_forward"
     float_array(op, "x", x, ndim=4)
