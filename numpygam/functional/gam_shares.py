@@ -29,10 +29,11 @@ Why: on 2 cores the convolutions already ran in shares (conv2d.dft_shares), but 
 element-wise work around them (batch norm, ReLU, sigmoid, the products; 6 ms of
 GAM's step at (8, 64, 32, 32)) ran on one core.  nn.SpatialGate forward + backward
 at (8, 64, 32, 32), float32, all in shares / only the convolutions in shares
-(`python benchmarks/bench_idioms.py`, freed memory kept): 1.06x, 1.09x, 1.23x faster
-in three runs; 26.3 against 28.1 ms timed alternately in one process (1.07x), and nn.GAM
-32.3 against 34.0 ms.  spatial_gate_forward splits where its first convolution
-would (conv2d.dft_shares: where the channels are few).
+(`python benchmarks/bench_idioms.py`, freed memory kept): 1.01x, 1.06x, 1.09x, 1.23x
+faster in four runs; 26.3 against 28.1 ms timed alternately in one process (1.07x), and
+nn.GAM 32.3 against 34.0 ms; as a process starts, nn.GAM 46.1 -> 40.3 ms (benchmarks/
+ab.py medians).  spatial_gate_forward splits where its first convolution would
+(conv2d.dft_shares: where the channels are few).
 """
 from typing import Any, NamedTuple
 
