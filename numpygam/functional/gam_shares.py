@@ -114,14 +114,13 @@ def spatial_gate_forward_in_shares(x, shares, *, W1, b1, gamma1, beta1, W2, b2, 
     ones = parallel.map_shares(first, xs)
     mu1, var1 = _batch_moments([m for *_, m in ones]) if training else (rm1, rv1)
 
-    def middle(share):
-        z = share[0]
+    def middle(z):
         z, cn1 = norm(z, mu1, var1, gamma1, beta1)
         z, cr = relu_forward(z)
         z, cc2 = conv2d_forward(z, W2, b2, padding=W2.shape[2] // 2, **conv)
         return z, (cn1, cr, cc2), _moments(z) if training else None
 
-    twos = parallel.map_shares(middle, ones)
+    twos = parallel.map_shares(middle, [z for z, _, _ in ones])
     mu2, var2 = _batch_moments([m for *_, m in twos]) if training else (rm2, rv2)
 
     def last(share):
@@ -185,7 +184,7 @@ def spatial_gate_backward_in_shares(dout, cache):
         return dz, _norm_sums(dz, c.norm2)
 
     ones = parallel.map_shares(first, zip(douts, cache.caches))
-    sums2 = tuple(parallel.summed(s) for s in zip(*(s for _, s in ones)))
+    sums2 = parallel.combined([s for _, s in ones], batched=0)   # (dgamma2, dbeta2)
 
     def middle(share):
         (dz, _), c = share
@@ -195,7 +194,7 @@ def spatial_gate_backward_in_shares(dout, cache):
         return dz, dW2, db2, _norm_sums(dz, c.norm1)
 
     twos = parallel.map_shares(middle, zip(ones, cache.caches))
-    sums1 = tuple(parallel.summed(s) for s in zip(*(s for *_, s in twos)))
+    sums1 = parallel.combined([s for *_, s in twos], batched=0)  # (dgamma1, dbeta1)
 
     def last(share):
         dout_s, (dz, *_), c = share
