@@ -89,7 +89,8 @@ def main(argv=None):
                 cells.append((statistics.median(v[0] for v in values),
                               statistics.median(v[0] / v[1] for v in values)) if values else None)
             (rev, now) = cells
-            change = f"{100 * (now[0] / rev[0] - 1):+7.1f}%" if rev and now else "   new"
+            change = (f"{100 * (now[0] / rev[0] - 1):+7.1f}%" if rev and now
+                      else "new" if now else "gone")
             print(f"{(bench + ': ' + row)[:58]:<58} "
                   f"{rev[0] if rev else float('nan'):9.2f} {now[0] if now else float('nan'):9.2f} "
                   f"{change:>8} {rev[1] if rev else float('nan'):6.2f} "

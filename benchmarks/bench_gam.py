@@ -9,18 +9,19 @@ method="reference" (conv2d's textbook im2col).
 Targets (issue 22): time at most 1.5x PyTorch's, peak memory at most 1x; at least 2x
 faster than im2col.
 
-Page faults: each step's minor page faults (getrusage), in this process as it
-starts.  glibc hands freed memory at the top of its heap back to the kernel, and
-numpygam's step, with its tens of MiB of spectra, then faults it in again next
-step; the last table times both libraries again after
-numpygam.memory.keep_freed_memory(), which `python -m numpygam train` calls
-(numpygam/memory.py says why and at what cost).
+Page faults: each step's minor page faults (getrusage).  glibc hands freed memory
+at the top of its heap back to the kernel, and numpygam's step, with its tens of
+MiB of spectra, would then fault it in again next step; numpygam tells glibc to
+keep it as it is imported (numpygam/memory.py says why and at what cost).  The
+last table times both libraries in a fresh process with NUMPYGAM_KEEP_FREED_MEMORY=0,
+numpygam's opt-out: what a step costs without it.
 
 Peak memory: each library runs one forward+backward in a fresh subprocess; the
 kernel's peak-RSS mark is reset (/proc/self/clear_refs) just before, and the
 peak (VmHWM) minus the resident size before the run is reported.
 """
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -28,8 +29,9 @@ import sys
 import numpy as np
 import torch
 
+import numpygam
 from numpygam import nn
-from numpygam.memory import keep_freed_memory
+from numpygam.memory import ENVIRONMENT_VARIABLE
 from timing import from_tests, median_seconds, report_row
 
 BlogGAM = from_tests("torch_models").BlogGAM
@@ -136,19 +138,28 @@ def main():
           "nn.GAM, forward+backward (target <= 1.2x)")
     print("\n".join(ports))
 
-    kept = keep_freed_memory()
-    print("\nThe same after numpygam.memory.keep_freed_memory()"
-          + ("" if kept else " (not glibc: it changed nothing)")
-          + ", both libraries in this process, page faults per step in brackets")
+    print(f"\nThe same in a fresh process with {ENVIRONMENT_VARIABLE}=0 (malloc left as "
+          f"it is; above, freed memory kept: {numpygam.FREED_MEMORY_KEPT}), both libraries, "
+          f"page faults per step in brackets")
+    done = subprocess.run([sys.executable, __file__, "--opted-out"], capture_output=True,
+                          text=True, check=True, env={**os.environ, ENVIRONMENT_VARIABLE: "0"})
+    print(done.stdout, end="")
+
+
+def opted_out():
+    """The rows of a process that imported numpygam with NUMPYGAM_KEEP_FREED_MEMORY=0."""
+    assert not numpygam.FREED_MEMORY_KEPT, f"run with {ENVIRONMENT_VARIABLE}=0"
     for size in SIZES:
         t_ours, t_theirs, steps, _, _ = time_both(size)
         faults = [faults_per_step(step) for step in steps]
-        print(report_row(f"GAM {size}, freed memory kept", t_ours, t_theirs, width=44)
+        print(report_row(f"GAM {size}, freed memory not kept", t_ours, t_theirs, width=44)
               + f"   ({faults[0]:.0f} / {faults[1]:.0f})")
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--memory":
         print(measure_memory(sys.argv[2], tuple(json.loads(sys.argv[3]))))
+    elif sys.argv[1:] == ["--opted-out"]:
+        opted_out()
     else:
         main()

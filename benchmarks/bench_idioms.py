@@ -19,7 +19,6 @@ from numpygam.functional import (
 )
 from numpygam.functional._matmul import matmul_last
 from numpygam.functional.activations import stable_sigmoid
-from numpygam.memory import keep_freed_memory
 from numpygam.tasks.g2p import DataUnavailable, load_cmudict
 from numpygam.train import G2P_PRESETS, TrainConfig, Trainer
 from timing import median_seconds
@@ -128,9 +127,9 @@ def convolutions_alone_in_shares(fn):
 
 def gam_shares_rows():
     """GAM's channel gate and 7 x 7 convolutions in shares (numpygam/nn/gam.py,
-    numpygam/functional/conv2d.py), with freed memory kept (numpygam/memory.py) so that
-    page faults do not blur the rows; forced into shares where the rules say whole."""
-    keep_freed_memory()
+    numpygam/functional/conv2d.py), with freed memory kept (numpygam does it on import,
+    numpygam/memory.py) so that page faults do not blur the rows; forced into shares where
+    the rules say whole."""
     n = parallel.get_num_threads()
     for Cin, Cout, H in ((64, 16, 32), (16, 64, 32), (8, 32, 32), (128, 32, 28), (64, 64, 32),
                          (256, 64, 14), (64, 256, 14), (512, 128, 7)):

@@ -84,7 +84,6 @@ def _writable_folder(option, path):
 
 def _train(args):
     from .checkpoint import CheckpointError, load_checkpoint, previous_path
-    from .memory import keep_freed_memory
     from .train import (
         G2P_PRESETS,
         RESUMABLE,
@@ -134,7 +133,6 @@ def _train(args):
     problem = _writable_folder("--out" if args.out else "the run folder", run_dir)
     if problem:
         return _usage_error(problem)
-    keep_freed_memory()  # this process is ours: no page faults for each step's arrays
     try:
         train(config, run_dir, resume=resume, changes=given)
     except CheckpointError as err:

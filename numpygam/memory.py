@@ -1,5 +1,5 @@
 """Keep freed memory in the process for the next step, instead of handing it back
-to the kernel (Linux with glibc; an opt-in, like parallel.set_num_threads).
+to the kernel (Linux with glibc; on by default, NUMPYGAM_KEEP_FREED_MEMORY=0 turns it off).
 
 Why it matters.  A forward+backward of nn.GAM makes tens of MiB of short-lived
 arrays (the DFT convolution's spectra above all: peak memory 51 MiB at
@@ -10,23 +10,33 @@ block larger than any before is freed, so how often it trims depends on the
 process's history, not on numpygam's code.  Each byte handed back has to be
 faulted in again, a zeroed 4 KiB page at a time, by the next step.  Measured on
 this project's 2-core machine, nn.GAM forward+backward (float32), the medians of
-four runs of benchmarks/bench_gam.py each (benchmarks/README.md, issue 22):
+three runs each of benchmarks/bench_gam.py (`python benchmarks/ab.py 4f92263
+bench_gam`, benchmarks/README.md, issue 22), numpygam / PyTorch in the same process:
 
-    (B, C, H, W)        as the process starts      with freed memory kept
-    (8, 64, 32, 32)     49.3 ms (1.39x PyTorch)    36.2 ms (1.22x PyTorch)
-    (8, 256, 14, 14)    69.4 ms (1.06x)            66.3 ms (0.98x)
+    (B, C, H, W)        malloc left as it is       freed memory kept (the default)
+    (8, 64, 32, 32)     46.3 ms (1.44x PyTorch)    37.4 ms (1.17x PyTorch)
+    (8, 256, 14, 14)    83.1 ms (1.27x)            68.8 ms (1.03x)
 
-and, counted in one process, 3358 to 4059 page faults a step against 0 to 46 (PyTorch's
-GAM, in the same processes: 0 to 1114).  The price: the process keeps up to `mib`
+and, counted in one run, 3671 and 3753 page faults a step against 2 and 107 (PyTorch's
+GAM, malloc left as it is: 1319 and 0).  The price: the process keeps up to `mib`
 MiB that it freed (resident, reused by the next arrays) instead of returning it.
-numpygam never calls this by itself on import: the process is the user's.  The
-`python -m numpygam train` command, whose process it is, does.
+
+numpygam calls it as it is imported (numpygam/__init__.py), as NumPy advises the
+kernel to back its arrays with huge pages on import: both change the process, for
+speed, and both can be turned off before the import.  Set the environment variable
+NUMPYGAM_KEEP_FREED_MEMORY=0 to leave malloc as it is; `numpygam.FREED_MEMORY_KEPT`
+says whether it took effect.  Without the default, a user's own training loop, the
+lessons and a benchmark run as a process starts all paid the page faults above
+unless they knew to call keep_freed_memory() themselves.
 """
 import ctypes
+import os
 import platform
+import warnings
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's <malloc.h>
 MMAP_THRESHOLD = 32 << 20   # blocks above it are still mapped afresh (glibc's own cap, 64-bit)
+ENVIRONMENT_VARIABLE = "NUMPYGAM_KEEP_FREED_MEMORY"
 
 
 def _glibc():
@@ -56,3 +66,20 @@ def keep_freed_memory(mib=256):
     trim = min(mib << 20, 2**31 - 1)  # mallopt takes a C int
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
                 and libc.mallopt(M_TRIM_THRESHOLD, trim))
+
+
+def keep_freed_memory_unless_opted_out(environ=os.environ):
+    """What numpygam does on import: keep_freed_memory(), unless NUMPYGAM_KEEP_FREED_MEMORY=0.
+
+    Returns True if freed memory is now kept.  The variable's values: "1" (or unset,
+    or empty) keeps freed memory, "0" leaves malloc as it is.  Any other value is
+    named in a warning and the default holds: an import should not fail over a typo.
+    """
+    value = environ.get(ENVIRONMENT_VARIABLE, "").strip()
+    if value == "0":
+        return False
+    if value not in ("", "1"):
+        warnings.warn(f"{ENVIRONMENT_VARIABLE}={value!r}: expected 0 (leave malloc as it "
+                      f"is) or 1 (keep freed memory, the default); keeping freed memory",
+                      UserWarning, stacklevel=2)
+    return keep_freed_memory()

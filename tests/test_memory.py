@@ -1,5 +1,7 @@
-"""numpygam.memory.keep_freed_memory: glibc keeps freed memory, so a step's arrays
-are not faulted in afresh; a clear error for a bad size; nothing on another libc."""
+"""numpygam.memory: glibc keeps freed memory, so a step's arrays are not faulted in
+afresh; numpygam does it on import unless NUMPYGAM_KEEP_FREED_MEMORY=0; a clear error
+for a bad size, a warning for a bad variable; nothing on another libc."""
+import os
 import subprocess
 import sys
 
@@ -16,9 +18,8 @@ ON_GLIBC = memory._glibc() is not None
 STEPS = """
 import resource, sys
 import numpy as np
-from numpygam.memory import keep_freed_memory
-if sys.argv[1] == "kept":
-    assert keep_freed_memory()
+import numpygam
+print(numpygam.FREED_MEMORY_KEPT)
 def step():
     arrays = [np.ones(2 << 20, np.float32) for _ in range(4)]
     del arrays
@@ -30,19 +31,48 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
 """
 
 
-def faults_per_step(mode):
-    done = subprocess.run([sys.executable, "-c", STEPS, mode], capture_output=True, text=True)
+def imported_with(value):
+    """(FREED_MEMORY_KEPT, page faults a step, stderr) of a process that imports numpygam
+    with NUMPYGAM_KEEP_FREED_MEMORY=value (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != memory.ENVIRONMENT_VARIABLE}
+    if value is not None:
+        env[memory.ENVIRONMENT_VARIABLE] = value
+    done = subprocess.run([sys.executable, "-c", STEPS], capture_output=True, text=True,
+                          env=env)
     assert done.returncode == 0, done.stderr
-    return float(done.stdout)
+    kept, faults = done.stdout.split()
+    return kept == "True", float(faults), done.stderr
 
 
 @pytest.mark.skipif(not ON_GLIBC, reason="keep_freed_memory acts on glibc's malloc only")
-def test_kept_memory_is_reused_instead_of_faulted_in_again():
-    plain, kept = faults_per_step("plain"), faults_per_step("kept")
+def test_importing_numpygam_keeps_freed_memory_unless_opted_out():
+    kept, faults, _ = imported_with(None)
+    opted_in, faults_in, _ = imported_with("1")
+    opted_out, plain, _ = imported_with("0")
+    assert (kept, opted_in, opted_out) == (True, True, False)
     # 32 MiB is 8192 pages of 4 KiB; by default glibc trims the heap's top each step
     # and about a quarter is faulted in again (2028 pages here), kept none is (0)
-    assert plain > 1000, f"the plain process faulted only {plain} pages a step"
-    assert kept < 100, f"{kept} page faults a step with freed memory kept (plain: {plain})"
+    assert plain > 1000, f"the opted-out process faulted only {plain} pages a step"
+    assert faults < 100, f"{faults} page faults a step with freed memory kept (plain: {plain})"
+    assert faults_in < 100, f"{faults_in} page faults a step with =1 (plain: {plain})"
+
+
+@pytest.mark.skipif(not ON_GLIBC, reason="keep_freed_memory acts on glibc's malloc only")
+def test_a_bad_variable_is_named_in_a_warning_and_the_default_holds():
+    kept, faults, stderr = imported_with("yes")
+    assert kept and faults < 100
+    assert ("UserWarning: NUMPYGAM_KEEP_FREED_MEMORY='yes': expected 0 (leave malloc as it "
+            "is) or 1 (keep freed memory, the default); keeping freed memory") in stderr
+
+
+@pytest.mark.parametrize("value, called", [(None, True), ("", True), ("1", True), (" 0 ", False),
+                                           ("0", False)])
+def test_the_variable_decides_whether_it_is_called(monkeypatch, value, called):
+    calls = []
+    monkeypatch.setattr(memory, "keep_freed_memory", lambda: calls.append("keep") or True)
+    environ = {} if value is None else {memory.ENVIRONMENT_VARIABLE: value}
+    assert memory.keep_freed_memory_unless_opted_out(environ) is called
+    assert calls == (["keep"] if called else [])
 
 
 @pytest.mark.parametrize("mib", [-1, 1.5, "256", True, None])
@@ -57,9 +87,10 @@ def test_another_c_library_is_left_alone(monkeypatch):
     assert memory.keep_freed_memory() is False
 
 
-def test_the_train_command_keeps_freed_memory_before_it_trains(monkeypatch, tmp_path):
+def test_the_train_command_leaves_malloc_to_the_import(monkeypatch, tmp_path):
+    """NUMPYGAM_KEEP_FREED_MEMORY=0 holds for the command too: it does not call it again."""
     calls = []
     monkeypatch.setattr(memory, "keep_freed_memory", lambda: calls.append("keep"))
     monkeypatch.setattr(numpygam.train, "train", lambda *args, **kw: calls.append("train"))
     assert main(["train", "--steps", "1", "--out", str(tmp_path / "run")]) == 0
-    assert calls == ["keep", "train"]
+    assert calls == ["train"]
