@@ -16,7 +16,7 @@ ON_GLIBC = memory._glibc() is not None
 # Four 8 MiB arrays alive at once, then freed: 32 MiB at the top of the heap, more
 # than the 16 MiB glibc's trim threshold grows to after the first 8 MiB block is freed.
 STEPS = """
-import resource, sys
+import resource
 import numpy as np
 import numpygam
 print(numpygam.FREED_MEMORY_KEPT)
