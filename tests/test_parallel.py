@@ -1,4 +1,4 @@
-"""The batch split across threads (numpygam/numpygam/parallel.py): the same numbers as one call."""
+"""The batch split across threads (numpygam/parallel.py): the same numbers as one call."""
 import os
 import select
 import signal
@@ -9,8 +9,9 @@ import warnings
 import numpy as np
 import pytest
 
+import numpygam.functional as F
 from numpygam import nn, parallel
-from numpygam.functional import gam_shares
+from numpygam.functional import conv2d, gam_shares
 from oracle import batch_split_into
 
 ROUNDING = 1e-12  # float64: the same sums, in two orders
@@ -191,7 +192,6 @@ def test_multihead_attention_in_shares_gives_what_one_call_gives(shares, self_at
 
 def test_the_module_runs_the_functional_op_once_per_share_on_its_rows(rng, monkeypatch):
     """What the equality tests above cannot see: that the batch was split at all."""
-    import numpygam.functional as F
     forward, backward, rows = F.multi_head_attention_forward, F.multi_head_attention_backward, []
 
     def spy_forward(query, *args, **kwargs):
@@ -339,8 +339,6 @@ def test_gam_in_shares_gives_the_numbers_of_one_call(name, rng):
 
 def test_gam_runs_its_channel_gate_and_convolutions_once_per_share(rng, monkeypatch):
     """What the equality test cannot see: that the batch was split at all."""
-    import numpygam.functional as F
-    from numpygam.functional import conv2d
     calls = []
 
     def spy(name, op):
@@ -370,18 +368,16 @@ def test_gam_runs_its_channel_gate_and_convolutions_once_per_share(rng, monkeypa
 def test_gams_convolutions_are_split_where_the_channels_are_few(Cin, Cout, H, split):
     """dft_shares's rule, at GAM's four convolutions (B = 8, 2 threads): in shares up to
     Cin Cout / (Cin + Cout) = 32 (12.8 at C = 64), whole above (51.2 at C = 256)."""
-    from numpygam.functional.conv2d import dft_shares
     x, W = np.empty((8, Cin, H, H), np.float32), np.empty((Cout, Cin, 7, 7), np.float32)
     threads = parallel.get_num_threads()
     try:
         parallel.set_num_threads(2)
-        assert (len(dft_shares(x, W, groups=1)) == 2) == split
+        assert (len(conv2d.dft_shares(x, W, groups=1)) == 2) == split
     finally:
         parallel.set_num_threads(threads)
 
 
 def test_a_misshaped_dy_for_a_convolution_in_shares_is_named(rng):
-    import numpygam.functional as F
     x, W = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((2, 3, 7, 7))
     with batch_split_into(2):
         y, cache = F.conv2d_forward(x, W, None, padding=3)
@@ -407,8 +403,6 @@ def spatial_gate_params(rng, C, r=2):
 def test_the_spatial_gate_in_shares_normalises_with_the_whole_batchs_statistics(rng):
     """Shares whose images differ in scale (1 against 100): a batch norm on a share's own
     statistics would differ from one call at once, forward and backward."""
-    import numpygam.functional as F
-    from numpygam.functional.gam_shares import SpatialGateSharesCache
     x = rng.standard_normal((4, 8, 8, 8)) * np.array([1, 1, 100, 100])[:, None, None, None]
     dout, params = rng.standard_normal(x.shape), spatial_gate_params(rng, 8)
     for training in (True, False):
@@ -416,7 +410,7 @@ def test_the_spatial_gate_in_shares_normalises_with_the_whole_batchs_statistics(
         for shares in (1, 2):
             with batch_split_into(shares):
                 out, cache = F.spatial_gate_forward(x, training=training, **params)
-                assert isinstance(cache, SpatialGateSharesCache) == (shares == 2)
+                assert isinstance(cache, gam_shares.SpatialGateSharesCache) == (shares == 2)
                 results.append([out, cache.gate, *F.spatial_gate_backward(dout, cache),
                                 *(cache.running_stats or ())])
         for a, b in zip(*results):  # db1, db2 are sums that cancel to 0: an absolute floor
@@ -427,7 +421,6 @@ def test_the_spatial_gate_in_shares_normalises_with_the_whole_batchs_statistics(
 @pytest.mark.parametrize("change", [dict(W2=(8, 3, 7, 7)), dict(gamma1=(5,)),
                                     dict(W1=(4, 8, 7, 7), dtype=np.float32)])
 def test_bad_arguments_get_the_same_error_when_the_spatial_gate_would_be_split(change, rng):
-    import numpygam.functional as F
     x, params = rng.standard_normal((4, 8, 8, 8)), spatial_gate_params(rng, 8)
     name, shape = next((k, v) for k, v in change.items() if k != "dtype")
     params[name] = rng.standard_normal(shape).astype(change.get("dtype", np.float64))
@@ -440,7 +433,6 @@ def test_bad_arguments_get_the_same_error_when_the_spatial_gate_would_be_split(c
 
 
 def test_a_misshaped_dout_for_the_spatial_gate_in_shares_is_named(rng):
-    import numpygam.functional as F
     x = rng.standard_normal((4, 8, 6, 6))
     with batch_split_into(2):
         _, cache = F.spatial_gate_forward(x, **spatial_gate_params(rng, 8))

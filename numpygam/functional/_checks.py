@@ -30,6 +30,14 @@ def float_array(op, name, x, ndim=None, min_ndim=None):
     return x
 
 
+def forward_output_shape(op, name, grad, expected, output):
+    """Raise unless a backward's incoming gradient has its forward's output shape:
+    a batch split into shares would otherwise slice a misshaped one silently."""
+    if np.shape(grad) != expected:
+        raise ValueError(f"{op}: {name} has shape {np.shape(grad)}, expected {expected}, "
+                         f"the shape of the forward's {output}")
+
+
 def same_dtype(op, **arrays):
     """Raise unless all given (non-None) arrays share one float dtype."""
     given = {k: v for k, v in arrays.items() if v is not None}

@@ -55,10 +55,14 @@ class ChannelGateNCHWCache(NamedTuple):
 
 def channel_gate_nchw_forward(x, W1, b1, W2, b2, sigmoid=True):
     """out = Mc(x) * x (channel_gate_forward's op and arguments), as two products over
-    the channel axis of x (B, C, H, W) viewed as (B, C, HW): no permutation.
+    the channel axis of x (B, C, H, W) viewed as X (B, C, HW): no permutation.
+
+        h = relu(W1 X + b1)   (B, C/r, HW)      Mc(x) = sigmoid(W2 h + b2)   (B, C, HW)
+        (no sigmoid for the blog's variant, sigmoid=False)
 
     x: (B, C, H, W)   W1: (C/r, C)   b1: (C/r,)   W2: (C, C/r)   b2: (C,)   (biases may be None)
-    -> out: (B, C, H, W); the gate is cache.gate.  Errors: channel_gate_forward's.
+    -> out: (B, C, H, W); the gate Mc(x), (B, C, H, W), is cache.gate.
+    Backward: channel_gate_nchw_backward.  Errors: channel_gate_forward's.
     """
     channel_gate_arguments(x, W1, W2)
     linear_arguments("linear_forward", x.transpose(0, 2, 3, 1), W1, b1)  # as the MLP sees x
@@ -80,7 +84,14 @@ def channel_gate_nchw_forward(x, W1, b1, W2, b2, sigmoid=True):
 
 
 def channel_gate_nchw_backward(dout, cache):
-    """Backward of channel_gate_nchw_forward (formulas: this module's docstring).
+    """Backward of channel_gate_nchw_forward, with g = Mc(x) and every image's pixels
+    as columns (X, dout, datt: (B, C, HW); h, dh: (B, C/r, HW)):
+
+        datt = (dout * x) g (1 - g)      (dout * x without the sigmoid)
+        dW2 = sum_b datt h^T             db2 = sum over images and pixels of datt
+        dh = (W2^T datt) [h > 0]
+        dW1 = sum_b dh X^T               db1 = sum over images and pixels of dh
+        dx = dout * g + W1^T dh
 
     dout: (B, C, H, W)   cache: ChannelGateNCHWCache
     Returns (dx (B, C, H, W), dW1 (C/r, C), db1 (C/r,), dW2 (C, C/r), db2 (C,)), as

@@ -11,10 +11,8 @@ The formulas, forward and backward, are in conv.py's docstring.
 """
 from typing import NamedTuple
 
-import numpy as np
-
 from .. import parallel
-from ._checks import conv_arguments
+from ._checks import conv_arguments, forward_output_shape
 from .conv import conv2d_reference_backward, conv2d_reference_forward
 from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward
 from .conv_gemm import Conv2dCache, conv2d_gemm_backward, conv2d_gemm_forward
@@ -94,9 +92,7 @@ def conv2d_backward(dy, cache):
     -> dx (B, Cin, H, W), dW (Cout, Cin/groups, K, K), db (Cout,) or None without a bias.
     """
     if isinstance(cache, Conv2dSharesCache):
-        if np.shape(dy) != cache.out_shape:
-            raise ValueError(f"conv2d_backward: dy has shape {np.shape(dy)}, expected "
-                             f"{cache.out_shape}, the shape of the forward's y")
+        forward_output_shape("conv2d_backward", "dy", dy, cache.out_shape, "y")
         parts = parallel.map_shares(lambda share: conv2d_dft_backward(dy[share[0]], share[1]),
                                     zip(cache.shares, cache.caches))
         return parallel.combined(parts, batched=1)   # dx joined; dW, db summed

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import parallel
+from ._checks import forward_output_shape
 from .activations import relu_backward, relu_forward, sigmoid_backward, sigmoid_forward
 from .conv2d import conv2d_backward, conv2d_forward
 from .norm import batch_norm2d_forward, updated_running_stats
@@ -169,9 +170,7 @@ def spatial_gate_backward_in_shares(dout, cache):
     -> (dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2), in SpatialGateGrads'
        order (db1, db2 None without biases).
     """
-    if np.shape(dout) != cache.out_shape:
-        raise ValueError(f"spatial_gate_backward: dout has shape {np.shape(dout)}, expected "
-                         f"{cache.out_shape}, the shape of the forward's output")
+    forward_output_shape("spatial_gate_backward", "dout", dout, cache.out_shape, "output")
     count = cache.out_shape[0] * cache.out_shape[2] * cache.out_shape[3]
     douts = [dout[rows] for rows in cache.shares]
 
