@@ -23,7 +23,9 @@ browser refuses fetch() on file://, but loads a <script src>), rel="prev" and
 rel="next" links through every page in reading order, a contents list on pages
 with more than three sections, a copy button on code blocks, a layout that fits a
 400 px window (only code blocks and wide tables scroll, each by itself), alt text
-on every figure and a print stylesheet.
+on every figure and a print stylesheet.  The first page also links the pages that live
+beside the code (README.md, docs/*.md, ARCHITECTURE.md, benchmarks/README.md) by paths
+relative to the built page, so they open from a checkout.
 
 --lang zh builds the Chinese edition into book/_build/html/zh/ (the same file names):
 each paragraph of every chapter, lesson and walkthrough from its gettext catalogue
@@ -59,6 +61,7 @@ from numpygam.course import homework, lessons, translation
 from numpygam.course.exercises import EXERCISES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 LESSONS = lessons.LESSONS
 CACHE = os.path.join(HERE, "_build", "executed")
 
@@ -196,7 +199,19 @@ UI = {
            "api_intro": "Every op's formula (forward and backward) and shapes, then its code.",
            "api_student": "<p><b>Students' edition:</b> the code of the backward passes that "
                           "are homework exercises ({}) is left out; their docstrings, with the "
-                          "formulas, are shown.</p>"},
+                          "formulas, are shown.</p>",
+           "repository_title": "Beside the code", "colon": ": ",
+           "repository_intro": "These pages live in the repository, as Markdown files; the "
+                               "links open them from a checkout.",
+           "repository": ("what numpygam is, the two commands, a short example",
+                          "for students: the lessons, the homework, gradient checks, the "
+                          "command line",
+                          "for instructors: handing out and grading the homework, the sandbox, "
+                          "Gradescope",
+                          "for contributors: the layout, adding an op, tests, mutation "
+                          "testing, the translation check",
+                          "the package drawn as floors, from the textbook ops up",
+                          "numpygam against PyTorch, and every measurement")},
     "zh": {"html": "zh-CN", "contents": "目录", "previous": "上一页", "next": "下一页",
            "search": "搜索本书", "nothing": "没有找到",
            "other": ("English", "../{slug}.html", "en"),
@@ -206,7 +221,16 @@ UI = {
                         "文档字符串与代码保持英文，与英文版是同一份源码。",
            "api_student": "<p><b>学生版：</b>作为作业的反向传播（{}）的代码不在此页给出；"
                           "它们的文档字符串（含公式）照常显示。</p>",
-           "glossary": "中英术语对照"},
+           "glossary": "中英术语对照",
+           "repository_title": "代码旁的文档", "colon": "：",
+           "repository_intro": "下面这些页面在代码仓库中，是 Markdown 文件（英文）；"
+                               "链接在本地检出的仓库中打开它们。",
+           "repository": ("numpygam 是什么、两条命令、一个简短的例子",
+                          "给学生：课程、作业、梯度检验、命令行",
+                          "给教师：布置与批改作业、沙箱、Gradescope",
+                          "给贡献者：目录结构、如何添加运算、测试、变异测试、翻译检查",
+                          "按层画出的整个包，从教科书式的运算往上",
+                          "numpygam 与 PyTorch 的对比，以及每一次测量")},
 }
 
 CSS = """
@@ -333,6 +357,28 @@ def _text(fragment):
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
+# The pages beside the code, in the order of the README's "Where to go next": the book's
+# first page links each by a path relative to the built page, so the links work from
+# file:// in a checkout (they are Markdown; a browser shows them as text).
+REPOSITORY_PAGES = ("README.md", "docs/students.md", "docs/instructors.md",
+                    "docs/contributors.md", "ARCHITECTURE.md", "benchmarks/README.md")
+
+
+def repository_links(out_dir, lang="en"):
+    """The index page's section linking the repository's own pages (README, docs/*.md,
+    ARCHITECTURE.md, benchmarks/README.md), relative to out_dir."""
+    ui = UI[lang]
+    try:
+        up = os.path.relpath(ROOT, out_dir).replace(os.sep, "/")
+    except ValueError:  # out_dir on another drive (Windows): an absolute file URL
+        up = "file:///" + ROOT.replace(os.sep, "/").lstrip("/")
+    items = "".join(f'<li><a href="{html.escape(up + "/" + path, quote=True)}">'
+                    f"<code>{html.escape(path)}</code></a>{ui['colon']}{html.escape(what)}</li>"
+                    for path, what in zip(REPOSITORY_PAGES, ui["repository"]))
+    return (f'<h2 id="repository">{html.escape(ui["repository_title"])}</h2>'
+            f'<p>{html.escape(ui["repository_intro"])}</p><ul>{items}</ul>')
+
+
 def page(title, body, nav, prev=None, next=None, lang="en", slug="index"):
     """A page: the site's navigation and search, a link to the other edition, a contents
     list when the body has more than three sections, the body, and rel=prev / rel=next
@@ -422,8 +468,10 @@ def build(out_dir, lesson_files=None, student=False, lang="en"):
             text = translation.translate_markdown(
                 text, translation.table(os.path.basename(path)[:-3]))
         slug = os.path.basename(path)[3:-3]  # "00_index.md" -> "index"
-        entries.append((slug, text.split("\n")[0].lstrip("# ").strip(),
-                        render_markdown(text, lang)))
+        body = render_markdown(text, lang)
+        if slug == "index":  # the pages beside the code: README, docs/, ARCHITECTURE.md
+            body += repository_links(out_dir, lang)
+        entries.append((slug, text.split("\n")[0].lstrip("# ").strip(), body))
         if lang == "zh" and slug == "index":  # the glossary, linked from every Chinese page
             entries.append(("glossary", ui["glossary"],
                             render_markdown(translation.glossary_markdown(), lang)))

@@ -133,6 +133,10 @@ def _train(args):
     problem = _writable_folder("--out" if args.out else "the run folder", run_dir)
     if problem:
         return _usage_error(problem)
+    # a process that trains keeps the memory each step frees for the next (the import
+    # leaves malloc alone; NUMPYGAM_KEEP_FREED_MEMORY=0 opts out here too)
+    from .fast.memory import keep_freed_memory_unless_opted_out
+    keep_freed_memory_unless_opted_out()
     try:
         train(config, run_dir, resume=resume, changes=given)
     except CheckpointError as err:

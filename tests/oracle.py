@@ -41,20 +41,18 @@ dims = st.integers(1, 4)
 
 @contextlib.contextmanager
 def batch_split_into(n):
-    """Inside: every module that splits its batch across threads (numpygam.parallel)
+    """Inside: every module that splits its batch across threads (numpygam.fast.parallel)
     splits even the smallest batch into n shares, so the tests' small cases take the
     threaded path too; the settings are restored after."""
-    from numpygam import parallel
-    from numpygam.functional import conv2d
-    from numpygam.nn import gam
+    from numpygam.fast import conv, gam, parallel
     saved = (parallel.get_num_threads(), parallel.MIN_SHARE_WORK,
-             gam.CHANNEL_GATE_SHARE_VALUES, conv2d.SHARES_MAX_CHANNELS)
+             gam.CHANNEL_GATE_SHARE_VALUES, conv.SHARES_MAX_CHANNELS)
     parallel.set_num_threads(n)
     parallel.MIN_SHARE_WORK = gam.CHANNEL_GATE_SHARE_VALUES = 0
-    conv2d.SHARES_MAX_CHANNELS = 10 ** 9
+    conv.SHARES_MAX_CHANNELS = 10 ** 9
     try:
         yield
     finally:
         parallel.set_num_threads(saved[0])
         (parallel.MIN_SHARE_WORK, gam.CHANNEL_GATE_SHARE_VALUES,
-         conv2d.SHARES_MAX_CHANNELS) = saved[1:]
+         conv.SHARES_MAX_CHANNELS) = saved[1:]

@@ -1,11 +1,11 @@
 """Attention: scores, context, the composite, Luong's pieces, local and multi-head attention."""
-import math
 
 import numpy as np
 import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from test_scores import TORCH_SCORES, score_inputs
 
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
@@ -14,101 +14,8 @@ from oracle import arrays, assert_close, backward_torch, batch_split_into, t
 B_, T_, D_ = st.integers(1, 3), st.integers(1, 4), st.integers(1, 4)
 
 
-def score_inputs(data, score):
-    """Draw q, k and the score's parameters, with sizes including 1."""
-    B, Tq, Tk = data.draw(B_), data.draw(T_), data.draw(T_)
-    Dq = data.draw(D_)
-    Dk = Dq if score == "dot" else data.draw(D_)
-    A = data.draw(D_)
-    q, k = data.draw(arrays((B, Tq, Dq))), data.draw(arrays((B, Tk, Dk)))
-    params = {
-        "dot": {},
-        "general": {"W": data.draw(arrays((Dq, Dk)))},
-        "concat": {"W": data.draw(arrays((A, Dq + Dk))), "v": data.draw(arrays((A,)))},
-        "additive": {"Wq": data.draw(arrays((A, Dq))), "Wk": data.draw(arrays((A, Dk))),
-                     "v": data.draw(arrays((A,))), "b": data.draw(arrays((A,)))},
-        "location": {"W": data.draw(arrays((Tk, Dq)))},
-    }[score]
-    return q, k, params
-
-
-def torch_score(score, q, k, p):
-    """The same score in PyTorch, written from the papers' formulas."""
-    if score == "dot":
-        return p.get("scale", 1.0) * q @ k.transpose(1, 2)
-    if score == "general":
-        return q @ p["W"] @ k.transpose(1, 2)
-    if score == "location":
-        return q @ p["W"].T
-    if score == "concat":  # v^T tanh(W [q_i; k_j]) with the concatenation built explicitly
-        Tq, Tk = q.shape[1], k.shape[1]
-        pairs = torch.cat([q[:, :, None].expand(-1, -1, Tk, -1),
-                           k[:, None].expand(-1, Tq, -1, -1)], dim=-1)
-        return torch.tanh(pairs @ p["W"].T) @ p["v"]
-    hidden = (q @ p["Wq"].T + p["b"])[:, :, None] + (k @ p["Wk"].T)[:, None]
-    return torch.tanh(hidden) @ p["v"]
-
-
-SCORE_NAMES = ["dot", "general", "concat", "additive", "location"]
-
-
-@pytest.mark.parametrize("score", SCORE_NAMES)
-@given(data=st.data())
-def test_score_matches_finite_differences(score, data):
-    q, k, params = score_inputs(data, score)
-    forward, backward = getattr(F, f"{score}_score_forward"), getattr(F, f"{score}_score_backward")
-    inputs = {"q": q} if score == "location" else {"q": q, "k": k}
-    gradcheck(forward, backward, {**inputs, **params}).raise_if_failed()
-
-
-@given(data=st.data())
-def test_projected_additive_score_is_the_additive_score_with_k_projected_first(data):
-    """K = k Wk^T given, the score and its gradients are the additive score's: dk = dK Wk,
-    dWk = sum dK^T k (what nn.Attention.project_keys_backward does once per source)."""
-    q, k, p = score_inputs(data, "additive")
-    bias = data.draw(st.booleans())
-    b = p["b"] if bias else None
-    K = k @ p["Wk"].T
-    e, cache = F.projected_additive_score_forward(q, K, p["Wq"], p["v"], b)
-    e_full, cache_full = F.additive_score_forward(q, k, p["Wq"], p["Wk"], p["v"], b)
-    np.testing.assert_allclose(e, e_full, rtol=1e-12, atol=1e-12)
-    de = data.draw(arrays(e.shape))
-    dq, dK, dWq, dv, db = F.projected_additive_score_backward(de, cache)
-    full = F.additive_score_backward(de, cache_full)
-    A, Dk = K.shape[-1], k.shape[-1]
-    chained = (dq, dK @ p["Wk"], dWq, dK.reshape(-1, A).T @ k.reshape(-1, Dk), dv, db)
-    for ours, theirs in zip(chained, full):
-        if theirs is None:
-            assert ours is None
-        else:
-            np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
-    gradcheck(F.projected_additive_score_forward, F.projected_additive_score_backward,
-              {"q": q, "K": K, "Wq": p["Wq"], "v": p["v"], "b": b}).raise_if_failed()
-
-
-@pytest.mark.parametrize("score", SCORE_NAMES)
-@given(data=st.data())
-def test_score_matches_torch(score, data):
-    q, k, params = score_inputs(data, score)
-    if score == "dot":
-        params_opt = {"scale": data.draw(st.sampled_from([None, 0.5, 1 / math.sqrt(q.shape[-1])]))}
-    else:
-        params_opt = {}
-    forward, backward = getattr(F, f"{score}_score_forward"), getattr(F, f"{score}_score_backward")
-    e, cache = forward(q, **params, **params_opt) if score == "location" else \
-        forward(q, k, **params, **params_opt)
-    de = data.draw(arrays(e.shape))
-    grads = backward(de, cache)
-    qt, kt = t(q), t(k)
-    pt = {name: t(v) for name, v in params.items()}
-    scale = params_opt.get("scale")
-    et = torch_score(score, qt, kt, {**pt, **({"scale": scale} if scale else {})})
-    backward_torch(et, de)
-    assert_close(e, et, name="scores")
-    leaves = [qt] + ([] if score == "location" else [kt]) + list(pt.values())
-    names = ["q"] + ([] if score == "location" else ["k"]) + list(pt)
-    for ours, leaf, name in zip(grads, leaves, names):
-        assert_close(ours, leaf.grad, name="d" + name)
+# the score's inputs and its PyTorch formula, from the registry (functional/test_scores.py)
+SCORE_NAMES = list(F.SCORES)
 
 
 @given(data=st.data())
@@ -161,7 +68,7 @@ def test_attention_composite_matches_torch(score, data):
     grads = F.attention_backward((dc, da), cache)
     qt, kt, vt = t(q), t(k), t(values)
     pt = {name: t(v) for name, v in params.items()}
-    e = torch_score(score, qt, kt, pt).masked_fill(~torch.as_tensor(mask), float("-inf"))
+    e = TORCH_SCORES[score](qt, kt, pt).masked_fill(~torch.as_tensor(mask), float("-inf"))
     at = torch.softmax(e, dim=-1)
     ct = at @ vt
     (torch.sum(ct * torch.as_tensor(dc)) + torch.sum(at * torch.as_tensor(da))).backward()
@@ -172,7 +79,7 @@ def test_attention_composite_matches_torch(score, data):
         assert_close(ours, expected, name="d" + name)
 
 
-@pytest.mark.parametrize("score", ["dot", "general", "concat", "additive"])
+@pytest.mark.parametrize("score", [n for n in F.SCORES if F.SCORES[n].uses_keys])
 @given(data=st.data())
 def test_permuting_keys_and_values_permutes_weights_and_keeps_context(score, data):
     q, k, params = score_inputs(data, score)
@@ -379,35 +286,39 @@ def test_multihead_attention_module_matches_finite_differences(rng):
 
 # -- modules --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("score", ["dot", "scaled_dot", "general", "concat", "additive",
-                                   "location"])
-def test_attention_module_matches_finite_differences(score, rng):
-    m = nn.Attention(score, 4, None if score in ("dot", "scaled_dot") else 3, attn_dim=5,
-                     num_keys=6)
-    Dk = 4 if score in ("dot", "scaled_dot") else 3
-    q, k, v = rng.standard_normal((2, 1, 4)), rng.standard_normal((2, 6, Dk)), \
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("score", F.SCORES)
+def test_attention_module_matches_finite_differences(score, fast, rng):
+    same = F.SCORES[score].same_size
+    m = nn.Attention(score, 4, None if same else 3, attn_dim=5, num_keys=6).set_fast(fast)
+    q, k, v = rng.standard_normal((2, 1, 4)), rng.standard_normal((2, 6, 4 if same else 3)), \
         rng.standard_normal((2, 6, 2))
-    mask = np.ones((2, 1, 6), bool)
-    mask[0, 0, 4:] = False
-    report = gradcheck_module(m, [q, k, v, mask])
+    allowed = np.ones((2, 1, 6), bool)
+    allowed[0, 0, 4:] = False
+    report = gradcheck_module(m, [q, k, v, allowed])
     assert report.passed, str(report)
     assert gradcheck_module(m, [q, k]).passed  # values default to the keys
 
 
-@pytest.mark.parametrize("score", ["additive", "concat"])
+KEY_SIDE_SCORES = [name for name, score in F.SCORES.items() if score.key_side is not None]
+
+
+@pytest.mark.parametrize("score", KEY_SIDE_SCORES)
 def test_keys_projected_once_give_what_every_step_projecting_gives(score, rng):
     """A decoder's use: three one-query steps read K = project_keys(keys), backward walks
     them in reverse and dK goes through the projection once; the contexts, weights, input
-    gradients and every parameter gradient equal those of three plain calls."""
+    gradients and every parameter gradient equal those of three plain calls on the
+    textbook floor."""
     once, every = (nn.Attention(score, 4, 3, attn_dim=5, rng=np.random.default_rng(7),
                                 dtype=np.float64) for _ in range(2))
+    every.set_fast(False)
     keys = rng.standard_normal((2, 6, 3))
     queries, dcs = rng.standard_normal((3, 2, 1, 4)), rng.standard_normal((3, 2, 1, 3))
     mask = np.ones((2, 1, 6), bool)
     mask[1, 0, 4:] = False
     K = once.project_keys(keys)
-    outs_once = [once(q, keys, mask=mask, projected_keys=K) for q in queries]
-    outs_every = [every(q, keys, mask=mask) for q in queries]
+    outs_once = [once(q, keys, allowed=mask, projected_keys=K) for q in queries]
+    outs_every = [every(q, keys, allowed=mask) for q in queries]
     for (c1, a1), (c2, a2) in zip(outs_once, outs_every):
         np.testing.assert_allclose(c1, c2, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(a1, a2, rtol=1e-12, atol=1e-12)
@@ -426,7 +337,8 @@ def test_keys_projected_once_give_what_every_step_projecting_gives(score, rng):
 
 
 def test_project_keys_names_the_scores_that_have_a_key_side():
-    with pytest.raises(ValueError, match="additive and concat.*'general'"):
+    with pytest.raises(ValueError, match=r"only the scores \['additive', 'concat'\] have a key "
+                                         r"side to compute once; this attention's score is 'general'"):
         nn.Attention("general", 4, 3).project_keys(np.zeros((1, 2, 3), np.float32))
 
 

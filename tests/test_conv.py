@@ -1,4 +1,5 @@
-"""conv2d (fast and reference), batch norm, pooling, channel shuffle: FD, torch, properties."""
+"""conv2d (the textbook im2col; the fast floor's GEMM and DFT), batch norm, pooling,
+channel shuffle: finite differences, torch, properties."""
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,8 @@ from hypothesis import strategies as st
 
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
-from numpygam.functional import conv_dft, conv_gemm
+from numpygam.fast import conv as FC
+from numpygam.fast import conv_dft, conv_gemm
 from oracle import arrays, assert_close, t
 
 
@@ -48,12 +50,12 @@ def one_image_chunks(op):
     return run
 
 
-PAIRS = [(F.conv2d_forward, F.conv2d_backward),
-         (F.conv2d_gemm_forward, F.conv2d_gemm_backward),
-         (one_image_chunks(F.conv2d_gemm_forward), one_image_chunks(F.conv2d_gemm_backward)),
-         (F.conv2d_dft_forward, F.conv2d_dft_backward),
-         (one_tile(F.conv2d_dft_forward), one_channel_blocks(F.conv2d_dft_backward)),
-         (F.conv2d_reference_forward, F.conv2d_reference_backward)]
+PAIRS = [(FC.conv2d_forward, FC.conv2d_backward),
+         (conv_gemm.conv2d_gemm_forward, conv_gemm.conv2d_gemm_backward),
+         (one_image_chunks(conv_gemm.conv2d_gemm_forward), one_image_chunks(conv_gemm.conv2d_gemm_backward)),
+         (conv_dft.conv2d_dft_forward, conv_dft.conv2d_dft_backward),
+         (one_tile(conv_dft.conv2d_dft_forward), one_channel_blocks(conv_dft.conv2d_dft_backward)),
+         (F.conv2d_forward, F.conv2d_backward)]
 IDS = ["picked", "gemm", "gemm-one-image-chunks", "dft", "dft-one-tile-blocks", "reference"]
 
 
@@ -209,17 +211,17 @@ def test_dtype_kept_and_inputs_untouched(dtype, rng):
 
 
 @pytest.mark.parametrize("call, words", [
-    (lambda: F.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 2, 3, 3))),
+    (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 2, 3, 3))),
      ["W.shape[1]", "in_channels / groups", "got 2", "expected 3"]),
-    (lambda: F.conv2d_forward(np.ones((2, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
+    (lambda: FC.conv2d_forward(np.ones((2, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
      ["groups=2", "output channels (3)"]),
-    (lambda: F.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=3),
+    (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=3),
      ["stride must be 1 or 2", "3"]),
-    (lambda: F.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding_mode="reflect"),
+    (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding_mode="reflect"),
      ["padding_mode", "'reflect'"]),
-    (lambda: F.conv2d_forward(np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3))),
+    (lambda: FC.conv2d_forward(np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3))),
      ["padded input 2x2", "3x3 kernel"]),
-    (lambda: F.conv2d_forward(np.ones((3, 5, 5)), np.ones((4, 3, 3, 3))),
+    (lambda: FC.conv2d_forward(np.ones((3, 5, 5)), np.ones((4, 3, 3, 3))),
      ["x", "4 dimensions", "(3, 5, 5)"]),
     (lambda: F.batch_norm2d_forward(np.ones((2, 3, 2, 2)), np.ones(4), np.ones(3), np.ones(3),
                                     np.ones(3)), ["gamma.shape[0]", "got 4", "expected 3"]),
@@ -267,9 +269,9 @@ def test_spectrum_is_numpys_fft_of_the_map_on_its_grid_and_signal_inverts_it(dat
                                              (7, 2, "gemm"), (1, 1, "gemm")])
 def test_conv2d_picks_the_dft_path_for_large_kernels_at_stride_1(K, stride, path, rng):
     x, W = rng.standard_normal((2, 4, 9, 8)), rng.standard_normal((6, 2, K, K))
-    y, cache = F.conv2d_forward(x, W, None, stride, K // 2, "replicate", 2)
+    y, cache = FC.conv2d_forward(x, W, None, stride, K // 2, "replicate", 2)
     assert isinstance(cache, conv_dft.Conv2dDFTCache) == (path == "dft")
-    y_ref, _ = F.conv2d_reference_forward(x, W, None, stride, K // 2, "replicate", 2)
+    y_ref, _ = F.conv2d_forward(x, W, None, stride, K // 2, "replicate", 2)
     assert_close(y, y_ref)
 
 
@@ -319,12 +321,12 @@ def test_every_chunk_block_and_tile_loop_run_many_times_agrees_with_the_referenc
     B, Cin, Cout, H = 5, 3 * groups, 2 * groups, 9
     x, W = rng.standard_normal((B, Cin, H, H + 1)), rng.standard_normal((Cout, Cin // groups, K, K))
     b = rng.standard_normal(Cout)
-    expected_y, cache = F.conv2d_reference_forward(x, W, b, stride, K // 2, "replicate", groups)
+    expected_y, cache = F.conv2d_forward(x, W, b, stride, K // 2, "replicate", groups)
     dy = rng.standard_normal(expected_y.shape)
-    expected = F.conv2d_reference_backward(dy, cache)
-    for forward, backward in [(F.conv2d_forward, F.conv2d_backward),
-                              (F.conv2d_gemm_forward, F.conv2d_gemm_backward),
-                              (F.conv2d_dft_forward, F.conv2d_dft_backward)]:
+    expected = F.conv2d_backward(dy, cache)
+    for forward, backward in [(FC.conv2d_forward, FC.conv2d_backward),
+                              (conv_gemm.conv2d_gemm_forward, conv_gemm.conv2d_gemm_backward),
+                              (conv_dft.conv2d_dft_forward, conv_dft.conv2d_dft_backward)]:
         y, cache = forward(x, W, b, stride, K // 2, "replicate", groups)
         assert_close(y, expected_y, name=f"{forward.__name__} y")
         for name, g, want in zip(("dx", "dW", "db"), backward(dy, cache), expected):

@@ -129,11 +129,11 @@ def test_grade_usage_errors_are_one_line(argv, words, capsys):
 # -- a simulated class ------------------------------------------------------------------
 
 CONTEXT_RIGHT = ("a, values = cache.weights, cache.values\n"  # the reference's code, AST for AST
-                 "if dc.shape[1] == 1:\n"
-                 "    return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) * dc\n"
-                 "return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) @ dc")
-SOFTMAX_RIGHT = ("a = cache.weights\n"
-                 "return a * (dweights - np.sum(a * dweights, axis=-1, keepdims=True))")
+                 "dweights = dc @ values.transpose(0, 2, 1)\n"
+                 "dvalues = a.transpose(0, 2, 1) @ dc\n"
+                 "return dweights, dvalues")
+SOFTMAX_RIGHT = ("a = cache.weights\n"   # right, and written otherwise than the key
+                 "return a * dweights - a * (a * dweights).sum(axis=-1, keepdims=True)")
 
 
 def _class_of_eight(root):
@@ -157,7 +157,7 @@ def _class_of_eight(root):
                                               "return -a * (dweights - np.sum(a * dweights, "
                                               "axis=-1, keepdims=True))"),
             scores=lambda text: exercise_source("scores", solutions=True).replace(
-                "dW = cache.q.reshape", "dW = 2 * cache.q.reshape"))
+                "dW = (cache.q.transpose", "dW = 2 * (cache.q.transpose"))
     student("hangs", context=write("context_backward", "while True:\n    pass"),
             softmax=write("softmax_backward", SOFTMAX_RIGHT))
     student("exits", context=lambda text: "import sys\nsys.exit(0)\n" + text,

@@ -94,6 +94,10 @@ $$dx = \frac{g - \mathrm{mean}(g) - \hat x\,\mathrm{mean}(g\,\hat x)}{\sqrt{\mat
 
 (means per channel). In eval mode $\mu_B, \mathrm{var}_B$ are the running statistics, constants,
 so $dx = g / \sqrt{\mathrm{var}_B + \epsilon}$.
+
+You write it in two pieces, as `batch_norm2d_backward` (given) calls them:
+`batch_norm_sums` returns $d\gamma, d\beta$, and `batch_norm_dx` takes them and returns $dx$
+(with $\mathrm{mean}(g) = \gamma\, d\beta / N$ and $\mathrm{mean}(g\,\hat x) = \gamma\, d\gamma / N$).
 """
 
 GRU_STEP_WALKTHROUGH = r"""
@@ -124,9 +128,9 @@ EXERCISES = {
                         "04_backprop_through_attention", CONTEXT_WALKTHROUGH),
     "channel_gate": Exercise("gam", ("channel_gate_backward",), ("channel_gate",),
                              "07_gam_channel_gate", CHANNEL_GATE_WALKTHROUGH),
-    "conv2d": Exercise("conv", ("conv2d_reference_backward",), ("conv2d_reference",),
+    "conv2d": Exercise("conv", ("conv2d_backward",), ("conv2d",),
                        "08_gam_spatial_gate", CONV2D_WALKTHROUGH),
-    "batch_norm": Exercise("norm", ("batch_norm2d_backward",),
+    "batch_norm": Exercise("norm", ("batch_norm_sums", "batch_norm_dx"),
                            ("batch_norm2d", "batch_norm2d (eval)"),
                            "08_gam_spatial_gate", BATCH_NORM_WALKTHROUGH),
     "gru_step": Exercise("gru", ("_step_backward",), ("gru_cell",), "05_encoder_decoder",

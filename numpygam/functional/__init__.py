@@ -9,6 +9,10 @@ torch.nn (MultiheadAttention, the Transformer layers) keep PyTorch's module
 convention, True = may NOT attend, and convert to this one in one place
 (nn.MultiheadAttention._masks).
 
+This is the textbook floor: each op's body is its formula and nothing else (no
+threads, batch shares, DFTs or allocator settings), and nothing here imports
+numpygam.fast, the floor beside it where the same ops are computed faster.
+
 Each op lives in the file named after its topic; its docstring states the
 forward formula, the backward formula and every shape.  The imports below are
 in reading order (topic by topic), not alphabetical.
@@ -30,16 +34,12 @@ from .multihead import multi_head_attention_backward, multi_head_attention_forwa
 from .scores import (SCORES, additive_score_backward, additive_score_forward, concat_score_backward,
                      concat_score_forward, dot_score_backward, dot_score_forward,
                      general_score_backward, general_score_forward, location_score_backward,
-                     location_score_forward, projected_additive_score_backward,
-                     projected_additive_score_forward)
-from .conv import conv2d_reference_backward, conv2d_reference_forward
-from .conv_gemm import conv2d_gemm_backward, conv2d_gemm_forward
-from .conv_dft import conv2d_dft_backward, conv2d_dft_forward
-from .conv2d import conv2d_backward, conv2d_forward
+                     location_score_forward, score_backward, score_forward)
+from .conv import conv2d_backward, conv2d_forward
 from .gam import (channel_gate_backward, channel_gate_forward, spatial_gate_backward,
                   spatial_gate_forward)
-from .channel_gate_nchw import channel_gate_nchw_backward, channel_gate_nchw_forward
-from .norm import batch_norm2d_backward, batch_norm2d_forward
+from .norm import (batch_norm2d_backward, batch_norm2d_forward, batch_norm_apply, batch_norm_dx,
+                   batch_norm_moments, batch_norm_sums)
 from .padding import pad2d_backward, pad2d_forward
 from .pool import (avg_pool2d_backward, avg_pool2d_forward, global_avg_pool_backward,
                    global_avg_pool_forward, max_pool2d_backward, max_pool2d_forward)

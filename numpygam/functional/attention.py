@@ -45,12 +45,9 @@ def context_backward(dc, cache):
     """
     # BEGIN SOLUTION
     a, values = cache.weights, cache.values
-    if dc.shape[1] == 1:
-        # one query (a decoder step): a^T dc is an outer product, a_j dc; as a broadcast
-        # product 115 us against 472 us for the matmul at (64, 1, 30) and (64, 1, 128)
-        # (benchmarks/bench_idioms.py)
-        return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) * dc
-    return dc @ values.transpose(0, 2, 1), a.transpose(0, 2, 1) @ dc
+    dweights = dc @ values.transpose(0, 2, 1)
+    dvalues = a.transpose(0, 2, 1) @ dc
+    return dweights, dvalues
     # END SOLUTION
 
 
@@ -60,6 +57,28 @@ class AttentionCache(NamedTuple):
     softmax_cache: Any
     context_cache: ContextCache
     k: np.ndarray
+
+
+def attention_arguments(q, k, values):
+    """Raise unless keys and values are float arrays with one value per key, in q's dtype
+    (the score checks q against k)."""
+    op = "attention_forward"
+    float_array(op, "values", values, ndim=3)
+    float_array(op, "k", k, ndim=3)
+    dim_equal(op, "values.shape[:2] must equal k.shape[:2] (B, Tk): one value per key",
+              values.shape[:2], k.shape[:2])
+    same_dtype(op, q=q, k=k, values=values)
+
+
+def masked_scores(e, mask, bias):
+    """(e + bias, mask as a bool array broadcastable to e), each checked against e's shape;
+    None stays None."""
+    op = "attention_forward"
+    mask = bool_mask(op, "mask", mask, e.shape)
+    if bias is not None:
+        bias = float_broadcast(op, "bias", bias, e.shape)
+        e = e + bias.astype(e.dtype, copy=False)
+    return e, mask
 
 
 def attention_forward(q, k, values, score="dot", mask=None, bias=None, **params):
@@ -84,17 +103,9 @@ def attention_forward(q, k, values, score="dot", mask=None, bias=None, **params)
         da = dc values^T + dweights,  dvalues = a^T dc,
         de = a * (da - sum_j a da),   then the score's backward gives dq, dk, dparams.
     """
-    op = "attention_forward"
-    float_array(op, "values", values, ndim=3)
-    float_array(op, "k", k, ndim=3)
-    dim_equal(op, "values.shape[:2] must equal k.shape[:2] (B, Tk): one value per key",
-              values.shape[:2], k.shape[:2])
-    same_dtype(op, q=q, k=k, values=values)
+    attention_arguments(q, k, values)
     e, score_cache = score_forward(score, q, k, params)
-    mask = bool_mask(op, "mask", mask, e.shape)
-    if bias is not None:
-        bias = float_broadcast(op, "bias", bias, e.shape)
-        e = e + bias.astype(e.dtype, copy=False)
+    e, mask = masked_scores(e, mask, bias)
     a, softmax_cache = softmax_forward(e, mask)
     c, context_cache = context_forward(a, values)
     return (c, a), AttentionCache(score, score_cache, softmax_cache, context_cache, k)

@@ -15,12 +15,10 @@ Backward (per group):
         with the kernel rotated by 180 degrees and in/out channels swapped)
     dx  = the backward of the padding applied to dxp.
 
-Three implementations with the same signature and results, in three files that
-build on this one; conv2d_forward's `method` (conv2d.py, on top) picks one:
-  "reference"  this file: im2col, one matrix product per group; read it first
-  "gemm"       conv_gemm.py: the same im2col, channels-last and chunked (fast for 3 x 3)
-  "dft"        conv_dft.py: the convolution theorem, a product per frequency (fast for 7 x 7)
-  "auto"       "dft" for stride 1 and K >= DFT_MIN_KERNEL (5), else "gemm"
+This file is the textbook method, im2col: every K x K patch becomes a column and the
+convolution one matrix product per group.  The same op computed faster (channels-last
+im2col in chunks, and the convolution theorem for 7 x 7 kernels) is on the fast floor,
+numpygam.fast.conv2d_forward, tested equal to this one.
 """
 from typing import NamedTuple, Optional
 
@@ -65,7 +63,7 @@ def col2im(cols, xp_shape, K, stride):
     return dxp
 
 
-class Conv2dReferenceCache(NamedTuple):
+class Conv2dCache(NamedTuple):
     cols: list            # per group, (Cin_g K K, B Ho Wo)
     W: np.ndarray
     has_bias: bool
@@ -75,19 +73,18 @@ class Conv2dReferenceCache(NamedTuple):
     pad_cache: tuple
 
 
-def conv2d_reference_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros",
-                             groups=1):
+def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
     """The textbook convolution: pad, im2col, one matrix product per group.
 
     y[o, (b, i, j)] = sum_{(c, u, v)} W[o, (c, u, v)] cols[(c, u, v), (b, i, j)] + bias[o]
 
     x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
-    -> y: (B, Cout, Ho, Wo).  Same signature and results as conv2d_forward; slower,
-    and im2col holds Cin K^2 B Ho Wo values at once.
+    -> y: (B, Cout, Ho, Wo), Ho = (H + 2 padding - K) // stride + 1 (likewise Wo).
+    im2col holds Cin K^2 B Ho Wo values at once.
     Backward: dW = dy cols^T, dcols = W^T dy, dx = col2im(dcols) then the padding's
     backward, db = sum dy.  Returns (dx, dW, db).
     """
-    conv_arguments("conv2d_reference_forward", x, W, b, stride, padding, padding_mode, groups)
+    conv_arguments("conv2d_forward", x, W, b, stride, padding, padding_mode, groups)
     xp, pad_cache = pad2d_forward(x, padding, padding_mode)
     B, K = x.shape[0], W.shape[2]
     Ho, Wo = (xp.shape[2] - K) // stride + 1, (xp.shape[3] - K) // stride + 1
@@ -99,11 +96,11 @@ def conv2d_reference_forward(x, W, b=None, stride=1, padding=0, padding_mode="ze
     y = np.concatenate(outs).reshape(W.shape[0], B, Ho, Wo).transpose(1, 0, 2, 3)
     if b is not None:
         y = y + b[:, None, None]
-    return np.ascontiguousarray(y), Conv2dReferenceCache(cols, W, b is not None, stride, groups,
-                                                         xp.shape, pad_cache)
+    return np.ascontiguousarray(y), Conv2dCache(cols, W, b is not None, stride, groups,
+                                                xp.shape, pad_cache)
 
 
-def conv2d_reference_backward(dy, cache):
+def conv2d_backward(dy, cache):
     """Backward of the textbook convolution, per group g:
 
         dW_g = dy_g cols_g^T      (Cout_g, Cin_g K K), reshaped to (Cout_g, Cin_g, K, K)
@@ -114,7 +111,7 @@ def conv2d_reference_backward(dy, cache):
         db = sum_{b,i,j} dy       (Cout,)
 
     dy: (B, Cout, Ho, Wo), as dy_g (Cout_g, B Ho Wo) per group
-    cache: Conv2dReferenceCache: cols (per group, (Cin_g K K, B Ho Wo)), W, has_bias,
+    cache: Conv2dCache: cols (per group, (Cin_g K K, B Ho Wo)), W, has_bias,
            stride, groups, xp_shape, pad_cache
     Returns (dx, dW, db); db is None without a bias.
     """

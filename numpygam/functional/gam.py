@@ -17,14 +17,9 @@ import numpy as np
 
 from ._checks import conv_arguments, dim_equal, float_array
 from .activations import relu_backward, relu_forward, sigmoid_backward, sigmoid_forward
-from .conv2d import DFT_MIN_KERNEL, conv2d_backward, conv2d_forward, dft_shares
-from .gam_shares import (
-    SpatialGateSharesCache,
-    spatial_gate_backward_in_shares,
-    spatial_gate_forward_in_shares,
-)
+from .conv import conv2d_backward, conv2d_forward
 from .linear import linear_backward, linear_forward
-from .norm import batch_norm2d_backward, batch_norm2d_forward
+from .norm import batch_norm2d_backward, batch_norm2d_forward, batch_norm_arguments
 from .shuffle import channel_shuffle_backward, channel_shuffle_forward
 
 
@@ -56,16 +51,13 @@ def channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True):
 
     The 3-D permutation is a transpose to (B, H, W, C): the MLP then acts on
     each pixel's channel vector separately (a 1 x 1 convolution, in effect),
-    mixing the channels at that pixel and nowhere else.  (The nn modules run
-    channel_gate_nchw_forward, the same op written as that 1 x 1 convolution,
-    with no permutation: faster, channel_gate_nchw.py.)
+    mixing the channels at that pixel and nowhere else.  (The fast floor writes it
+    as that 1 x 1 convolution, with no permutation: numpygam.fast.channel_gate_forward.)
     Backward, with g = Mc(x):
         dx = dout * g + permute_back(MLP backward of permute(dout * x))
     Returns (dx, dW1, db1, dW2, db2).
     """
     channel_gate_arguments(x, W1, W2)
-    # both permutations are copied once: element-wise products and matrix
-    # products over transposed views are several times slower (measured)
     pixels = np.ascontiguousarray(x.transpose(0, 2, 3, 1))   # (B, H, W, C)
     hidden, c1 = linear_forward(pixels, W1, b1)              # (B, H, W, C/r)
     hidden, cr = relu_forward(hidden)
@@ -118,17 +110,38 @@ class SpatialGateCache(NamedTuple):
 SpatialGateGrads = namedtuple("SpatialGateGrads", "dx dW1 db1 dgamma1 dbeta1 dW2 db2 dgamma2 dbeta2")
 
 
+def spatial_gate_arguments(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,
+                           training, padding_mode, groups):
+    """Raise unless spatial_gate_forward's arguments fit together, with the error of the
+    step that would fail (conv2d_forward's, batch_norm2d_forward's), before any step runs."""
+    op = "spatial_gate_forward"
+    float_array(op, "x", x, ndim=4)
+    dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
+              W2.shape[0], x.shape[1])
+    rm1, rv1, rm2, rv2 = running_stats
+    conv_arguments("conv2d_forward", x, W1, b1, 1, W1.shape[2] // 2, padding_mode, groups)
+    # z1 and z2 stand for the convolutions' outputs: their shapes and dtype, no memory
+    K, (B, _, H, Wd) = W1.shape[2], x.shape
+    shape1 = (B, W1.shape[0], H + 2 * (K // 2) - K + 1, Wd + 2 * (K // 2) - K + 1)
+    z1 = np.broadcast_to(np.zeros((), x.dtype), shape1)
+    batch_norm_arguments("batch_norm2d_forward", z1, gamma1, beta1, rm1, rv1, training)
+    conv_arguments("conv2d_forward", z1, W2, b2, 1, W2.shape[2] // 2, padding_mode, groups)
+    K2 = W2.shape[2]
+    shape2 = (B, W2.shape[0], shape1[2] + 2 * (K2 // 2) - K2 + 1, shape1[3] + 2 * (K2 // 2) - K2 + 1)
+    z2 = np.broadcast_to(np.zeros((), x.dtype), shape2)
+    batch_norm_arguments("batch_norm2d_forward", z2, gamma2, beta2, rm2, rv2, training)
+
+
 def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, running_stats,
                          training=True, momentum=0.1, eps=1e-5, padding_mode="zeros", groups=1,
-                         method="auto", shuffle=None):
+                         shuffle=None):
     """out = Ms(x) * x, Ms(x) = sigmoid(BN2(conv2(relu(BN1(conv1(x)))))) [channel-shuffled].
 
-    Every argument after x is passed by name (there are fifteen):
+    Every argument after x is passed by name (there are fourteen):
     x: (B, C, H, W)   W1: (C/r, C/groups, K, K)   W2: (C, C/(r groups), K, K)
     b1: (C/r,)  b2: (C,)  (or None)   gamma1, beta1: (C/r,)   gamma2, beta2: (C,)
     running_stats: (running_mean1, running_var1, running_mean2, running_var2)
     padding: K // 2 on every side ("same"), "zeros" (paper) or "replicate" (blog)
-    method: conv2d_forward's ("auto" picks the DFT path for 7 x 7 kernels)
     shuffle: the channel shuffle's groups for the gate; None: `groups` (the paper's
              variant shuffles as many groups as it convolves; 1 = no shuffle); the
              YOLO-family port shuffles 4 groups whatever its convolutions' groups
@@ -142,33 +155,12 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
         dx = dout * Ms(x) + (conv1's input gradient).
     Returns SpatialGateGrads(dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2),
     each the shape of its input (db1, db2 None without biases).
-
-    method="auto" runs a large batch in shares, one per core, where its 7 x 7
-    convolutions would be split (conv2d.dft_shares): the same formulas, batch norm's
-    statistics put together from the shares' (gam_shares.py).
     """
-    op = "spatial_gate_forward"
-    float_array(op, "x", x, ndim=4)
-    dim_equal(op, "W2.shape[0] must equal the channels C = x.shape[1] (the gate multiplies x)",
-              W2.shape[0], x.shape[1])
-    if method == "auto" and np.ndim(W1) == 4 and np.shape(W1)[2] >= DFT_MIN_KERNEL:
-        K, pad = W1.shape[2], W1.shape[2] // 2
-        conv_arguments("conv2d_forward", x, W1, b1, 1, pad, padding_mode, groups)
-        shares = dft_shares(x, W1, groups)
-        if len(shares) > 1:
-            # conv2's arguments checked before any share starts, with the error one call
-            # gives; z1 stands for conv1's output (its shape and dtype, no memory)
-            z1 = np.broadcast_to(np.zeros((), x.dtype), (x.shape[0], W1.shape[0],
-                                 x.shape[2] + 2 * pad - K + 1, x.shape[3] + 2 * pad - K + 1))
-            conv_arguments("conv2d_forward", z1, W2, b2, 1, W2.shape[2] // 2, padding_mode,
-                           groups)
-            return spatial_gate_forward_in_shares(
-                x, shares, W1=W1, b1=b1, gamma1=gamma1, beta1=beta1, W2=W2, b2=b2,
-                gamma2=gamma2, beta2=beta2, running_stats=running_stats, training=training,
-                momentum=momentum, eps=eps, padding_mode=padding_mode, groups=groups,
-                shuffle=shuffle)
+    spatial_gate_arguments(x, W1=W1, b1=b1, gamma1=gamma1, beta1=beta1, W2=W2, b2=b2,
+                           gamma2=gamma2, beta2=beta2, running_stats=running_stats,
+                           training=training, padding_mode=padding_mode, groups=groups)
     rm1, rv1, rm2, rv2 = running_stats
-    conv = dict(stride=1, padding_mode=padding_mode, groups=groups, method=method)
+    conv = dict(stride=1, padding_mode=padding_mode, groups=groups)
     z, cc1 = conv2d_forward(x, W1, b1, padding=W1.shape[2] // 2, **conv)
     norm = dict(training=training, momentum=momentum, eps=eps)
     z, cn1 = batch_norm2d_forward(z, gamma1, beta1, running_mean=rm1, running_var=rv1, **norm)
@@ -191,8 +183,6 @@ def spatial_gate_backward(dout, cache):
     norm1, relu, conv2, norm2 and the sigmoid, the shuffle's groups, running_stats)
     Returns SpatialGateGrads(dx, dW1, db1, dgamma1, dbeta1, dW2, db2, dgamma2, dbeta2).
     """
-    if isinstance(cache, SpatialGateSharesCache):
-        return SpatialGateGrads(*spatial_gate_backward_in_shares(dout, cache))
     dgate = dout * cache.x
     if cache.groups > 1:
         dgate = channel_shuffle_backward(dgate, cache.groups)

@@ -22,8 +22,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from ._checks import dim_equal, float_array, same_dtype
-from ._matmul import matmul_last
 from .activations import stable_sigmoid
+from .linear import LinearCache, linear_backward, linear_forward
 
 
 def _check_weights(op, In, W_ih, W_hh, b_ih, b_hh):
@@ -45,8 +45,7 @@ def _gates(gi, h, W_hh, b_hh):
     gh = h @ W_hh.T
     if b_hh is not None:
         gh = gh + b_hh
-    # r and z side by side, one sigmoid over (B, 2H): 33 us against 48 us for one each
-    # at B=64, H=64 (benchmarks/bench_idioms.py)
+    # r and z have the same formula, so one sigmoid serves both: (B, 2H)
     rz = stable_sigmoid(gi[:, :2 * H] + gh[:, :2 * H])
     r, z = rz[:, :H], rz[:, H:]
     gh_n = gh[:, 2 * H:]
@@ -182,9 +181,7 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, reverse=F
     if reverse:
         x = np.take_along_axis(x, order[..., None], axis=1)
     mask = np.arange(T) < lengths[:, None]
-    gi = matmul_last(x, W_ih.T)
-    if b_ih is not None:
-        gi += b_ih
+    gi, _ = linear_forward(x, W_ih, b_ih)   # every step's input side at once, (B, T, 3H)
     h = np.zeros((B, H), x.dtype) if h0 is None else h0
     outputs, h_prev, r_all, z_all, n_all, ghn_all = (np.zeros((B, T, H), x.dtype) for _ in range(6))
     for t in range(T):
@@ -230,10 +227,8 @@ def gru_backward(dout, cache):
         dW_hh += dgh.T @ cache.h_prev[:, t]
         db_hh += dgh.sum(axis=0)
         dh = np.where(m, dh_through_z + dgh @ cache.W_hh, dh)  # a padded step passes dh on
-    dx = matmul_last(dgi_all, cache.W_ih)
+    dx, dW_ih, db_ih = linear_backward(dgi_all, LinearCache(cache.x, cache.W_ih, cache.has_bias))
     if cache.order is not None:
         dx = np.take_along_axis(dx, cache.order[..., None], axis=1)
-    dW_ih = dgi_all.reshape(-1, 3 * H).T @ cache.x.reshape(-1, cache.x.shape[2])
-    db_ih = dgi_all.reshape(-1, 3 * H).sum(axis=0) if cache.has_bias else None
     return (dx, dh if cache.h0_given else None, dW_ih, dW_hh, db_ih,
             db_hh if cache.has_bias else None)

@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._checks import dim_equal, float_array
-from ._matmul import matmul_last
 from .activations import stable_sigmoid, tanh_backward, tanh_forward
 from .attention import context_backward, context_forward
 from .linear import linear_backward, linear_forward
@@ -134,7 +133,7 @@ def local_p_attention_forward(q, k, values, Wp, vp, D, score="general", lengths=
     B, Tk = q.shape[0], k.shape[1]
     S = np.full((B, 1), Tk, dtype=q.dtype) if lengths is None else \
         np.asarray(lengths, dtype=q.dtype).reshape(B, 1)
-    hidden = np.tanh(matmul_last(q, Wp.T))
+    hidden = np.tanh(q @ Wp.T)
     sig = stable_sigmoid(hidden @ vp)
     p = S * sig                                               # (B, Tq)
     dist = np.arange(Tk, dtype=q.dtype) - p[..., None]        # (B, Tq, Tk)
@@ -171,7 +170,7 @@ def local_p_attention_backward(dout, cache):
     du = dp * cache.S * cache.sig * (1 - cache.sig)           # (B, Tq)
     dvp = du.reshape(-1) @ cache.hidden.reshape(-1, cache.hidden.shape[-1])
     dz = du[..., None] * cache.vp * (1 - cache.hidden ** 2)    # (B, Tq, A)
-    dq = dq + matmul_last(dz, cache.Wp)
+    dq = dq + dz @ cache.Wp
     dWp = dz.reshape(-1, dz.shape[-1]).T @ cache.q.reshape(-1, cache.q.shape[-1])
     return (dq, dk, dvalues, dWp, dvp, *dparams)
 

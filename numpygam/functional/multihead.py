@@ -72,10 +72,8 @@ def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias
     if bias is not None:
         bias = float_broadcast(op, "bias", bias, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
     if query is key and key is value:
-        # self-attention: the three projections of one x as one product,
-        # x [W_q; W_k; W_v]^T + [b_q; b_k; b_v] (B, T, 3E): 8.5 ms against 9.3 ms for
-        # three at (32, 128, 256), and 9.3 against 10.1 ms for the weights' gradient
-        # (benchmarks/bench_idioms.py)
+        # self-attention: the three projections of one x are one linear map with
+        # in_proj_weight [W_q; W_k; W_v], as torch.nn.functional.multi_head_attention_forward
         QKV, in_cache = linear_forward(query, in_proj_weight, in_proj_bias)
         Qh, Kh, Vh = QKV.reshape(B, Tq, 3, H, E // H).transpose(2, 0, 3, 1, 4).reshape(
             3, B * H, Tq, E // H)
@@ -126,7 +124,7 @@ def multi_head_attention_backward(dout, cache):
 
 
 def _fused_in_projection_backward(dQh, dKh, dVh, in_cache, H):
-    """Self-attention's in-projection backward, as one product where it can be:
+    """Self-attention's in-projection backward, one linear map's backward:
     dQKV = [dQ, dK, dV] (B, T, 3E),  d[W_q; W_k; W_v] = dQKV^T x (one product),
     d[b_q; b_k; b_v] = sum of dQKV, and still dquery = dQ W_q, dkey = dK W_k,
     dvalue = dV W_v apart (each argument keeps its own gradient).
@@ -139,7 +137,7 @@ def _fused_in_projection_backward(dQh, dKh, dVh, in_cache, H):
         dQKV[:, :, i] = dpart.reshape(B, H, T, E // H).transpose(0, 2, 1, 3)
     dQKV = dQKV.reshape(B * T, 3 * E)
     dW_in = dQKV.T @ x.reshape(B * T, E)
-    db_in = np.ones(B * T, dQKV.dtype) @ dQKV if in_cache.has_bias else None
+    db_in = dQKV.sum(axis=0) if in_cache.has_bias else None
     dquery, dkey, dvalue = ((dQKV[:, i * E:(i + 1) * E] @ W[i * E:(i + 1) * E]).reshape(B, T, E)
                             for i in range(3))
     return dquery, dkey, dvalue, dW_in, db_in

@@ -24,10 +24,10 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from ._checks import dim_equal, float_array, same_dtype
-from ._matmul import matmul_last
 
 
-def _check_qk(op, q, k):
+def check_qk(op, q, k):
+    """Raise unless q (B, Tq, Dq) and k (B, Tk, Dk) are float arrays with one batch size."""
     float_array(op, "q", q, ndim=3)
     float_array(op, "k", k, ndim=3)
     dim_equal(op, "q and k must have the same batch size B (q.shape[0] vs k.shape[0])",
@@ -50,7 +50,7 @@ def dot_score_forward(q, k, scale=None):
     Backward: dq = scale * de k,  dk = de^T (scale q).
     """
     op = "dot_score_forward"
-    _check_qk(op, q, k)
+    check_qk(op, q, k)
     dim_equal(op, "q and k must have the same feature size D for a dot product "
                   "(q.shape[-1] vs k.shape[-1])", q.shape[-1], k.shape[-1])
     same_dtype(op, q=q, k=k)
@@ -67,10 +67,9 @@ def dot_score_backward(de, cache):
        dk = de^T (scale q)      (B, Tk, D)
     """
     # BEGIN SOLUTION
-    dq = de @ cache.k
-    if cache.scale != 1.0:
-        dq *= dq.dtype.type(cache.scale)
-    return dq, de.transpose(0, 2, 1) @ cache.q_scaled
+    dq = cache.scale * (de @ cache.k)
+    dk = de.transpose(0, 2, 1) @ cache.q_scaled
+    return dq, dk
     # END SOLUTION
 
 
@@ -83,6 +82,15 @@ class GeneralCache(NamedTuple):
     qW: np.ndarray  # q W, (B, Tq, Dk)
 
 
+def general_arguments(op, q, k, W):
+    """Raise unless q (B, Tq, Dq), k (B, Tk, Dk) and W (Dq, Dk) fit, in one dtype."""
+    check_qk(op, q, k)
+    float_array(op, "W", W, ndim=2)
+    dim_equal(op, "W.shape[0] must equal the query size Dq = q.shape[-1]", W.shape[0], q.shape[-1])
+    dim_equal(op, "W.shape[1] must equal the key size Dk = k.shape[-1]", W.shape[1], k.shape[-1])
+    same_dtype(op, q=q, k=k, W=W)
+
+
 def general_score_forward(q, k, W):
     """Luong's "general" score: e_ij = q_i^T W k_j.
 
@@ -90,13 +98,8 @@ def general_score_forward(q, k, W):
     Computed as (q W) k^T.
     Backward: dq = de k W^T,  dk = de^T (q W),  dW = sum_b q^T de k.
     """
-    op = "general_score_forward"
-    _check_qk(op, q, k)
-    float_array(op, "W", W, ndim=2)
-    dim_equal(op, "W.shape[0] must equal the query size Dq = q.shape[-1]", W.shape[0], q.shape[-1])
-    dim_equal(op, "W.shape[1] must equal the key size Dk = k.shape[-1]", W.shape[1], k.shape[-1])
-    same_dtype(op, q=q, k=k, W=W)
-    qW = matmul_last(q, W)
+    general_arguments("general_score_forward", q, k, W)
+    qW = q @ W                                           # (B, Tq, Dk)
     return qW @ k.transpose(0, 2, 1), GeneralCache(q, k, W, qW)
 
 
@@ -109,11 +112,10 @@ def general_score_backward(de, cache):
        dW = sum_b q^T (de k)         (Dq, Dk)
     """
     # BEGIN SOLUTION
-    dqW = de @ cache.k                                   # (B, Tq, Dk)
-    dq = matmul_last(dqW, cache.W.T)
+    dqW = de @ cache.k                                   # d(q W), (B, Tq, Dk)
+    dq = dqW @ cache.W.T
     dk = de.transpose(0, 2, 1) @ cache.qW
-    Dq, Dk = cache.W.shape
-    dW = cache.q.reshape(-1, Dq).T @ dqW.reshape(-1, Dk)
+    dW = (cache.q.transpose(0, 2, 1) @ dqW).sum(axis=0)
     return dq, dk, dW
     # END SOLUTION
 
@@ -130,21 +132,9 @@ class AdditiveCache(NamedTuple):
     has_bias: bool
 
 
-def additive_score_forward(q, k, Wq, Wk, v, b=None):
-    """Bahdanau's additive score: e_ij = v^T tanh(Wq q_i + Wk k_j + b).
-
-    q: (B, Tq, Dq)   k: (B, Tk, Dk)   Wq: (A, Dq)   Wk: (A, Dk)   v: (A,)   b: (A,) or None
-    -> e: (B, Tq, Tk).   (Bahdanau's W_a, U_a, v_a are Wq, Wk, v.)
-
-    The projections Wq q (B, Tq, A) and Wk k (B, Tk, A) are computed once and
-    broadcast against each other; only the tanh is (B, Tq, Tk, A).
-    Backward, with z = tanh(.) and g_ija = de_ij v_a (1 - z_ija^2):
-        dv = sum_bij de_ij z_ij      db = sum_bij g_ij
-        dq_i = sum_j g_ij Wq         dWq = sum_bi (sum_j g_ij) q_i^T
-        dk_j = sum_i g_ij Wk         dWk = sum_bj (sum_i g_ij) k_j^T
-    """
-    op = "additive_score_forward"
-    _check_qk(op, q, k)
+def additive_arguments(op, q, k, Wq, Wk, v, b):
+    """Raise unless the additive score's arguments fit (shapes of its docstring), in one dtype."""
+    check_qk(op, q, k)
     for name, W, x, what in (("Wq", Wq, q, "q"), ("Wk", Wk, k, "k")):
         float_array(op, name, W, ndim=2)
         dim_equal(op, f"{name}.shape[1] must equal {what}.shape[-1]", W.shape[1], x.shape[-1])
@@ -157,10 +147,27 @@ def additive_score_forward(q, k, Wq, Wk, v, b=None):
         dim_equal(op, "b.shape[0] must equal the attention size A = Wq.shape[0]",
                   b.shape[0], Wq.shape[0])
     same_dtype(op, q=q, k=k, Wq=Wq, Wk=Wk, v=v, b=b)
-    Q = matmul_last(q, Wq.T)                                          # (B, Tq, A)
+
+
+def additive_score_forward(q, k, Wq, Wk, v, b=None):
+    """Bahdanau's additive score: e_ij = v^T tanh(Wq q_i + Wk k_j + b).
+
+    q: (B, Tq, Dq)   k: (B, Tk, Dk)   Wq: (A, Dq)   Wk: (A, Dk)   v: (A,)   b: (A,) or None
+    -> e: (B, Tq, Tk).   (Bahdanau's W_a, U_a, v_a are Wq, Wk, v.)
+
+    The projections Wq q (B, Tq, A) and Wk k (B, Tk, A) are computed once and
+    broadcast against each other; only the tanh is (B, Tq, Tk, A).  (On the fast floor
+    the key side Wk k is computed once per source: numpygam.fast.scores.)
+    Backward, with z = tanh(.) and g_ija = de_ij v_a (1 - z_ija^2):
+        dv = sum_bij de_ij z_ij      db = sum_bij g_ij
+        dq_i = sum_j g_ij Wq         dWq = sum_bi (sum_j g_ij) q_i^T
+        dk_j = sum_i g_ij Wk         dWk = sum_bj (sum_i g_ij) k_j^T
+    """
+    additive_arguments("additive_score_forward", q, k, Wq, Wk, v, b)
+    Q = q @ Wq.T                                         # (B, Tq, A)
     if b is not None:
         Q = Q + b
-    K = matmul_last(k, Wk.T)                                          # (B, Tk, A)
+    K = k @ Wk.T                                         # (B, Tk, A)
     hidden = np.tanh(Q[:, :, None, :] + K[:, None, :, :])  # (B, Tq, Tk, A)
     return hidden @ v, AdditiveCache(q, k, Wq, Wk, v, hidden, b is not None)
 
@@ -180,93 +187,26 @@ def additive_score_backward(de, cache):
     """
     # BEGIN SOLUTION
     z, v = cache.hidden, cache.v
-    A = v.shape[0]
-    dv = de.reshape(-1) @ z.reshape(-1, A)
-    # g = de v (1 - z^2), (B, Tq, Tk, A), built in one array: 104 us against 115 us with
-    # a temporary per factor at (64, 1, 30, 64) (benchmarks/bench_idioms.py)
-    g = z * z
-    np.subtract(1, g, out=g)
-    g *= v
-    g *= de[..., None]
-    dQ = g.sum(axis=2)                                    # (B, Tq, A)
-    dK = g.sum(axis=1)                                    # (B, Tk, A)
-    dq = matmul_last(dQ, cache.Wq)
-    dk = matmul_last(dK, cache.Wk)
-    dWq = dQ.reshape(-1, A).T @ cache.q.reshape(-1, cache.q.shape[-1])
-    dWk = dK.reshape(-1, A).T @ cache.k.reshape(-1, cache.k.shape[-1])
-    db = dQ.reshape(-1, A).sum(axis=0) if cache.has_bias else None
+    dv = (de[..., None] * z).sum(axis=(0, 1, 2))
+    g = de[..., None] * v * (1 - z * z)                  # dz: (B, Tq, Tk, A)
+    dQ = g.sum(axis=2)                                   # the query side: sum over j
+    dK = g.sum(axis=1)                                   # the key side: sum over i
+    dq = dQ @ cache.Wq
+    dk = dK @ cache.Wk
+    dWq = (dQ.transpose(0, 2, 1) @ cache.q).sum(axis=0)
+    dWk = (dK.transpose(0, 2, 1) @ cache.k).sum(axis=0)
+    db = dQ.sum(axis=(0, 1)) if cache.has_bias else None
     return dq, dk, dWq, dWk, dv, db
     # END SOLUTION
 
 
-class ProjectedAdditiveCache(NamedTuple):
-    q: np.ndarray
-    Wq: np.ndarray
-    v: np.ndarray
-    hidden: np.ndarray  # tanh(Wq q_i + b + K_j), (B, Tq, Tk, A)
-    has_bias: bool
-
-
-def projected_additive_score_forward(q, K, Wq, v, b=None):
-    """The additive score with its key side given: e_ij = v^T tanh(Wq q_i + b + K_j).
-
-    q: (B, Tq, Dq)   K: (B, Tk, A), the keys already projected, K_j = Wk k_j
-    Wq: (A, Dq)   v: (A,)   b: (A,) or None   ->   e: (B, Tq, Tk)
-    Wk k_j does not depend on the query, as Bahdanau et al. note under eq. A.1.2:
-    a decoder that asks one query per step computes K once per source
-    (nn.Attention.project_keys) instead of once per step.
-    Backward, with z = tanh(.) and g_ija = de_ij v_a (1 - z_ija^2) as for additive_score:
-        dq_i = sum_j g_ij Wq    dWq = sum_bi (sum_j g_ij) q_i^T    dK_j = sum_i g_ij
-        dv = sum_bij de_ij z_ij    db = sum_bij g_ij
-    and, once for all steps, dk_j = dK_j Wk and dWk = sum_bj dK_j k_j^T.
-    """
-    op = "projected_additive_score_forward"
-    _check_qk(op, q, K)
-    float_array(op, "Wq", Wq, ndim=2)
-    dim_equal(op, "Wq.shape[1] must equal q.shape[-1]", Wq.shape[1], q.shape[-1])
-    dim_equal(op, "K.shape[-1] must equal the attention size A = Wq.shape[0]",
-              K.shape[-1], Wq.shape[0])
-    float_array(op, "v", v, ndim=1)
-    dim_equal(op, "v.shape[0] must equal the attention size A = Wq.shape[0]", v.shape[0], Wq.shape[0])
-    if b is not None:
-        float_array(op, "b", b, ndim=1)
-        dim_equal(op, "b.shape[0] must equal the attention size A = Wq.shape[0]",
-                  b.shape[0], Wq.shape[0])
-    same_dtype(op, q=q, K=K, Wq=Wq, v=v, b=b)
-    Q = matmul_last(q, Wq.T)                                          # (B, Tq, A)
-    if b is not None:
-        Q = Q + b
-    hidden = np.tanh(Q[:, :, None, :] + K[:, None, :, :])  # (B, Tq, Tk, A)
-    return hidden @ v, ProjectedAdditiveCache(q, Wq, v, hidden, b is not None)
-
-
-def projected_additive_score_backward(de, cache):
-    """Backward of e_ij = v^T tanh(Wq q_i + b + K_j).
-
-    de: (B, Tq, Tk)   cache: ProjectedAdditiveCache(q, Wq (A, Dq), v (A,), hidden z, has_bias)
-    With g_ija = de_ij v_a (1 - z_ija^2):
-    -> dq_i = sum_j g_ij Wq                (B, Tq, Dq)
-       dK_j = sum_i g_ij                   (B, Tk, A)
-       dWq  = sum_bi (sum_j g_ij) q_i^T    (A, Dq)
-       dv   = sum_bij de_ij z_ij           (A,)
-       db   = sum_bij g_ij                 (A,), or None without a bias
-    """
-    # The lines down to dK repeat additive_score_backward's on purpose: that one is a
-    # homework exercise (its body is the solution a student writes whole), so it cannot
-    # call a shared helper, and calling it from here would redo Wk k every step.
-    z, v = cache.hidden, cache.v
-    A = v.shape[0]
-    dv = de.reshape(-1) @ z.reshape(-1, A)
-    g = z * z  # g = de v (1 - z^2), in one array as in additive_score_backward
-    np.subtract(1, g, out=g)
-    g *= v
-    g *= de[..., None]
-    dQ = g.sum(axis=2)                                    # (B, Tq, A)
-    dK = g.sum(axis=1)                                    # (B, Tk, A)
-    dq = matmul_last(dQ, cache.Wq)
-    dWq = dQ.reshape(-1, A).T @ cache.q.reshape(-1, cache.q.shape[-1])
-    db = dQ.reshape(-1, A).sum(axis=0) if cache.has_bias else None
-    return dq, dK, dWq, dv, db
+def concat_arguments(op, q, k, W):
+    """Raise unless W (A, Dq + Dk) fits q (B, Tq, Dq) and k (B, Tk, Dk); the additive
+    score's checks do the rest."""
+    check_qk(op, q, k)
+    float_array(op, "W", W, ndim=2)
+    Dq, Dk = q.shape[-1], k.shape[-1]
+    dim_equal(op, f"W.shape[1] must equal Dq + Dk = {Dq} + {Dk}", W.shape[1], Dq + Dk)
 
 
 def concat_score_forward(q, k, W, v):
@@ -277,11 +217,8 @@ def concat_score_forward(q, k, W, v):
     which is how it is computed (never materialising the (Tq*Tk, Dq+Dk) concatenation).
     Backward: as additive_score; dW = [dWq | dWk].
     """
-    op = "concat_score_forward"
-    _check_qk(op, q, k)
-    float_array(op, "W", W, ndim=2)
-    Dq, Dk = q.shape[-1], k.shape[-1]
-    dim_equal(op, f"W.shape[1] must equal Dq + Dk = {Dq} + {Dk}", W.shape[1], Dq + Dk)
+    concat_arguments("concat_score_forward", q, k, W)
+    Dq = q.shape[-1]
     return additive_score_forward(q, k, W[:, :Dq], W[:, Dq:], v)
 
 
@@ -303,6 +240,14 @@ class LocationCache(NamedTuple):
     W: np.ndarray
 
 
+def location_arguments(op, q, W):
+    """Raise unless q (B, Tq, Dq) and W (Tk, Dq) are float arrays that fit, in one dtype."""
+    float_array(op, "q", q, ndim=3)
+    float_array(op, "W", W, ndim=2)
+    dim_equal(op, "W.shape[1] must equal the query size Dq = q.shape[-1]", W.shape[1], q.shape[-1])
+    same_dtype(op, q=q, W=W)
+
+
 def location_score_forward(q, W):
     """Luong's location-based score: e_t = W_a h_t, so that a_t = softmax(W_a h_t).
 
@@ -311,12 +256,8 @@ def location_score_forward(q, W):
     position, so Tk is fixed by W (pad or crop the keys to it).
     Backward: dq = de W,  dW = sum_bi de_i^T q_i.
     """
-    op = "location_score_forward"
-    float_array(op, "q", q, ndim=3)
-    float_array(op, "W", W, ndim=2)
-    dim_equal(op, "W.shape[1] must equal the query size Dq = q.shape[-1]", W.shape[1], q.shape[-1])
-    same_dtype(op, q=q, W=W)
-    return matmul_last(q, W.T), LocationCache(q, W)
+    location_arguments("location_score_forward", q, W)
+    return q @ W.T, LocationCache(q, W)
 
 
 def location_score_backward(de, cache):
@@ -326,8 +267,9 @@ def location_score_backward(de, cache):
     -> dq = de W                (B, Tq, Dq)
        dW = sum_bi de_i^T q_i   (Tk, Dq)
     """
-    Tk, Dq = cache.W.shape
-    return matmul_last(de, cache.W), de.reshape(-1, Tk).T @ cache.q.reshape(-1, Dq)
+    dq = de @ cache.W
+    dW = (de.transpose(0, 2, 1) @ cache.q).sum(axis=0)
+    return dq, dW
 
 
 # -- the registry: every score, its parameters, and their names in the papers ----------
@@ -345,11 +287,22 @@ Sizes = namedtuple("Sizes", "Dq Dk A Tk")
 ScoreParam = namedtuple("ScoreParam", "arg attr shape fan_in")
 
 
+# A score whose query and key meet as v^T tanh(Wq q_i + Wk k_j + b): its key side Wk k_j
+# does not depend on the query, so a decoder asking one query per step can compute it
+# once per source (Bahdanau et al. note it under eq. A.1.2).  Where Wq, Wk, b and v are:
+#   query, key: (arg, columns): the parameter that holds Wq (Wk), and None where it is all
+#               of it, or "first Dq" ("last Dk") where it is those columns of the
+#               parameter (concat's W = [Wq | Wk]);
+#   bias: the arg of b, or None;   vector: the arg of v.
+KeySide = namedtuple("KeySide", "query key bias vector")
+
+
 class Score(NamedTuple):
     """A score function: its pair, its parameters in the backward's order, whether it
     reads the keys (location does not), whether it scales by 1/sqrt(D), whether it
-    compares q and k directly (so they need one size: dot, scaled_dot), and the
-    keyword options its forward takes besides the parameters (dot: scale)."""
+    compares q and k directly (so they need one size: dot, scaled_dot), the keyword
+    options its forward takes besides the parameters (dot: scale), and its KeySide
+    (None: no key side to compute once)."""
     forward: Callable
     backward: Callable
     params: tuple = ()
@@ -357,6 +310,7 @@ class Score(NamedTuple):
     scaled: bool = False
     same_size: bool = False
     options: tuple = ()
+    key_side: "KeySide | None" = None
 
 
 _W_general = ScoreParam("W", "W_a", lambda s: (s.Dq, s.Dk), lambda s: s.Dk)
@@ -367,18 +321,21 @@ SCORES = {
                         options=("scale",)),
     "general": Score(general_score_forward, general_score_backward, (_W_general,)),
     "concat": Score(concat_score_forward, concat_score_backward, (
-        ScoreParam("W", "W_a", lambda s: (s.A, s.Dq + s.Dk), lambda s: s.Dq + s.Dk), _v)),
+        ScoreParam("W", "W_a", lambda s: (s.A, s.Dq + s.Dk), lambda s: s.Dq + s.Dk), _v),
+        key_side=KeySide(("W", "first Dq"), ("W", "last Dk"), None, "v")),
     "additive": Score(additive_score_forward, additive_score_backward, (
         ScoreParam("Wq", "W_a", lambda s: (s.A, s.Dq), lambda s: s.Dq),
         ScoreParam("Wk", "U_a", lambda s: (s.A, s.Dk), lambda s: s.Dk), _v,
-        ScoreParam("b", "b_a", lambda s: (s.A,), None))),
+        ScoreParam("b", "b_a", lambda s: (s.A,), None)),
+        key_side=KeySide(("Wq", None), ("Wk", None), "b", "v")),
     "location": Score(location_score_forward, location_score_backward, (
         ScoreParam("W", "W_a", lambda s: (s.Tk, s.Dq), lambda s: s.Dq),), uses_keys=False),
 }
 
 
-def score_forward(name, q, k, params):
-    """e = SCORES[name] of (q, k) with its parameters {arg: array} (scaled_dot: scale 1/sqrt(D))."""
+def score_params(name, q, params):
+    """The keyword arguments SCORES[name]'s forward takes: params {arg: array} checked
+    against the score's parameters and options (scaled_dot: scale 1/sqrt(D) added)."""
     if name not in SCORES:
         raise ValueError(f"unknown score {name!r}; choose one of {sorted(SCORES)}")
     score = SCORES[name]
@@ -389,6 +346,13 @@ def score_forward(name, q, k, params):
                         f"{sorted(extra)}")
     if score.scaled:
         params = {"scale": 1 / math.sqrt(q.shape[-1]), **params}
+    return params
+
+
+def score_forward(name, q, k, params):
+    """e = SCORES[name] of (q, k) with its parameters {arg: array} (scaled_dot: scale 1/sqrt(D))."""
+    params = score_params(name, q, params)
+    score = SCORES[name]
     return score.forward(q, k, **params) if score.uses_keys else score.forward(q, **params)
 
 

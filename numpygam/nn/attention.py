@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
+from .. import fast
 from .. import functional as F
 from ..functional._checks import bool_mask
-from ..functional._matmul import matmul_last
 from ..functional.scores import Sizes
 from . import init
 from .module import Module, Parameter, add_grads, data, positive_ints
@@ -54,30 +54,43 @@ class _ScoreParams(Module):
         add_grads(*((getattr(self, p.attr), g) for p, g in zip(F.SCORES[self.score].params,
                                                                  dparams)))
 
+    def _attend(self, query, keys, values, allowed):
+        """F.attention_forward, or its fast twin: the module's floor (nn.Module.fast)."""
+        if self.fast:   # the fast scores (one product per projection) and context backward
+            return fast.attention_forward(query, keys, values, self.score, allowed,
+                                          **self._score_kwargs())
+        return F.attention_forward(query, keys, values, self.score, allowed,
+                                   **self._score_kwargs())
+
 
 class Attention(_ScoreParams):
     """Global attention: (context, weights) = attention(query, keys, values).
 
-    score: "dot", "scaled_dot", "general", "concat", "additive" (Bahdanau) or
-           "location"; attn_dim A is the hidden size of concat/additive
+    score: a name of F.SCORES: "dot", "scaled_dot", "general", "concat", "additive"
+           (Bahdanau) or "location"; attn_dim A is the hidden size of concat/additive
            (default query_dim); num_keys is the source length of "location".
     forward(query (B, Tq, Dq), keys (B, Tk, Dk), values (B, Tk, Dv) = keys,
-            mask bool broadcastable to (B, Tq, Tk), True = may attend)
+            allowed: bool broadcastable to (B, Tq, Tk), True = may attend)
         -> context (B, Tq, Dv), weights (B, Tq, Tk)
     backward(dcontext, dweights=None) -> (dquery, dkeys, dvalues), or
         (dquery, dkeys) with the keys' total gradient when values were not given.
+    self.fast (nn.Module's switch, True by default): numpygam.fast.attention_forward;
+    False: the textbook F.attention_forward.  The same numbers.
 
-    The additive and concat scores' key side, Wk k_j (U_a h_j in Bahdanau's
-    notation), does not depend on the query.  A decoder asking one query per
-    step computes it once per source and passes it to every step:
-        K = attention.project_keys(keys)                       (B, Tk, A)
-        c, a = attention(query, keys, mask=mask, projected_keys=K)   # each step
-        dq, dK, dvalues = attention.backward(dc)               # each step, reversed
+    A score with a key side (F.SCORES[score].key_side: additive, concat) reads the keys
+    as Wk k_j (U_a h_j in Bahdanau's notation), which does not depend on the query.  A
+    decoder asking one query per step computes it once per source and passes it to
+    every step:
+        K = attention.project_keys(keys)                            (B, Tk, A)
+        c, a = attention(query, keys, allowed=allowed, projected_keys=K)   # each step
+        dq, dK, dvalues = attention.backward(dc)                    # each step, reversed
         dkeys = dvalues summed + attention.project_keys_backward(dK summed, keys)
-    backward then returns (dquery, dK, dvalues) and leaves U_a's gradient to
-    project_keys_backward.  The same weights as forward(query, keys), and per step
-    270 us against 886 us forward+backward at B=64, Tk=30, Dk=128, A=64 (a decoder
-    step of the date translator; benchmarks/bench_idioms.py).
+    backward then returns (dquery, dK, dvalues) and leaves Wk's gradient to
+    project_keys_backward.  The same weights as forward(query, keys); per step 270 us
+    against 886 us forward+backward at B=64, Tk=30, Dk=128, A=64 (a decoder step of the
+    date translator; benchmarks/bench_idioms.py).  This is the fast floor's
+    projected_additive_score (numpygam.fast.scores), whatever self.fast says: it is the
+    only form that takes K.
     """
 
     def __init__(self, score="general", query_dim=None, key_dim=None, attn_dim=None,
@@ -87,70 +100,83 @@ class Attention(_ScoreParams):
         self._init_score(score, query_dim, key_dim or query_dim, attn_dim, num_keys, bias,
                          dtype, rng)
 
-    def forward(self, query, keys, values=None, mask=None, projected_keys=None):
+    def forward(self, query, keys, values=None, allowed=None, projected_keys=None):
         values_are_keys = values is None
         values = keys if values is None else values
         if projected_keys is not None:
-            (c, a), cache = self._projected_forward(query, projected_keys, values, mask)
+            (c, a), cache = self._projected_forward(query, projected_keys, values, allowed)
         else:
-            (c, a), cache = F.attention_forward(query, keys, values, self.score, mask,
-                                                **self._score_kwargs())
-        self.push_cache((cache, values_are_keys, projected_keys is not None))
+            (c, a), cache = self._attend(query, keys, values, allowed)
+        self.push_cache((cache, values_are_keys, projected_keys is not None, self.fast))
         return c, a
 
     def backward(self, dcontext, dweights=None):
-        cache, values_are_keys, projected = self.pop_cache()
+        cache, values_are_keys, projected, was_fast = self.pop_cache()
         if projected:
             return self._projected_backward(dcontext, dweights, cache)
-        dq, dk, dvalues, *dparams = F.attention_backward((dcontext, dweights), cache)
+        backward = fast.attention_backward if was_fast else F.attention_backward
+        dq, dk, dvalues, *dparams = backward((dcontext, dweights), cache)
         self._add_score_grads(dparams)
         return _input_grads(dq, dk, dvalues, values_are_keys)
 
     # -- the key side computed once per source (the class docstring) -----------------
-    def _sides(self):
-        """(Wq, Wk, b): the query side, the key side and the bias of W_a q + U_a k + b."""
-        if self.score == "additive":
-            return self.W_a.data, self.U_a.data, data(self.b_a)
-        if self.score == "concat":  # W_a [q; k] = W_a[:, :Dq] q + W_a[:, Dq:] k
-            return self.W_a.data[:, :self.query_dim], self.W_a.data[:, self.query_dim:], None
-        raise ValueError(f"Attention.project_keys: only the additive and concat scores have "
-                         f"a key side to compute once; this attention's score is {self.score!r}")
+    def _side(self, where):
+        """(data, grad) of Wq or Wk (where: KeySide.query or .key): the parameter named
+        by the registry, or the columns of it that hold the side."""
+        arg, columns = where
+        p = getattr(self, self._attr(arg))
+        cols = {None: slice(None), "first Dq": slice(None, self.query_dim),
+                "last Dk": slice(self.query_dim, None)}[columns]
+        return p.data[:, cols], p.grad[:, cols]
+
+    def _attr(self, arg):
+        return next(p.attr for p in F.SCORES[self.score].params if p.arg == arg)
+
+    def _key_side(self):
+        side = F.SCORES[self.score].key_side
+        if side is None:
+            with_side = sorted(n for n, s in F.SCORES.items() if s.key_side is not None)
+            raise ValueError(f"Attention.project_keys: only the scores {with_side} have a key "
+                             f"side to compute once; this attention's score is {self.score!r}")
+        return side
 
     def project_keys(self, keys):
-        """K = Wk k (B, Tk, A): the key side of the additive (U_a h_j) or concat score."""
-        return matmul_last(keys, self._sides()[1].T)
+        """K = Wk k (B, Tk, A): the key side of the score (U_a h_j for additive)."""
+        Wk, _ = self._side(self._key_side().key)
+        return fast.matmul_last(keys, Wk.T)
 
     def project_keys_backward(self, dK, keys):
         """dK (B, Tk, A), summed over every step that read K -> dkeys = dK Wk (B, Tk, Dk);
-        adds dWk = sum_bj dK_j k_j^T to U_a (or to W_a's key columns for concat)."""
+        adds dWk = sum_bj dK_j k_j^T to Wk's gradient (U_a, or W_a's key columns)."""
+        Wk, dWk = self._side(self._key_side().key)
         A, Dk = dK.shape[-1], keys.shape[-1]
-        dWk = dK.reshape(-1, A).T @ keys.reshape(-1, Dk)
-        if self.score == "additive":
-            self.U_a.grad += dWk
-        else:
-            self.W_a.grad[:, self.query_dim:] += dWk
-        return matmul_last(dK, self._sides()[1])
+        dWk += dK.reshape(-1, A).T @ keys.reshape(-1, Dk)
+        return fast.matmul_last(dK, Wk)
 
-    def _projected_forward(self, query, K, values, mask):
-        Wq, _, b = self._sides()
-        e, score_cache = F.projected_additive_score_forward(query, K, Wq, self.v_a.data, b)
-        a, softmax_cache = F.softmax_forward(e, bool_mask("Attention.forward", "mask", mask,
-                                                          e.shape))
+    def _projected_forward(self, query, K, values, allowed):
+        side = self._key_side()
+        Wq, _ = self._side(side.query)
+        b = None if side.bias is None else data(getattr(self, self._attr(side.bias)))
+        v = getattr(self, self._attr(side.vector)).data
+        e, score_cache = fast.projected_additive_score_forward(query, K, Wq, v, b)
+        a, softmax_cache = F.softmax_forward(e, bool_mask("Attention.forward", "allowed",
+                                                          allowed, e.shape))
         c, context_cache = F.context_forward(a, values)
         return (c, a), (score_cache, softmax_cache, context_cache)
 
     def _projected_backward(self, dcontext, dweights, cache):
         score_cache, softmax_cache, context_cache = cache
-        da, dvalues = F.context_backward(dcontext, context_cache)
+        da, dvalues = fast.context_backward(dcontext, context_cache)
         if dweights is not None:
             da = da + dweights
-        dq, dK, dWq, dv, db = F.projected_additive_score_backward(
+        dq, dK, dWq_, dv, db = fast.projected_additive_score_backward(
             F.softmax_backward(da, softmax_cache), score_cache)
-        if self.score == "additive":
-            add_grads((self.W_a, dWq), (self.b_a, db))
-        else:
-            self.W_a.grad[:, :self.query_dim] += dWq
-        add_grads((self.v_a, dv))
+        side = self._key_side()
+        _, dWq = self._side(side.query)
+        dWq += dWq_
+        add_grads((getattr(self, self._attr(side.vector)), dv))
+        if side.bias is not None:
+            add_grads((getattr(self, self._attr(side.bias)), db))
         return dq, dK, dvalues
 
     def extra_repr(self):
@@ -220,26 +246,26 @@ class LocalAttention(_ScoreParams):
     def forward(self, query, keys, values=None, lengths=None, positions=None):
         values_are_keys = values is None
         values = keys if values is None else values
-        score, params = self.score, self._score_kwargs()
         if self.mode == "m":
             B, Tq = query.shape[:2]
             p = np.arange(Tq) if positions is None else np.asarray(positions)
             mask = F.local_window_mask(np.broadcast_to(p, (B, Tq)), keys.shape[1], self.D,
                                        lengths)
-            (c, a), cache = F.attention_forward(query, keys, values, score, mask, **params)
+            (c, a), cache = self._attend(query, keys, values, mask)
             self.positions = np.broadcast_to(p, (B, Tq))
         else:
             (c, a), cache = F.local_p_attention_forward(
-                query, keys, values, Wp=self.W_p.data, vp=self.v_p.data, D=self.D, score=score,
-                lengths=lengths, **params)
+                query, keys, values, Wp=self.W_p.data, vp=self.v_p.data, D=self.D,
+                score=self.score, lengths=lengths, **self._score_kwargs())
             self.positions = F.local_p_positions(cache)
-        self.push_cache((cache, values_are_keys))
+        self.push_cache((cache, values_are_keys, self.fast))
         return c, a
 
     def backward(self, dcontext, dweights=None):
-        cache, values_are_keys = self.pop_cache()
+        cache, values_are_keys, was_fast = self.pop_cache()
         if self.mode == "m":
-            dq, dk, dvalues, *dparams = F.attention_backward((dcontext, dweights), cache)
+            backward = fast.attention_backward if was_fast else F.attention_backward
+            dq, dk, dvalues, *dparams = backward((dcontext, dweights), cache)
         else:
             dq, dk, dvalues, dWp, dvp, *dparams = F.local_p_attention_backward(
                 (dcontext, dweights), cache)

@@ -3,8 +3,9 @@ import math
 
 import numpy as np
 
+from .. import fast
 from .. import functional as F
-from ..functional.conv2d import METHODS
+from ..fast.conv import METHODS
 from . import init
 from .module import Module, Parameter, add_grads, data, positive_ints
 
@@ -15,10 +16,11 @@ class Conv2d(Module):
     weight: (out_channels, in_channels / groups, K, K), bias: (out_channels,),
     both U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels / groups * K^2,
     as PyTorch initialises them.  padding_mode: "zeros" or "replicate".
-    method: how F.conv2d_forward computes it: "reference" (textbook im2col), "gemm"
-    (im2col, channels-last, chunked), "dft" (the convolution theorem), or "auto"
-    (default): the DFT for stride 1 and kernels of 5 x 5 or more (7 x 7 in GAM's
-    spatial gate), the GEMM path otherwise; the same numbers whichever is chosen.
+    self.fast (nn.Module's switch): True (default) numpygam.fast.conv2d_forward with
+    `method`: "auto" (default: the DFT for stride 1 and kernels of 5 x 5 or more, 7 x 7
+    in GAM's spatial gate, the GEMM path otherwise), "gemm" (im2col, channels-last,
+    chunked), "dft" (the convolution theorem) or "reference" (the textbook);
+    False: the textbook im2col, F.conv2d_forward.  The same numbers whichever is chosen.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -44,13 +46,19 @@ class Conv2d(Module):
         self.bias = Parameter(init.uniform((out_channels,), bound, rng, dtype)) if bias else None
 
     def forward(self, x):
-        y, cache = F.conv2d_forward(x, self.weight.data, data(self.bias), self.stride,
-                                    self.padding, self.padding_mode, self.groups, self.method)
-        self.push_cache(cache)
+        args = (x, self.weight.data, data(self.bias), self.stride, self.padding,
+                self.padding_mode, self.groups)
+        if self.fast:   # GEMM or DFT (method), the batch in shares where that pays
+            y, cache = fast.conv2d_forward(*args, method=self.method)
+        else:           # the textbook im2col
+            y, cache = F.conv2d_forward(*args)
+        self.push_cache((self.fast, cache))
         return y
 
     def backward(self, dy):
-        dx, dW, db = F.conv2d_backward(dy, self.pop_cache())
+        was_fast, cache = self.pop_cache()
+        backward = fast.conv2d_backward if was_fast else F.conv2d_backward
+        dx, dW, db = backward(dy, cache)
         add_grads((self.weight, dW), (self.bias, db))
         return dx
 

@@ -10,12 +10,12 @@ conv1, conv2, norm1, norm2), so its state_dict loads unchanged.
 (*) The paper's text does not state the padding mode; zeros are PyTorch's
 default and what the blog's Keras code (padding='same') does.
 """
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import fast
 from .. import functional as F
-from .. import parallel
 from .conv import BatchNorm2d, Conv2d
 from .linear import Linear
 from .module import Module, add_grads, data, positive_ints
@@ -45,72 +45,65 @@ def _check_config(name, in_channels, out_channels, rate, groups, variant):
 
 
 # Each gate is written once, for any module that owns the blog's submodules; the
-# forward returns its cache, which the calling module pushes (nn/module.py's rule).
+# forward returns a GateCall, which the calling module pushes (nn/module.py's rule).
 
-# The channel gate acts on each pixel alone, so a module runs it on the batch in shares,
-# one per core (numpygam/parallel.py), once each share has this many values of x: it is
-# NumPy's element-wise passes (sigmoid, products) that take its time, on one core.
-# nn.ChannelGate forward + backward on 2 cores, float32, in shares / whole
-# (python benchmarks/bench_idioms.py): 1.19 / 0.83 ms at (8, 64, 16, 16), 65536 values a
-# share; 1.87 / 2.18 ms at (4, 64, 32, 32), 131072 a share; at GAM's sizes 3.33 / 5.21 ms
-# (8, 64, 32, 32) and 3.94 / 4.41 ms (8, 256, 14, 14).
-CHANNEL_GATE_SHARE_VALUES = 100_000
+class GateCall(NamedTuple):
+    fast: bool    # the floor the forward took (m.fast, nn.Module's switch); backward follows it
+    cache: Any    # that floor's cache
 
-
-class ChannelGateShares(NamedTuple):
-    gate: np.ndarray   # Mc(x) of the whole batch, (B, C, H, W), as ChannelGateNCHWCache.gate
-    shares: list       # the batch's slices
-    caches: list       # each share's ChannelGateNCHWCache
+    @property
+    def gate(self):
+        """The gate the call computed, (B, C, H, W)."""
+        return self.cache.gate
 
 
 def _channel_forward(m, x, sigmoid, parts=None):
-    """parts: (linear1, linear2), m's own by default (the blog's names)."""
+    """parts: (linear1, linear2), m's own by default (the blog's names).
+    -> out, GateCall"""
     l1, l2 = parts or (m.linear1, m.linear2)
     weights = (l1.weight.data, data(l1.bias), l2.weight.data, data(l2.bias), sigmoid)
-    shares = [slice(None)]
-    if isinstance(x, np.ndarray) and x.ndim == 4:  # else the op's own error, unsplit
-        shares = parallel.batch_shares(len(x), x.size, min_work=CHANNEL_GATE_SHARE_VALUES)
-    if len(shares) == 1:
-        return F.channel_gate_nchw_forward(x, *weights)
-    outs = parallel.map_shares(lambda rows: F.channel_gate_nchw_forward(x[rows], *weights),
-                               shares)
-    caches = [cache for _, cache in outs]
-    return (parallel.joined([out for out, _ in outs]),
-            ChannelGateShares(parallel.joined([c.gate for c in caches]), shares, caches))
+    if m.fast:   # a 1 x 1 convolution, no permutation, the batch in shares
+        out, cache = fast.channel_gate_forward(x, *weights)
+    else:        # the textbook: permute, the MLP on each pixel, permute back
+        out, cache = F.channel_gate_forward(x, *weights)
+    return out, GateCall(m.fast, cache)
 
 
 def _channel_backward(m, dout, cache, parts=None):
     l1, l2 = parts or (m.linear1, m.linear2)
-    if isinstance(cache, ChannelGateShares):
-        outs = parallel.map_shares(lambda share: F.channel_gate_nchw_backward(
-            dout[share[0]], share[1]), zip(cache.shares, cache.caches))
-        dx, dW1, db1, dW2, db2 = parallel.combined(outs, batched=1)
-    else:
-        dx, dW1, db1, dW2, db2 = F.channel_gate_nchw_backward(dout, cache)
+    was_fast, cache = cache
+    backward = fast.channel_gate_backward if was_fast else F.channel_gate_backward
+    dx, dW1, db1, dW2, db2 = backward(dout, cache)
     add_grads((l1.weight, dW1), (l1.bias, db1), (l2.weight, dW2), (l2.bias, db2))
     return dx
 
 
 def _spatial_forward(m, x, groups, parts=None, shuffle=None):
-    """parts: (conv1, norm1, conv2, norm2), m's own by default (the blog's names)."""
+    """parts: (conv1, norm1, conv2, norm2), m's own by default (the blog's names).
+    -> out, GateCall"""
     c1, n1, c2, n2 = parts or (m.conv1, m.norm1, m.conv2, m.norm2)
-    out, cache = F.spatial_gate_forward(
-        x, W1=c1.weight.data, b1=data(c1.bias), gamma1=n1.weight.data,
+    arguments = dict(
+        W1=c1.weight.data, b1=data(c1.bias), gamma1=n1.weight.data,
         beta1=n1.bias.data, W2=c2.weight.data, b2=data(c2.bias),
         gamma2=n2.weight.data, beta2=n2.bias.data,
         running_stats=(n1.running_mean, n1.running_var, n2.running_mean, n2.running_var),
         training=m.training, momentum=n1.momentum, eps=n1.eps,
-        padding_mode=c1.padding_mode, groups=groups, method=c1.method, shuffle=shuffle)
+        padding_mode=c1.padding_mode, groups=groups, shuffle=shuffle)
+    if m.fast:   # the DFT convolutions, the batch in shares where the channels are few
+        out, cache = fast.spatial_gate_forward(x, method=c1.method, **arguments)
+    else:        # the textbook: conv, BN, ReLU, conv, BN, sigmoid, one after another
+        out, cache = F.spatial_gate_forward(x, **arguments)
     if m.training:
         mean1, var1, mean2, var2 = cache.running_stats
         n1.update_running_stats(mean1, var1)
         n2.update_running_stats(mean2, var2)
-    return out, cache
+    return out, GateCall(m.fast, cache)
 
 
 def _spatial_backward(m, dout, cache, parts=None):
     c1, n1, c2, n2 = parts or (m.conv1, m.norm1, m.conv2, m.norm2)
-    g = F.spatial_gate_backward(dout, cache)
+    was_fast, cache = cache
+    g = (fast.spatial_gate_backward if was_fast else F.spatial_gate_backward)(dout, cache)
     add_grads((c1.weight, g.dW1), (c1.bias, g.db1), (n1.weight, g.dgamma1),
               (n1.bias, g.dbeta1), (c2.weight, g.dW2), (c2.bias, g.db2),
               (n2.weight, g.dgamma2), (n2.bias, g.dbeta2))
@@ -135,7 +128,8 @@ def _make_spatial_layers(m, C, rate, padding_mode, groups, kernel_size, method, 
 class ChannelGate(Module):
     """F2 = Mc(F1) * F1: permute, MLP C -> C/rate -> C per pixel, permute back
     (sigmoid for variant="paper").  x: (B, C, H, W) -> (B, C, H, W).
-    Computed without the permutations (F.channel_gate_nchw_forward: the same numbers).
+    self.fast (nn.Module): True (default) numpygam.fast.channel_gate_forward, without
+    the permutations; False the textbook F.channel_gate_forward; the same numbers.
     After forward, self.gate is the latest call's gate (B, C, H, W), for plotting."""
 
     def __init__(self, in_channels, rate=4, variant="paper", dtype=np.float32, rng=None):
@@ -156,7 +150,8 @@ class ChannelGate(Module):
 class SpatialGate(Module):
     """F3 = Ms(F2) * F2: conv (C -> C/rate), BN, ReLU, conv (C/rate -> C), BN, sigmoid,
     [channel shuffle when groups > 1].  x: (B, C, H, W) -> (B, C, H, W).
-    method: the convolutions' conv2d method ("auto", "reference", "gemm", "dft").
+    method: the convolutions' method on the fast floor (numpygam.fast.conv2d_forward:
+    "auto", "reference", "gemm", "dft"); self.fast False: the textbook gate.
     After forward, self.gate is the latest call's gate (B, C, H, W), for plotting."""
 
     def __init__(self, in_channels, rate=4, variant="paper", groups=1, kernel_size=7,
@@ -188,11 +183,11 @@ class GAM(Module):
     variant="blog": the blog's PyTorch class exactly (no channel sigmoid,
     replicate padding).  groups > 1: grouped 7x7 convolutions and a channel
     shuffle of the spatial gate (the paper's parameter-saving variant for ResNet50).
-    method: the 7x7 convolutions' conv2d method ("auto", "reference", "gemm", "dft").
-    A large batch runs its channel gate, and (where the channels are few, method="auto")
-    its spatial gate, in shares, one per core (numpygam/parallel.py; batch norm's
-    statistics are the whole batch's, functional/gam_shares.py): the same numbers;
-    numpygam.parallel.set_num_threads(1) keeps it whole.
+    method: the 7x7 convolutions' method on the fast floor ("auto", "reference",
+    "gemm", "dft"; numpygam.fast.conv2d_forward).
+    self.fast (nn.Module's switch, True by default): the gates of numpygam.fast, a large
+    batch in shares, one per core (numpygam.fast.gam); gam.set_fast(False): the
+    textbook gates of numpygam.functional.gam.  The same numbers either way.
     """
 
     def __init__(self, in_channels, out_channels=None, rate=4, variant="paper", groups=1,

@@ -108,9 +108,16 @@ def _checked(backward):
 
 
 class Module:
-    """Base class: parameter discovery, state_dict, train/eval, zero_grad, dtype."""
+    """Base class: parameter discovery, state_dict, train/eval, zero_grad, dtype.
+
+    fast: which floor a module with two computes on, read in its own forward
+    (`if self.fast:`): True (the default) numpygam.fast, False numpygam.functional,
+    the textbook; m.set_fast(False) switches m and every submodule.  Both give the
+    same numbers (numpygam.fast.TWINS); a backward follows the floor its forward took.
+    """
 
     training = True
+    fast = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -205,6 +212,15 @@ class Module:
 
     def eval(self):
         return self.train(False)
+
+    def set_fast(self, enabled=True):
+        """Compute on the fast floor (True) or the textbook floor (False), this module
+        and every submodule; returns self."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"set_fast: enabled must be True or False, got {enabled!r}")
+        for m in self.modules():
+            m.fast = enabled
+        return self
 
     def zero_grad(self):
         for p in self.parameters():

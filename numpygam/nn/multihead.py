@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
+from .. import fast
 from .. import functional as F
-from .. import parallel
 from ..functional._checks import dim_equal, float_array
 from . import init
 from .linear import Linear
@@ -29,9 +29,9 @@ class MultiheadAttention(Module):
     backward(dout, dweights=None) -> (dquery, dkey, dvalue); for self-attention
     (query is key is value) the input's gradient is their sum.
 
-    A large batch runs in shares, one per core, forward and backward (numpygam/parallel.py):
-    the same numbers as one call (the parameter gradients up to the order of a sum);
-    numpygam.parallel.set_num_threads(1) keeps every call whole.
+    self.fast (nn.Module's switch, True by default): numpygam.fast's op, a large batch in
+    shares, one per core, forward and backward (the same numbers as one call, the
+    parameter gradients up to the order of a sum); False: the textbook op.
     """
 
     def __init__(self, embed_dim, num_heads, bias=True, dtype=np.float32, rng=None):
@@ -83,49 +83,35 @@ class MultiheadAttention(Module):
         mask, bias = self._masks(key_padding_mask, attn_mask, B, Tq, key.shape[1])
         if bias is not None:
             bias = bias.astype(query.dtype)
-        self_attention = query is key and key is value
-
-        def share(s):
-            """Forward of the batch rows s: (out, weights or None, cache)."""
-            q = query[s]
-            k, v = (q, q) if self_attention else (key[s], value[s])
-            (out, weights), cache = F.multi_head_attention_forward(
-                q, k, v, in_proj_weight=self.in_proj_weight.data,
-                in_proj_bias=data(self.in_proj_bias), out_proj_weight=self.out_proj.weight.data,
-                out_proj_bias=data(self.out_proj.bias), num_heads=self.num_heads,
-                mask=_rows(mask, s), bias=_rows(bias, s))
-            if not need_weights:
-                weights = None
-            elif average_attn_weights:
-                weights = weights.mean(axis=1)
-            return out, weights, (s, cache)
-
-        outs, weights, caches = zip(*parallel.map_shares(
-            share, parallel.batch_shares(B, _multiply_adds(query, key))))
+        weights_args = (query, key, value, self.in_proj_weight.data, data(self.in_proj_bias),
+                        self.out_proj.weight.data, data(self.out_proj.bias), self.num_heads)
+        if self.fast:   # the batch in shares, one per core
+            (out, weights), cache = fast.multi_head_attention_forward(*weights_args, mask=mask,
+                                                                      bias=bias)
+        else:           # the textbook: projections, heads, attention, merge, projection
+            (out, weights), cache = F.multi_head_attention_forward(*weights_args, mask=mask,
+                                                                   bias=bias)
         H, Tk = self.num_heads, key.shape[1]
         weights_shape = (B, Tq, Tk) if average_attn_weights else (B, H, Tq, Tk)
-        self.push_cache((caches, average_attn_weights, weights_shape))
-        return parallel.joined(outs), parallel.joined(weights)
+        self.push_cache((self.fast, cache, average_attn_weights, weights_shape))
+        if not need_weights:
+            return out, None
+        return out, weights.mean(axis=1) if average_attn_weights else weights
 
     def backward(self, dout, dweights=None):
         cache = self.pop_cache()
-        shares, averaged, weights_shape = cache
+        was_fast, op_cache, averaged, weights_shape = cache
         if dweights is not None and np.shape(dweights) != weights_shape:
             self.push_cache(cache)  # a corrected retry still finds it
             raise ValueError(f"MultiheadAttention.backward: dweights has shape "
                              f"{np.shape(dweights)}, expected {weights_shape} (the shape of the "
                              f"weights the forward returned); nothing was changed")
         H = self.num_heads
-
-        def share(s_cache):
-            s, cache = s_cache
-            dw = None if dweights is None else dweights[s]
-            if dw is not None and averaged:
-                dw = np.repeat(dw[:, None] / H, H, axis=1)
-            return F.multi_head_attention_backward((dout[s], dw), cache)
-
-        dq, dk, dv, dW_in, db_in, dW_out, db_out = parallel.combined(
-            parallel.map_shares(share, shares), batched=3)
+        if dweights is not None and averaged:   # the mean over heads, backward
+            dweights = np.repeat(dweights[:, None] / H, H, axis=1)
+        backward = fast.multi_head_attention_backward if was_fast else \
+            F.multi_head_attention_backward
+        dq, dk, dv, dW_in, db_in, dW_out, db_out = backward((dout, dweights), op_cache)
         add_grads((self.in_proj_weight, dW_in), (self.in_proj_bias, db_in),
                   (self.out_proj.weight, dW_out), (self.out_proj.bias, db_out))
         return dq, dk, dv
@@ -133,16 +119,3 @@ class MultiheadAttention(Module):
     def extra_repr(self):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"
 
-
-def _multiply_adds(query, key):
-    """Multiply-adds of one forward: the four projections and the B*H score and context
-    products (what decides whether the batch is worth splitting across the cores)."""
-    B, Tq, E = query.shape
-    Tk = key.shape[1]
-    return B * ((2 * Tq + 2 * Tk) * E * E + 2 * Tq * Tk * E)
-
-
-def _rows(m, s):
-    """The batch rows s of a mask broadcastable to (B, ...): all of it where its batch
-    axis has length 1 (one mask for every row)."""
-    return m if m is None or m.shape[0] == 1 else m[s]

@@ -49,7 +49,6 @@ from .recurrent import GRU, GRUCell
 ATTENTIONS = ("bahdanau", "luong")       # whose decoder: when the query is read
 WINDOWS = ("global", "local-m", "local-p")  # Luong's global and local attention
 CONTEXTS = ("attention", "fixed")          # "fixed": one summary vector, no attention
-PROJECTED_SCORES = ("additive", "concat")   # whose key side Memory computes once
 
 
 def _drop(dropout, x):
@@ -82,8 +81,8 @@ class Encoder(Module):
 
 class Memory:
     """What every decoder step reads: the encoder's states, which of them are real and,
-    for the additive and concat scores, their projection U_a h_j (computed once here,
-    not once per step; nn.Attention.project_keys)."""
+    for a score with a key side (F.SCORES[score].key_side: additive, concat), their
+    projection U_a h_j (computed once here, not once per step; nn.Attention.project_keys)."""
 
     def __init__(self, keys, lengths, num_keys=None, attention=None):
         if num_keys is not None:  # the location score has one weight row per source position
@@ -92,15 +91,16 @@ class Memory:
                                  f"max_src_len={num_keys} the location score was built for")
             keys = np.pad(keys, ((0, 0), (0, num_keys - keys.shape[1]), (0, 0)))
         self.keys, self.lengths, self.source_len = keys, np.asarray(lengths), keys.shape[1]
-        self.mask = (np.arange(keys.shape[1]) < self.lengths[:, None])[:, None, :]  # (B, 1, S)
+        # True = a real character the decoder may attend to: (B, 1, S)
+        self.allowed = (np.arange(keys.shape[1]) < self.lengths[:, None])[:, None, :]
         self.projected = (attention.project_keys(keys) if isinstance(attention, Attention)
-                          and attention.score in PROJECTED_SCORES else None)
+                          and F.SCORES[attention.score].key_side is not None else None)
 
     def repeat(self, k):
         """Each batch entry k times, for beam search."""
         m = Memory.__new__(Memory)
         m.keys, m.lengths = np.repeat(self.keys, k, axis=0), np.repeat(self.lengths, k)
-        m.mask, m.source_len = np.repeat(self.mask, k, axis=0), self.source_len
+        m.allowed, m.source_len = np.repeat(self.allowed, k, axis=0), self.source_len
         m.projected = None if self.projected is None else np.repeat(self.projected, k, axis=0)
         return m
 
@@ -120,7 +120,7 @@ def _attend(attention, query, memory, t):
         c, a = attention(query[:, None], memory.keys, lengths=memory.lengths,
                          positions=np.array([t]))
     else:
-        c, a = attention(query[:, None], memory.keys, mask=memory.mask,
+        c, a = attention(query[:, None], memory.keys, allowed=memory.allowed,
                          projected_keys=memory.projected)
     return c[:, 0], a[:, 0]
 
@@ -271,13 +271,16 @@ class Seq2Seq(Module):
             raise ValueError(f"Seq2Seq: attention must be one of {ATTENTIONS}, got {attention!r}")
         if context not in CONTEXTS:
             raise ValueError(f"Seq2Seq: context must be one of {CONTEXTS}, got {context!r}")
-        if context == "fixed" and (window != "global" or score == "location"):
-            raise ValueError("context='fixed' has one key: use window='global' and a score "
-                             "other than 'location'")
+        if score not in F.SCORES:
+            raise ValueError(f"Seq2Seq: unknown score {score!r}; choose one of {sorted(F.SCORES)}")
+        if context == "fixed" and (window != "global" or not F.SCORES[score].uses_keys):
+            keyless = sorted(n for n, s in F.SCORES.items() if not s.uses_keys)
+            raise ValueError(f"context='fixed' has one key: use window='global' and a score "
+                             f"other than {', '.join(map(repr, keyless))}")
         self.context = context
         key_dim = 2 * enc_hidden
         self.teacher_forcing = teacher_forcing
-        self.num_keys = max_src_len if score == "location" else None
+        self.num_keys = None if F.SCORES[score].uses_keys else max_src_len
         self.encoder = Encoder(src_vocab_size, emb_dim, hidden=enc_hidden, dtype=dtype, rng=rng)
         self.bridge = Linear(key_dim, dec_hidden, dtype=dtype, rng=rng)
         att = _make_attention(window, score, query_dim=dec_hidden, key_dim=key_dim,

@@ -61,9 +61,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import conv_arguments
-from .conv import group_slices
-from .padding import pad2d_backward, pad2d_forward
+from ..functional._checks import conv_arguments
+from ..functional.conv import group_slices
+from ..functional.padding import pad2d_backward, pad2d_forward
 
 COMPLEX = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}
 

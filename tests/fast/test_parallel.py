@@ -1,4 +1,4 @@
-"""The batch split across threads (numpygam/parallel.py): the same numbers as one call."""
+"""The batch split across threads (numpygam/fast/parallel.py): the same numbers as one call."""
 import os
 import select
 import signal
@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 import numpygam.functional as F
-from numpygam import nn, parallel
-from numpygam.functional import conv2d, gam_shares
+from numpygam import nn
+from numpygam.fast import conv as fconv
+from numpygam.fast import conv_dft, parallel
+from numpygam.fast import gam as fgam
+from numpygam.fast import multihead as fmultihead
 from oracle import batch_split_into
 
 ROUNDING = 1e-12  # float64: the same sums, in two orders
@@ -192,7 +195,7 @@ def test_multihead_attention_in_shares_gives_what_one_call_gives(shares, self_at
 
 def test_the_module_runs_the_functional_op_once_per_share_on_its_rows(rng, monkeypatch):
     """What the equality tests above cannot see: that the batch was split at all."""
-    forward, backward, rows = F.multi_head_attention_forward, F.multi_head_attention_backward, []
+    forward, backward, rows = fmultihead.textbook_forward, fmultihead.textbook_backward, []
 
     def spy_forward(query, *args, **kwargs):
         rows.append(("forward", len(query)))
@@ -201,8 +204,8 @@ def test_the_module_runs_the_functional_op_once_per_share_on_its_rows(rng, monke
     def spy_backward(dout, cache):
         rows.append(("backward", len(dout[0])))
         return backward(dout, cache)
-    monkeypatch.setattr(F, "multi_head_attention_forward", spy_forward)
-    monkeypatch.setattr(F, "multi_head_attention_backward", spy_backward)
+    monkeypatch.setattr(fmultihead, "textbook_forward", spy_forward)
+    monkeypatch.setattr(fmultihead, "textbook_backward", spy_backward)
     m, q, _ = mha_case(rng, True, bias=True)
     with batch_split_into(2):
         m.backward(m(q, q, q)[0])
@@ -299,7 +302,7 @@ def test_misshaped_dweights_are_named_and_a_corrected_retry_works(shares, rng):
 
 
 # GAM's channel gate (each pixel alone) and its 7 x 7 convolutions (each image alone)
-# run a large batch in shares too (numpygam/nn/gam.py, numpygam/functional/conv2d.py)
+# run a large batch in shares too (numpygam/fast/gam.py, numpygam/fast/conv.py)
 GAM_MODULES = {
     "GAM, paper": lambda: nn.GAM(8, rate=2, variant="paper", dtype=np.float64),
     "GAM, blog, groups 2": lambda: nn.GAM(8, rate=2, variant="blog", groups=2,
@@ -346,21 +349,22 @@ def test_gam_runs_its_channel_gate_and_convolutions_once_per_share(rng, monkeypa
             calls.append((name, len(x)))
             return op(x, *args, **kwargs)
         return call
-    monkeypatch.setattr(F, "channel_gate_nchw_forward", spy("channel", F.channel_gate_nchw_forward))
-    monkeypatch.setattr(conv2d, "conv2d_dft_forward", spy("conv", conv2d.conv2d_dft_forward))
-    for name in ("batch_norm2d_forward", "sigmoid_forward", "relu_forward"):  # the spatial
-        monkeypatch.setattr(gam_shares, name, spy(name, getattr(gam_shares, name)))  # gate's
+    monkeypatch.setattr(fgam, "_channel_gate_1x1_forward",
+                        spy("channel", fgam._channel_gate_1x1_forward))
+    monkeypatch.setattr(fconv, "conv2d_dft_forward", spy("conv", fconv.conv2d_dft_forward))
+    for name in ("batch_norm_apply", "sigmoid_forward", "relu_forward"):  # the spatial
+        monkeypatch.setattr(fgam, name, spy(name, getattr(fgam, name)))     # gate's
     m = nn.GAM(8, rate=2, dtype=np.float64)
     x = rng.standard_normal((5, 8, 6, 6))
+    each = ("batch_norm_apply", "batch_norm_apply", "channel", "conv", "conv",
+            *("relu_forward", "sigmoid_forward") * 2)   # in the channel gate and the spatial
     with batch_split_into(2):
         m.backward(m(x))
-    each = ("batch_norm2d_forward", "batch_norm2d_forward", "channel", "conv", "conv",
-            "relu_forward", "sigmoid_forward")
     assert sorted(calls) == sorted((name, rows) for name in each for rows in (2, 3))
     calls.clear()
     with batch_split_into(1):
         m.backward(m(x))
-    assert calls == [("channel", 5), ("conv", 5), ("conv", 5)]  # and the whole batch's gate
+    assert sorted(calls) == sorted((name, 5) for name in each)
 
 
 @pytest.mark.parametrize("Cin, Cout, H, split", [(64, 16, 32, True), (16, 64, 32, True),
@@ -372,7 +376,7 @@ def test_gams_convolutions_are_split_where_the_channels_are_few(Cin, Cout, H, sp
     threads = parallel.get_num_threads()
     try:
         parallel.set_num_threads(2)
-        assert (len(conv2d.dft_shares(x, W, groups=1)) == 2) == split
+        assert (len(fconv.dft_shares(x, W, groups=1)) == 2) == split
     finally:
         parallel.set_num_threads(threads)
 
@@ -380,13 +384,13 @@ def test_gams_convolutions_are_split_where_the_channels_are_few(Cin, Cout, H, sp
 def test_a_misshaped_dy_for_a_convolution_in_shares_is_named(rng):
     x, W = rng.standard_normal((4, 3, 8, 8)), rng.standard_normal((2, 3, 7, 7))
     with batch_split_into(2):
-        y, cache = F.conv2d_forward(x, W, None, padding=3)
+        y, cache = fconv.conv2d_forward(x, W, None, padding=3)
         with pytest.raises(ValueError, match=r"conv2d_backward: dy has shape \(5, 2, 8, 8\), "
                                              r"expected \(4, 2, 8, 8\)"):
-            F.conv2d_backward(rng.standard_normal((5, 2, 8, 8)), cache)
-        dx, dW, _ = F.conv2d_backward(np.ones_like(y), cache)
-    whole_y, whole_cache = F.conv2d_dft_forward(x, W, None, 1, 3)
-    whole_dx, whole_dW, _ = F.conv2d_dft_backward(np.ones_like(y), whole_cache)
+            fconv.conv2d_backward(rng.standard_normal((5, 2, 8, 8)), cache)
+        dx, dW, _ = fconv.conv2d_backward(np.ones_like(y), cache)
+    whole_y, whole_cache = conv_dft.conv2d_dft_forward(x, W, None, 1, 3)
+    whole_dx, whole_dW, _ = conv_dft.conv2d_dft_backward(np.ones_like(y), whole_cache)
     for a, b in ((y, whole_y), (dx, whole_dx), (dW, whole_dW)):
         np.testing.assert_allclose(a, b, rtol=ROUNDING, atol=ROUNDING)
 
@@ -409,9 +413,9 @@ def test_the_spatial_gate_in_shares_normalises_with_the_whole_batchs_statistics(
         results = []
         for shares in (1, 2):
             with batch_split_into(shares):
-                out, cache = F.spatial_gate_forward(x, training=training, **params)
-                assert isinstance(cache, gam_shares.SpatialGateSharesCache) == (shares == 2)
-                results.append([out, cache.gate, *F.spatial_gate_backward(dout, cache),
+                out, cache = fgam.spatial_gate_forward(x, training=training, **params)
+                assert len(cache.shares) == shares
+                results.append([out, cache.gate, *fgam.spatial_gate_backward(dout, cache),
                                 *(cache.running_stats or ())])
         for a, b in zip(*results):  # db1, db2 are sums that cancel to 0: an absolute floor
             np.testing.assert_allclose(a, b, rtol=ROUNDING,
@@ -425,20 +429,21 @@ def test_bad_arguments_get_the_same_error_when_the_spatial_gate_would_be_split(c
     name, shape = next((k, v) for k, v in change.items() if k != "dtype")
     params[name] = rng.standard_normal(shape).astype(change.get("dtype", np.float64))
     errors = []
-    for shares in (1, 2):
+    for shares, forward in ((1, fgam.spatial_gate_forward), (2, fgam.spatial_gate_forward),
+                            (1, F.spatial_gate_forward)):
         with batch_split_into(shares), pytest.raises((ValueError, TypeError)) as info:
-            F.spatial_gate_forward(x, **params)
+            forward(x, **params)
         errors.append(str(info.value))
-    assert errors[0] == errors[1]
+    assert errors[0] == errors[1] == errors[2]
 
 
 def test_a_misshaped_dout_for_the_spatial_gate_in_shares_is_named(rng):
     x = rng.standard_normal((4, 8, 6, 6))
     with batch_split_into(2):
-        _, cache = F.spatial_gate_forward(x, **spatial_gate_params(rng, 8))
+        _, cache = fgam.spatial_gate_forward(x, **spatial_gate_params(rng, 8))
         with pytest.raises(ValueError, match=r"spatial_gate_backward: dout has shape "
                                              r"\(4, 8, 6, 5\), expected \(4, 8, 6, 6\)"):
-            F.spatial_gate_backward(np.ones((4, 8, 6, 5)), cache)
+            fgam.spatial_gate_backward(np.ones((4, 8, 6, 5)), cache)
 
 
 def test_combined_joins_the_batched_results_and_sums_the_rest():

@@ -1,6 +1,6 @@
 """2-D convolution by channels-last im2col: the textbook path (conv.py) made fast.
 
-Same op, signature and results as conv2d_reference_forward / _backward, with
+Same op, signature and results as F.conv2d_forward (functional/conv.py) / _backward, with
 three differences, all measured (benchmarks/bench_conv.py):
   1. im2col is one strided view of xp (np.lib.stride_tricks.sliding_window_view),
      copied one chunk of images at a time (at most 16 MB) into a (rows, K K Cin)
@@ -20,9 +20,9 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import conv_arguments
-from .conv import group_slices
-from .padding import pad2d_backward, pad2d_forward
+from ..functional._checks import conv_arguments
+from ..functional.conv import group_slices
+from ..functional.padding import pad2d_backward, pad2d_forward
 
 CHUNK_ELEMENTS = 1 << 22  # largest im2col chunk: 4M values (16 MB in float32)
 
@@ -104,7 +104,7 @@ def _input_grad(dy, W, stride, padded_shape):
     return _correlate(dyp, W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), 1)
 
 
-class Conv2dCache(NamedTuple):
+class Conv2dGemmCache(NamedTuple):
     xp: np.ndarray        # the padded input, channels-last (B, Hp, Wp, Cin)
     W: np.ndarray
     has_bias: bool
@@ -129,13 +129,13 @@ def conv2d_gemm_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros",
     if b is not None:
         y += b
     return np.ascontiguousarray(y.transpose(0, 3, 1, 2)), \
-        Conv2dCache(xp, W, b is not None, stride, groups, pad_cache)
+        Conv2dGemmCache(xp, W, b is not None, stride, groups, pad_cache)
 
 
 def conv2d_gemm_backward(dy, cache):
-    """Backward of conv2d_gemm_forward (formulas: conv2d_reference_forward).
+    """Backward of conv2d_gemm_forward (formulas: F.conv2d_forward (functional/conv.py)).
 
-    dy: (B, Cout, Ho, Wo)   cache: Conv2dCache (xp (B, Hp, Wp, Cin) channels-last, W,
+    dy: (B, Cout, Ho, Wo)   cache: Conv2dGemmCache (xp (B, Hp, Wp, Cin) channels-last, W,
     has_bias, stride, groups, pad_cache)
     -> dx (B, Cin, H, W), dW (Cout, Cin/groups, K, K), db (Cout,) or None without a bias.
     """

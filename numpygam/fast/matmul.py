@@ -1,4 +1,4 @@
-"""x (..., n) @ M (n, m) as one matrix product: the one speed idiom the ops share.
+"""x (..., n) @ M (n, m) as one matrix product: the fast floor's twin of `x @ M`.
 
 np.matmul of a stack x (B, T, n) with a matrix M runs B small products; folding
 the B T rows into one (B T, n) @ (n, m) product hands BLAS a single large one.

@@ -12,10 +12,10 @@ BLAS splits each matrix product over the cores by itself: fine for one large pro
 poor for multi-head attention's B*H small ones, and a softmax between products runs on
 one core.  Here each share runs on a thread of its own with BLAS held to one thread,
 so every step, a product or a softmax, runs on all cores at once.
-nn.MultiheadAttention splits its batches, and so do GAM's channel gate (nn/gam.py: each
-pixel alone) and its spatial gate where the channels are few (functional/conv2d.py's
+nn.MultiheadAttention splits its batches, and so do GAM's channel gate (fast/gam.py: each
+pixel alone) and its spatial gate where the channels are few (fast/conv.py's
 dft_shares: each image alone, but for batch norm's statistics, which are put together
-from the shares': functional/gam_shares.py).
+from the shares': fast/gam.py).
 Measured on 2 cores, forward + backward (python benchmarks/bench_idioms.py): multi-head
 attention at B=32, T=128, E=256, H=8 58.4 ms in two shares against 88.3 ms whole; a
 Transformer training step at that size (d_model 256, 2+2 layers) 959 ms against 1181 ms.
@@ -29,8 +29,8 @@ before a fork; its next product starts them again, some 50 us), and right after 
 product it takes 57.9 ms against 96.2 ms whole.  So do not run numpygam's modules while
 another thread of yours is inside a BLAS call; set_num_threads(1) if you must.
 
-    from numpygam import parallel
-    parallel.set_num_threads(1)   # one share: the plain path (e.g. to step through it)
+    from numpygam.fast import parallel
+    parallel.set_num_threads(1)   # one share: every call whole (e.g. to step through it)
 
 Tried and not kept (benchmarks/README.md): nn.Linear in shares (OpenBLAS splits one
 large product as well); conv2d's DFT path in shares at every size (GAM at (8, 256, 14,
@@ -46,7 +46,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 # multiply-adds a share must have to be worth its thread: multi-head attention forward +
 # backward of 48M took 2.74 ms in two shares and 2.47 ms whole, of 70M 3.58 against 3.73
@@ -54,7 +53,7 @@ MIN_SHARE_WORK = 30_000_000
 
 _lock = threading.Lock()     # guards _state
 _running = threading.Lock()  # held while shares run: they never nest
-_state = {"threads": None, "pool": None, "pool_size": 0, "blas": None}
+_state = {"threads": None, "pool": None, "pool_size": 0, "blas": None, "fork_hook": False}
 
 
 def _forget_threads_after_fork():
@@ -65,11 +64,11 @@ def _forget_threads_after_fork():
     _state.update(pool=None, pool_size=0)
 
 
-os.register_at_fork(after_in_child=_forget_threads_after_fork)
-
-
 def _blas():
-    """threadpoolctl's view of the BLAS libraries loaded (made once: it scans them)."""
+    """threadpoolctl's view of the BLAS libraries loaded (made once: it scans them).
+    Imported here, at the first call, not as numpygam is imported: importing numpygam
+    leaves the process as it was (no thread-pool library loaded, no fork hook)."""
+    from threadpoolctl import ThreadpoolController
     with _lock:
         if _state["blas"] is None:
             _state["blas"] = ThreadpoolController().select(user_api="blas")
@@ -128,6 +127,9 @@ def map_shares(fn, items):
     if len(items) == 1 or not _running.acquire(blocking=False):
         return [fn(item) for item in items]
     try:
+        if not _state["fork_hook"]:  # the first pool: a forked child must not inherit it
+            os.register_at_fork(after_in_child=_forget_threads_after_fork)
+            _state["fork_hook"] = True
         if _state["pool_size"] < len(items) - 1:
             if _state["pool"] is not None:
                 _state["pool"].shutdown(wait=False)

@@ -1,5 +1,5 @@
 """Keep freed memory in the process for the next step, instead of handing it back
-to the kernel (Linux with glibc; on by default, NUMPYGAM_KEEP_FREED_MEMORY=0 turns it off).
+to the kernel (Linux with glibc): an opt-in for a process that trains.
 
 Why it matters.  A forward+backward of nn.GAM makes tens of MiB of short-lived
 arrays (the DFT convolution's spectra above all: peak memory 51 MiB at
@@ -21,13 +21,15 @@ and, counted in one run, 3671 and 3753 page faults a step against 2 and 107 (PyT
 GAM, malloc left as it is: 1319 and 0).  The price: the process keeps up to `mib`
 MiB that it freed (resident, reused by the next arrays) instead of returning it.
 
-numpygam calls it as it is imported (numpygam/__init__.py), as NumPy advises the
-kernel to back its arrays with huge pages on import: both change the process, for
-speed, and both can be turned off before the import.  Set the environment variable
-NUMPYGAM_KEEP_FREED_MEMORY=0 to leave malloc as it is; `numpygam.FREED_MEMORY_KEPT`
-says whether it took effect.  Without the default, a user's own training loop, the
-lessons and a benchmark run as a process starts all paid the page faults above
-unless they knew to call keep_freed_memory() themselves.
+Importing numpygam does not call it: malloc's settings are the whole process's (a
+Jupyter kernel, PyTorch and a grader share them), for the process's life, with no
+undo, so a library must not change them behind its user's back.  The programs that
+train call it where they start: `python -m numpygam train` (numpygam/train.py) and the
+benchmarks, through keep_freed_memory_unless_opted_out(), which the environment
+variable NUMPYGAM_KEEP_FREED_MEMORY=0 turns off.  In your own training loop:
+
+    from numpygam.fast.memory import keep_freed_memory
+    keep_freed_memory()          # once, before the first step
 """
 import ctypes
 import os
@@ -69,11 +71,12 @@ def keep_freed_memory(mib=256):
 
 
 def keep_freed_memory_unless_opted_out(environ=os.environ):
-    """What numpygam does on import: keep_freed_memory(), unless NUMPYGAM_KEEP_FREED_MEMORY=0.
+    """What the train command and the benchmarks do as they start: keep_freed_memory(),
+    unless NUMPYGAM_KEEP_FREED_MEMORY=0.
 
     Returns True if freed memory is now kept.  The variable's values: "1" (or unset,
     or empty) keeps freed memory, "0" leaves malloc as it is.  Any other value is
-    named in a warning and the default holds: an import should not fail over a typo.
+    named in a warning and the default holds: a run should not fail over a typo.
     """
     value = environ.get(ENVIRONMENT_VARIABLE, "").strip()
     if value == "0":

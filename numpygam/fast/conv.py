@@ -1,21 +1,26 @@
-"""conv2d_forward / conv2d_backward: the op of DESIGN.md, on top of its three methods.
+"""conv2d_forward / conv2d_backward on the fast floor: F.conv2d's twin, by the fastest method.
 
-    conv.py       the textbook im2col ("reference"), at the bottom: read it first
-    conv_gemm.py  the same im2col, channels-last and chunked ("gemm"), on conv.py
-    conv_dft.py   the convolution theorem ("dft"), on conv.py
+    numpygam/functional/conv.py   the textbook im2col, F.conv2d_forward: read it first
+    conv_gemm.py  the same im2col, channels-last and chunked ("gemm")
+    conv_dft.py   the convolution theorem ("dft")
     this file     picks one (method="auto": the DFT for stride 1 and K >= 5), and
                   runs the DFT path on the batch in shares, one per core, where
                   that pays (dft_shares)
 
-The formulas, forward and backward, are in conv.py's docstring.
+The formulas, forward and backward, are in functional/conv.py's docstring.  Measured
+gain over the textbook twin, forward + backward, float32, 2 cores
+(`python benchmarks/bench_conv.py`): the 7 x 7 convolutions of GAM several times
+faster (the DFT), 3 x 3 ones faster by the channels-last im2col; the table is in
+benchmarks/README.md.
 """
 from typing import NamedTuple
 
-from .. import parallel
-from ._checks import conv_arguments, forward_output_shape
-from .conv import conv2d_reference_backward, conv2d_reference_forward
+from ..functional._checks import conv_arguments, forward_output_shape
+from ..functional.conv import conv2d_backward as textbook_conv2d_backward
+from ..functional.conv import conv2d_forward as textbook_conv2d_forward
+from . import parallel
 from .conv_dft import Conv2dDFTCache, conv2d_dft_backward, conv2d_dft_forward
-from .conv_gemm import Conv2dCache, conv2d_gemm_backward, conv2d_gemm_forward
+from .conv_gemm import Conv2dGemmCache, conv2d_gemm_backward, conv2d_gemm_forward
 
 METHODS = ("reference", "gemm", "dft", "auto")
 DFT_MIN_KERNEL = 5  # from 5 x 5 up the DFT path is the faster one at stride 1
@@ -53,13 +58,24 @@ def dft_shares(x, W, groups):
     return parallel.batch_shares(B, B * H * Wd * Cin_g * Cout * K * K)
 
 
+def resolved_method(method, stride, K):
+    """The method "auto" stands for at this stride and kernel size: "dft" for stride 1
+    and K >= DFT_MIN_KERNEL, else "gemm", the faster of the two at each shape
+    (benchmarks/bench_conv.py); any other method as it is."""
+    if method not in METHODS:
+        raise ValueError(f"conv2d_forward: method must be one of {METHODS}, got {method!r}")
+    if method != "auto":
+        return method
+    return "dft" if stride == 1 and K >= DFT_MIN_KERNEL else "gemm"
+
+
 def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1,
                    method="auto"):
     """y = conv2d(x, W) + b, as torch.nn.functional.conv2d (formulas: conv.py's docstring).
 
     x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
     -> y: (B, Cout, Ho, Wo),  Ho = (H + 2 padding - K) // stride + 1
-    method: "reference" (textbook im2col, conv.py), "gemm" (conv_gemm.py),
+    method: "reference" (the textbook im2col, F.conv2d_forward), "gemm" (conv_gemm.py),
             "dft" (conv_dft.py), or "auto": "dft" for stride 1 and
             K >= DFT_MIN_KERNEL, else "gemm", the faster of the two at each
             shape (benchmarks/bench_conv.py), the DFT in batch shares where
@@ -71,16 +87,16 @@ def conv2d_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", grou
     """
     if method not in METHODS:
         raise ValueError(f"conv2d_forward: method must be one of {METHODS}, got {method!r}")
-    if method == "auto":
-        conv_arguments("conv2d_forward", x, W, b, stride, padding, padding_mode, groups)
-        method = "dft" if stride == 1 and W.shape[2] >= DFT_MIN_KERNEL else "gemm"
-        shares = dft_shares(x, W, groups) if method == "dft" else [slice(None)]
+    conv_arguments("conv2d_forward", x, W, b, stride, padding, padding_mode, groups)
+    auto, method = method == "auto", resolved_method(method, stride, W.shape[2])
+    if auto and method == "dft":   # a method asked for by name runs whole, as asked
+        shares = dft_shares(x, W, groups)
         if len(shares) > 1:
             parts = parallel.map_shares(lambda rows: conv2d_dft_forward(
                 x[rows], W, b, stride, padding, padding_mode, groups), shares)
             y = parallel.joined([y for y, _ in parts])
             return y, Conv2dSharesCache(shares, [cache for _, cache in parts], y.shape)
-    forward = {"reference": conv2d_reference_forward, "gemm": conv2d_gemm_forward,
+    forward = {"reference": textbook_conv2d_forward, "gemm": conv2d_gemm_forward,
                "dft": conv2d_dft_forward}[method]
     return forward(x, W, b, stride, padding, padding_mode, groups)
 
@@ -98,6 +114,6 @@ def conv2d_backward(dy, cache):
         return parallel.combined(parts, batched=1)   # dx joined; dW, db summed
     if isinstance(cache, Conv2dDFTCache):
         return conv2d_dft_backward(dy, cache)
-    if isinstance(cache, Conv2dCache):
+    if isinstance(cache, Conv2dGemmCache):
         return conv2d_gemm_backward(dy, cache)
-    return conv2d_reference_backward(dy, cache)
+    return textbook_conv2d_backward(dy, cache)
