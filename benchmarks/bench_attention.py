@@ -4,7 +4,9 @@
 
 Each score with its softmax and context at B=64, Tq=20, Tk=50, D=256 (float32),
 and multi-head attention at B=32, T=128, E=256, H=8.  Prints the ratio
-numpygam time / torch time (issue 22's target: at most 1.2 for each).
+numpygam time / torch time (issue 22's target: at most 1.2 for each): the fast floor
+(numpygam.fast.attention_forward, nn modules as they run by default), then the same
+on the textbook floor (numpygam.functional, set_fast(False)) for comparison.
 """
 import math
 
@@ -12,7 +14,7 @@ import numpy as np
 import torch
 
 import numpygam.functional as F
-from numpygam import nn
+from numpygam import fast, nn
 from timing import median_seconds, report_row
 
 B, Tq, Tk, D, A = 64, 20, 50, 256, 256
@@ -45,12 +47,16 @@ def main():
     dc = r(B, Tq, D)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}")
     print(f"scores + softmax + context, forward+backward, B={B} Tq={Tq} Tk={Tk} D={D}, float32")
-    worst = 0.0
+    worst, textbook_rows = 0.0, []
     for score, p in params.items():
         name = "dot" if score == "scaled_dot" else score
         opts = {"scale": 1 / math.sqrt(D)} if score == "scaled_dot" else {}
 
         def ours():
+            (c, a), cache = fast.attention_forward(q, k, values, name, **p, **opts)
+            fast.attention_backward((dc, None), cache)
+
+        def textbook():
             (c, a), cache = F.attention_forward(q, k, values, name, **p, **opts)
             F.attention_backward((dc, None), cache)
 
@@ -68,6 +74,8 @@ def main():
         t_ours, t_theirs = median_seconds(ours), median_seconds(theirs)
         worst = max(worst, t_ours / t_theirs)
         print(report_row(score, t_ours, t_theirs))
+        textbook_rows.append(report_row(f"{score}, textbook", median_seconds(textbook),
+                                        t_theirs))
 
     Bm, T, E, H = 32, 128, 256, 8
     torch.manual_seed(0)
@@ -92,6 +100,11 @@ def main():
     print(f"\nmulti-head self-attention, forward+backward, B={Bm} T={T} E={E} H={H}, float32")
     print(report_row("MultiheadAttention", t_ours, t_theirs))
     print(f"\nworst ratio {worst:.2f}x (target <= 1.2x)")
+    m.set_fast(False)
+    textbook_rows.append(report_row("MultiheadAttention, textbook", median_seconds(ours_mha),
+                                    t_theirs))
+    print("\nThe textbook floor (numpygam.functional), the same PyTorch times:")
+    print("\n".join(textbook_rows))
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as TF
 
-import numpygam.functional as F
-from numpygam.functional.conv2d import DFT_MIN_KERNEL, dft_shares
+from numpygam import fast
+from numpygam.fast.conv import DFT_MIN_KERNEL, dft_shares
 from timing import median_seconds
 
 # (B, Cin, Cout, H = W, K, stride)
@@ -27,10 +27,10 @@ SHAPES = [(8, 64, 16, 32, 7, 1), (8, 16, 64, 32, 7, 1), (8, 256, 64, 14, 7, 1),
 
 def time_method(method, x, W, stride, padding):
     """Forward + backward by conv2d_forward(..., method=method)."""
-    y, _ = F.conv2d_forward(x, W, None, stride, padding, method=method)
+    y, _ = fast.conv2d_forward(x, W, None, stride, padding, method=method)
     dy = np.ones_like(y)
-    return median_seconds(lambda: F.conv2d_backward(
-        dy, F.conv2d_forward(x, W, None, stride, padding, method=method)[1]), repeats=7)
+    return median_seconds(lambda: fast.conv2d_backward(
+        dy, fast.conv2d_forward(x, W, None, stride, padding, method=method)[1]), repeats=7)
 
 
 def time_torch(x, W, stride, padding):

@@ -4,17 +4,17 @@
 
 nn.GAM (paper variant, rate 4, train mode, float32) at (B, C, H, W) =
 (8, 64, 32, 32) and (8, 256, 14, 14), against the same PyTorch module with the
-same weights, in the same process.  Also against numpygam's GAM built with
-method="reference" (conv2d's textbook im2col).
+same weights, in the same process.  Also against numpygam's own textbook floor
+(gam.set_fast(False): the gates of numpygam.functional, the im2col convolution).
 Targets (issue 22): time at most 1.5x PyTorch's, peak memory at most 1x; at least 2x
-faster than im2col.
+faster than the textbook.
 
 Page faults: each step's minor page faults (getrusage).  glibc hands freed memory
 at the top of its heap back to the kernel, and numpygam's step, with its tens of
-MiB of spectra, would then fault it in again next step; numpygam tells glibc to
-keep it as it is imported (numpygam/memory.py says why and at what cost).  The
-last table times both libraries in a fresh process with NUMPYGAM_KEEP_FREED_MEMORY=0,
-numpygam's opt-out: what a step costs without it.
+MiB of spectra, would then fault it in again next step; the benchmarks tell glibc to
+keep it as they start (timing.py; numpygam/fast/memory.py says why and at what cost),
+as the train command does.  The last table times both libraries in a fresh process
+with NUMPYGAM_KEEP_FREED_MEMORY=0, the opt-out: what a step costs without it.
 
 Peak memory: each library runs one forward+backward in a fresh subprocess; the
 kernel's peak-RSS mark is reset (/proc/self/clear_refs) just before, and the
@@ -29,10 +29,9 @@ import sys
 import numpy as np
 import torch
 
-import numpygam
 from numpygam import nn
-from numpygam.memory import ENVIRONMENT_VARIABLE
-from timing import from_tests, median_seconds, report_row
+from numpygam.fast.memory import ENVIRONMENT_VARIABLE
+from timing import FREED_MEMORY_KEPT, from_tests, median_seconds, report_row
 
 BlogGAM = from_tests("torch_models").BlogGAM
 
@@ -111,7 +110,7 @@ def peak_mib(which, size):
 def main():
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}")
     print("nn.GAM forward+backward, paper variant, rate 4, train mode, float32\n")
-    header = (f"{'(B, C, H, W)':<18}{'numpygam':>10}{'torch':>9}{'ratio':>7}{'im2col':>9}"
+    header = (f"{'(B, C, H, W)':<18}{'numpygam':>10}{'torch':>9}{'ratio':>7}{'textbook':>9}"
               f"{'speed-up':>9}   {'peak MiB ours':>13}{'torch':>7}{'ratio':>7}"
               f"   {'faults/step ours':>16}{'torch':>7}")
     print(header)
@@ -119,7 +118,7 @@ def main():
     for size in SIZES:
         t_ours, t_theirs, steps, x, dy = time_both(size)
         faults = [faults_per_step(step) for step in steps]
-        textbook = build(size, method="reference")[0]  # the same weights, textbook im2col
+        textbook = build(size)[0].set_fast(False)  # the same weights, the textbook floor
         t_im2col = median_seconds(lambda: step_ours(textbook, x, dy), repeats=5)
         m_ours, m_theirs = peak_mib("numpygam", size), peak_mib("torch", size)
         print(f"{str(size):<18}{t_ours * 1e3:>8.1f}ms{t_theirs * 1e3:>7.1f}ms"
@@ -132,14 +131,14 @@ def main():
         ports.append(f"{str(size):<18} GAMAttention {t_port * 1e3:7.1f} ms   nn.GAM "
                      f"{t_ours * 1e3:7.1f} ms   ratio {t_port / t_ours:5.2f}x")
     print("\nratio = numpygam / torch (target <= 1.5x time, <= 1x memory); "
-          "speed-up = im2col / numpygam (target >= 2x)\n")
+          "speed-up = textbook / numpygam (target >= 2x)\n")
     print("\n".join(rows))  # the same figures in the rows benchmarks/ab.py reads
     print("\nnn.GAMAttention (the YOLO-family port: grouped convolutions, a shuffle) against "
           "nn.GAM, forward+backward (target <= 1.2x)")
     print("\n".join(ports))
 
     print(f"\nThe same in a fresh process with {ENVIRONMENT_VARIABLE}=0 (malloc left as "
-          f"it is; above, freed memory kept: {numpygam.FREED_MEMORY_KEPT}), both libraries, "
+          f"it is; above, freed memory kept: {FREED_MEMORY_KEPT}), both libraries, "
           f"page faults per step in brackets")
     done = subprocess.run([sys.executable, __file__, "--opted-out"], capture_output=True,
                           text=True, check=True, env={**os.environ, ENVIRONMENT_VARIABLE: "0"})
@@ -147,8 +146,8 @@ def main():
 
 
 def opted_out():
-    """The rows of a process that imported numpygam with NUMPYGAM_KEEP_FREED_MEMORY=0."""
-    assert not numpygam.FREED_MEMORY_KEPT, f"run with {ENVIRONMENT_VARIABLE}=0"
+    """The rows of a process started with NUMPYGAM_KEEP_FREED_MEMORY=0."""
+    assert not FREED_MEMORY_KEPT, f"run with {ENVIRONMENT_VARIABLE}=0"
     for size in SIZES:
         t_ours, t_theirs, steps, _, _ = time_both(size)
         faults = [faults_per_step(step) for step in steps]

@@ -1,23 +1,20 @@
-"""The speed idioms the ops keep, each against its plain NumPy equivalent, same process.
+"""The fast floor's idioms (numpygam.fast), each against its plain NumPy equivalent or
+its textbook twin (numpygam.functional), same process.
 
     python benchmarks/bench_idioms.py
 
-An idiom stays in the code only while it pays here; the comment beside each one
-in numpygam quotes these figures (float32, median of repeated runs).
+An idiom stays on the fast floor only while it pays here; the docstrings there quote
+these figures (float32, median of repeated runs).
 """
 import numpy as np
 
+from numpygam import fast, nn
 from numpygam import functional as F
-from numpygam import nn, parallel
-from numpygam.functional import (
-    additive_score_backward,
-    additive_score_forward,
-    conv2d,
-    projected_additive_score_backward,
-    projected_additive_score_forward,
-    softmax_forward,
-)
-from numpygam.functional._matmul import matmul_last
+from numpygam.fast import conv as conv2d
+from numpygam.fast import parallel
+from numpygam.fast.matmul import matmul_last
+from numpygam.fast.scores import projected_additive_score_backward, projected_additive_score_forward
+from numpygam.functional import additive_score_backward, additive_score_forward, softmax_forward
 from numpygam.functional.activations import stable_sigmoid
 from numpygam.tasks.g2p import DataUnavailable, load_cmudict
 from numpygam.train import G2P_PRESETS, TrainConfig, Trainer
@@ -75,7 +72,7 @@ def after_a_product(fn):
 
 
 def shares_rows():
-    """numpygam/parallel.py: multi-head attention in shares, and a Transformer step with it."""
+    """numpygam/fast/parallel.py: multi-head attention in shares, and a Transformer step with it."""
     x = rng.standard_normal((32, 128, 256)).astype(np.float32)
     mha = nn.MultiheadAttention(256, 8)
 
@@ -103,33 +100,33 @@ def forced_into_shares(fn):
     """fn with GAM's shares taken at any size (conv2d.dft_shares's channel rule and the
     channel gate's minimum off), then the settings as they were."""
     def run():
-        saved = conv2d.SHARES_MAX_CHANNELS, nn.gam.CHANNEL_GATE_SHARE_VALUES
-        conv2d.SHARES_MAX_CHANNELS, nn.gam.CHANNEL_GATE_SHARE_VALUES = 10 ** 9, 0
+        saved = conv2d.SHARES_MAX_CHANNELS, fast.gam.CHANNEL_GATE_SHARE_VALUES
+        conv2d.SHARES_MAX_CHANNELS, fast.gam.CHANNEL_GATE_SHARE_VALUES = 10 ** 9, 0
         try:
             fn()
         finally:
-            conv2d.SHARES_MAX_CHANNELS, nn.gam.CHANNEL_GATE_SHARE_VALUES = saved
+            conv2d.SHARES_MAX_CHANNELS, fast.gam.CHANNEL_GATE_SHARE_VALUES = saved
     return run
 
 
 def convolutions_alone_in_shares(fn):
     """fn (forced into shares) with the spatial gate whole but for its convolutions,
-    which conv2d_forward still splits: the gate as it ran before gam_shares.py."""
+    which conv2d_forward still splits: the gate as it ran before its stages took shares."""
     def run():
-        rule = F.gam.dft_shares
-        F.gam.dft_shares = lambda x, W, groups: [slice(None)]
+        rule = fast.gam.dft_shares
+        fast.gam.dft_shares = lambda x, W, groups: [slice(None)]
         try:
             forced_into_shares(fn)()
         finally:
-            F.gam.dft_shares = rule
+            fast.gam.dft_shares = rule
     return run
 
 
 def gam_shares_rows():
-    """GAM's channel gate and 7 x 7 convolutions in shares (numpygam/nn/gam.py,
-    numpygam/functional/conv2d.py), with freed memory kept (numpygam does it on import,
-    numpygam/memory.py) so that page faults do not blur the rows; forced into shares where
-    the rules say whole."""
+    """GAM's channel gate and 7 x 7 convolutions in shares (numpygam/fast/gam.py,
+    numpygam/fast/conv.py), with freed memory kept (timing.py opts in,
+    numpygam/fast/memory.py) so that page faults do not blur the rows; forced into shares
+    where the rules say whole."""
     n = parallel.get_num_threads()
     for Cin, Cout, H in ((64, 16, 32), (16, 64, 32), (8, 32, 32), (128, 32, 28), (64, 64, 32),
                          (256, 64, 14), (64, 256, 14), (512, 128, 7)):
@@ -138,7 +135,7 @@ def gam_shares_rows():
         dy = np.ones((8, Cout, H, H), np.float32)
 
         def conv():
-            F.conv2d_backward(dy, F.conv2d_forward(x, W, None, padding=3)[1])
+            fast.conv2d_backward(dy, fast.conv2d_forward(x, W, None, padding=3)[1])
         c = Cin * Cout / (Cin + Cout)
         row(f"7x7 conv2d (DFT) in {n} shares  (whole), B8 {Cin}->{Cout} {H}x{H}, c={c:.1f}",
             forced_into_shares(conv), whole(conv), repeats=12)
@@ -219,10 +216,10 @@ def main():
         x = rng.standard_normal((B, 64, 32, 32)).astype(np.float32)
         mlp = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in ((16, 64), 16, (64, 16), 64)]
         row(f"channel gate without permutations  (permute, MLP, permute back), ({B}, 64, 32, 32)",
-            lambda: F.channel_gate_nchw_backward(x, F.channel_gate_nchw_forward(x, *mlp)[1]),
+            lambda: fast.channel_gate_backward(x, fast.channel_gate_forward(x, *mlp)[1]),
             lambda: F.channel_gate_backward(x, F.channel_gate_forward(x, *mlp)[1]))
     shares_rows()
-    gam_shares_rows()  # last: it keeps freed memory for the rest of the process
+    gam_shares_rows()
     try:
         load_cmudict()
     except DataUnavailable as err:

@@ -2,11 +2,19 @@
 
 Run a benchmark as `python benchmarks/bench_NAME.py`: Python puts benchmarks/ on
 the path, so `import timing` works, and numpygam is the installed package.
+
+Importing this module is where a benchmark opts in to keeping freed memory
+(numpygam.fast.memory; importing numpygam leaves malloc alone), as the train command
+does: NUMPYGAM_KEEP_FREED_MEMORY=0 opts out, and FREED_MEMORY_KEPT says which happened.
 """
 import importlib.util
 import statistics
 import time
 from pathlib import Path
+
+from numpygam.fast.memory import keep_freed_memory_unless_opted_out
+
+FREED_MEMORY_KEPT = keep_freed_memory_unless_opted_out()
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 

@@ -90,3 +90,21 @@ if torch is not None:
 report = gradcheck_module(nn.MultiheadAttention(4, 2), [rng.standard_normal((2, 3, 4))] * 3)
 print(report)
 assert report.passed
+
+# %% [markdown]
+# ## Two floors: the textbook and the fast path
+#
+# Every op above is written twice. `numpygam.functional` is the textbook: the formulas
+# of this lesson, line for line, and what the homework's answer keys show.
+# `numpygam.fast` computes the same ops faster (for multi-head attention: the batch
+# split into shares, one per core) and is tested equal to its textbook twin. A module
+# runs on the fast floor by default; `set_fast(False)` switches it, and every module
+# inside it, to the textbook, so that you can step into the formulas.
+
+# %%
+batch = rng.standard_normal((8, 32, E))
+fast_out, _ = mha(batch, batch, batch)
+mha.set_fast(False)   # the textbook: numpygam.functional.multi_head_attention_forward
+textbook_out, _ = mha(batch, batch, batch)
+mha.set_fast(True)
+print("fast floor == textbook floor:", np.allclose(fast_out, textbook_out, rtol=1e-12, atol=1e-12))

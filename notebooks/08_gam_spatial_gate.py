@@ -28,7 +28,7 @@ import numpy as np
 from matplotlib import cbook
 
 import numpygam.functional as F
-from numpygam import gradcheck, nn
+from numpygam import fast, gradcheck, nn
 
 rng = np.random.default_rng(0)
 
@@ -50,10 +50,10 @@ y, _ = F.conv2d_forward(x, Wk, padding=1)
 print("im2col == conv2d_forward:", np.allclose(y_im2col, y))
 
 # %% [markdown]
-# The textbook version (`conv2d_reference_forward`, the first thing in
-# `numpygam/functional/conv.py`) builds those columns for the whole batch;
-# `conv2d_gemm_forward` (in `conv_gemm.py`) takes them as one strided view in
-# channels-last order and copies a chunk of images at a time.
+# The textbook version (`F.conv2d_forward`, in `numpygam/functional/conv.py`)
+# builds those columns for the whole batch; on the fast floor beside it,
+# `conv2d_gemm_forward` (in `numpygam/fast/conv_gemm.py`) takes them as one strided
+# view in channels-last order and copies a chunk of images at a time.
 #
 # ## Convolution as a product per frequency (the DFT path)
 #
@@ -96,10 +96,10 @@ print("direct == through the DFT:", np.allclose(direct, through_dft[:len(direct)
 #   $C_{in}$ inputs: $4 \cdot (4 \cdot 7 \cdot 13 \cdot 7 + 2 \cdot 7 \cdot 7 \cdot 7) = 12936$, so $12936 / C_{in}$.
 #
 # With $B = 8$ and 64 channels in and out that is $1456 + 404 + 444 + 202 = 2506$
-# against 9604, 3.8x fewer; with 16 channels, 2.2x fewer. `conv2d_forward(..., method="auto")`
+# against 9604, 3.8x fewer; with 16 channels, 2.2x fewer. `fast.conv2d_forward(..., method="auto")`
 # picks it for stride 1 and kernels from 5x5 up, and the GEMM path otherwise
 # (`benchmarks/bench_conv.py` measures both); `method="reference"`, `"gemm"` or
-# `"dft"` picks one by hand, and `conv2d_backward` follows the cache to the same
+# `"dft"` picks one by hand, and `fast.conv2d_backward` follows the cache to the same
 # path. Same numbers, three ways:
 
 # %%
@@ -108,8 +108,8 @@ Wk = rng.standard_normal((16, 64, 7, 7)).astype(np.float32) * 0.02
 for method in ("reference", "gemm", "dft"):
     for run in range(2):  # time the second run: the first pays for first-touch page faults
         start = time.perf_counter()
-        y, cache = F.conv2d_forward(x, Wk, None, 1, 3, method=method)
-        F.conv2d_backward(np.ones_like(y), cache)
+        y, cache = fast.conv2d_forward(x, Wk, None, 1, 3, method=method)
+        fast.conv2d_backward(np.ones_like(y), cache)
     print(f"{method:>9}: {(time.perf_counter() - start) * 1e3:6.1f} ms forward+backward, "
           f"y[0, 0, 0, :3] = {y[0, 0, 0, :3]}")
 

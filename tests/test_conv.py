@@ -105,6 +105,13 @@ def test_conv2d_matches_torch(forward, backward, case, data):
         assert db is None
 
 
+@given(case=conv_cases())
+def test_the_loops_compute_what_im2col_computes(case):
+    """conv2d_by_loops is the formula as written; im2col must agree with it."""
+    x, W, b, opts = case
+    assert_close(F.conv2d_by_loops(x, W, b, **opts), F.conv2d_forward(x, W, b, **opts)[0])
+
+
 @given(st.data())
 def test_batch_norm_train_and_eval_match_torch_including_running_statistics(data):
     C = data.draw(st.integers(1, 5))

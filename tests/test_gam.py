@@ -91,15 +91,15 @@ def test_gam_matches_finite_differences_over_shapes(variant, data):
     x = np.random.default_rng(data.draw(st.integers(0, 1000))).standard_normal((B, C, H, W))
     # Finite differences are only meaningful away from two kinds of points (see
     # gradcheck's docstring and test_conv.py); PyTorch checks those points instead:
-    probe = copy.deepcopy(m).to(np.float64)
+    probe = copy.deepcopy(m).to(np.float64).set_fast(False)  # the textbook's caches
     probe(x)
     _, spatial = probe.pop_cache()
     relu_inputs = [x.transpose(0, 2, 3, 1) @ probe.linear1.weight.data.T + probe.linear1.bias.data,
-                   spatial.norm1.xhat * spatial.norm1.gamma[:, None, None]
+                   spatial.cache.norm1.xhat * spatial.cache.norm1.gamma[:, None, None]
                    + probe.norm1.bias.data[:, None, None]]
     assume(min(np.abs(z).min() for z in relu_inputs) > 1e-4)  # ReLU kinks: 10 h away
     if training:  # a channel whose variance is far below eps (two nearly equal values)
-        inv_std = np.concatenate([spatial.norm1.inv_std, spatial.norm2.inv_std])
+        inv_std = np.concatenate([spatial.cache.norm1.inv_std, spatial.cache.norm2.inv_std])
         assume(np.min(1 / inv_std ** 2 - 1e-5) > 1e-3)
     report = gradcheck_module(m, [x], h=1e-5)
     assert report.passed, str(report)

@@ -6,6 +6,10 @@
     attention_forward    F.attention_forward's pipeline (score, softmax, context) with
     attention_backward   the fast score where the score has one (fast/scores.py) and
                          the context backward above
+
+Measured gain of the pipeline over its twin, forward + backward, B=64, Tq=20, Tk=50,
+D=256, float32, 2 cores, one run of `python benchmarks/bench_attention.py`: additive
+127.9 against 182.4 ms, general 10.3 against 14.6 ms, dot 5.9 against 6.4 ms.
 """
 from typing import Any, NamedTuple
 

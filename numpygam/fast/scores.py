@@ -10,9 +10,10 @@ where the formulas are; read them there first).
     location       folded, as general
     dot            none: F.dot_score is already one batched product
 
-Measured gain (forward + backward with softmax and context, B=64, Tq=20, Tk=50,
-D=256, float32, `python benchmarks/bench_attention.py` against the textbook ops):
-the table is in benchmarks/README.md ("Two floors").
+Measured gain, forward + backward with softmax and context (fast.attention_forward
+against F.attention_forward), B=64, Tq=20, Tk=50, D=256, float32, 2 cores, one run of
+`python benchmarks/bench_attention.py`: additive 127.9 against 182.4 ms, concat 122.1
+against 170.6 ms, general 10.3 against 14.6 ms.
 """
 from typing import NamedTuple
 
@@ -38,7 +39,7 @@ class GeneralCache(NamedTuple):
 
 
 def general_score_forward(q, k, W):
-    """Luong's "general" score: e_ij = q_i^T W k_j.
+    """F.general_score_forward's twin, its products folded: e_ij = q_i^T W k_j.
 
     q: (B, Tq, Dq)   k: (B, Tk, Dk)   W: (Dq, Dk)   ->   e: (B, Tq, Tk)
     Computed as (q W) k^T.
@@ -189,7 +190,7 @@ class LocationCache(NamedTuple):
 
 
 def location_score_forward(q, W):
-    """Luong's location-based score: e_t = W_a h_t, so that a_t = softmax(W_a h_t).
+    """F.location_score_forward's twin, its product folded: e_t = W_a h_t.
 
     q: (B, Tq, Dq)   W: (Tk, Dq)   ->   e: (B, Tq, Tk)
     The score depends on the query alone: each row of W scores one source

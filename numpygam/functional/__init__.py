@@ -35,7 +35,7 @@ from .scores import (SCORES, additive_score_backward, additive_score_forward, co
                      concat_score_forward, dot_score_backward, dot_score_forward,
                      general_score_backward, general_score_forward, location_score_backward,
                      location_score_forward, score_backward, score_forward)
-from .conv import conv2d_backward, conv2d_forward
+from .conv import conv2d_backward, conv2d_by_loops, conv2d_forward
 from .gam import (channel_gate_backward, channel_gate_forward, spatial_gate_backward,
                   spatial_gate_forward)
 from .norm import (batch_norm2d_backward, batch_norm2d_forward, batch_norm_apply, batch_norm_dx,

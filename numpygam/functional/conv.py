@@ -16,7 +16,9 @@ Backward (per group):
     dx  = the backward of the padding applied to dxp.
 
 This file is the textbook method, im2col: every K x K patch becomes a column and the
-convolution one matrix product per group.  The same op computed faster (channels-last
+convolution one matrix product per group.  conv2d_by_loops, first, is the formula above
+as loops, one output at a time: too slow to train with, there to read (and to check
+im2col against).  The same op computed faster (channels-last
 im2col in chunks, and the convolution theorem for 7 x 7 kernels) is on the fast floor,
 numpygam.fast.conv2d_forward, tested equal to this one.
 """
@@ -33,6 +35,30 @@ def group_slices(Cin, Cout, groups):
     Cin_g, Cout_g = Cin // groups, Cout // groups
     return [(slice(g * Cin_g, (g + 1) * Cin_g), slice(g * Cout_g, (g + 1) * Cout_g))
             for g in range(groups)]
+
+
+def conv2d_by_loops(x, W, b=None, stride=1, padding=0, padding_mode="zeros", groups=1):
+    """y[b, o, i, j] = bias[o] + sum_{c, u, v} W[o, c, u, v] xp[b, g(o) + c, s i + u, s j + v],
+    computed as written: a loop over o, i and j (each output of the whole batch at once).
+
+    x: (B, Cin, H, W)   W: (Cout, Cin/groups, K, K)   b: (Cout,) or None
+    -> y: (B, Cout, Ho, Wo), as conv2d_forward's y (forward only: for reading).
+    """
+    conv_arguments("conv2d_by_loops", x, W, b, stride, padding, padding_mode, groups)
+    xp, _ = pad2d_forward(x, padding, padding_mode)
+    Cout, Cin_g, K = W.shape[0], W.shape[1], W.shape[2]
+    Ho, Wo = (xp.shape[2] - K) // stride + 1, (xp.shape[3] - K) // stride + 1
+    y = np.zeros((x.shape[0], Cout, Ho, Wo), x.dtype)
+    for o in range(Cout):
+        first = (o // (Cout // groups)) * Cin_g      # g(o): the first input channel of o's group
+        for i in range(Ho):
+            for j in range(Wo):
+                patch = xp[:, first:first + Cin_g, stride * i:stride * i + K,
+                           stride * j:stride * j + K]                    # (B, Cin_g, K, K)
+                y[:, o, i, j] = np.sum(patch * W[o], axis=(1, 2, 3))
+        if b is not None:
+            y[:, o] += b[o]
+    return y
 
 
 def im2col(xp, K, stride):

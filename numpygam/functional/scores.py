@@ -279,7 +279,7 @@ def location_score_backward(de, cache):
 Sizes = namedtuple("Sizes", "Dq Dk A Tk")
 
 # One parameter of a score function:
-#   arg: its keyword in the functional op (DESIGN.md's name: W, Wq, Wk, v, b);
+#   arg: its keyword in the functional op (W, Wq, Wk, v, b);
 #   attr: its name in nn modules, the papers' (W_a, U_a, v_a, b_a);
 #   shape(sizes) -> its shape;  fan_in(sizes) -> the fan-in of its initialisation
 #   U(-1/sqrt(fan_in), 1/sqrt(fan_in)), or None for a bias, which starts at zero

@@ -232,8 +232,8 @@ class LocalAttention(_ScoreParams):
         positive_ints("LocalAttention", D=D)  # the window's half-width
         if query_dim is None:
             raise ValueError("LocalAttention: query_dim is required")
-        if score == "location":
-            raise ValueError("LocalAttention: the location score has no keys to window; "
+        if score in F.SCORES and not F.SCORES[score].uses_keys:
+            raise ValueError(f"LocalAttention: the {score} score has no keys to window; "
                              "use another score")
         self.mode, self.D = mode, D
         self._init_score(score, query_dim, key_dim or query_dim, attn_dim, None, bias, dtype, rng)

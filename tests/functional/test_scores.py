@@ -117,3 +117,63 @@ def test_an_unknown_score_and_a_stray_parameter_are_named():
     with pytest.raises(TypeError, match=r"score 'dot' takes parameters \['scale'\], got also "
                                         r"\['W'\]"):
         F.score_forward("dot", q, q, {"W": np.eye(3)})
+
+
+# -- a new score is one registry entry -------------------------------------------------
+
+def _tanh_general_forward(q, k, W):
+    """A score no paper has (e = tanh(q W k^T)), made of the general score's pieces:
+    what a contributor adds in scores.py, here inside the test."""
+    e, cache = F.general_score_forward(q, k, W)
+    t = np.tanh(e)
+    return t, (cache, t)
+
+
+def _tanh_general_backward(de, cache):
+    general, t = cache
+    return F.general_score_backward(de * (1 - t * t), general)
+
+
+NEW_SCORES = {
+    "tanh_general": F.scores.Score(_tanh_general_forward, _tanh_general_backward,
+                                   F.SCORES["general"].params),
+    # a key side: additive's pair under another name (a module computes U_a h_j once)
+    "additive_copy": F.SCORES["additive"],
+}
+NEW_TORCH = {"tanh_general": lambda q, k, p: torch.tanh(q @ p["W"] @ k.transpose(1, 2)),
+             "additive_copy": _additive}
+
+
+@pytest.fixture
+def new_scores(monkeypatch):
+    """F.SCORES with the two new entries, as scores.py would hold them."""
+    for name, entry in NEW_SCORES.items():
+        monkeypatch.setitem(F.SCORES, name, entry)
+    return F.SCORES
+
+
+@pytest.mark.parametrize("name", NEW_SCORES)
+def test_a_new_score_in_the_registry_reaches_the_modules_and_the_model(name, new_scores, rng):
+    """What touches a new score: its entry in scores.py, and its PyTorch formula here.
+    Everything else (nn.Attention's parameters and both floors, the decoder's key side,
+    nn.Seq2Seq) reads the registry: the new score works there with no other change."""
+    from numpygam import gradcheck_module, nn
+    q, k = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 3))
+    params = {p.arg: rng.standard_normal(p.shape(Sizes(4, 3, 6, 5))) for p in
+              new_scores[name].params}
+    e, _ = F.score_forward(name, q, k, params)
+    assert_close(e, NEW_TORCH[name](t(q), t(k), {n: t(v) for n, v in params.items()}))
+    for fast in (True, False):
+        m = nn.Attention(name, 4, 3, attn_dim=6, dtype=np.float64).set_fast(fast)
+        assert [n for n, _ in m.named_parameters()] == [p.attr for p in new_scores[name].params]
+        assert gradcheck_module(m, [q, k]).passed
+    nn.manual_seed(0)
+    model = nn.Seq2Seq(7, 7, 3, 2, 4, "bahdanau", name, attn_dim=3, dtype=np.float64)
+    src, tgt = np.array([[3, 4, 5], [6, 3, 0]]), np.array([[1, 4, 2], [1, 5, 2]])
+    loss = nn.SequenceLoss(model)
+    report = gradcheck_module(loss, [src, np.array([3, 2]), tgt[:, :-1], tgt[:, 1:]], h=1e-5)
+    assert report.passed, str(report)
+    if new_scores[name].key_side is not None:   # the decoder computed U_a h_j once
+        from numpygam.nn.seq2seq import Memory
+        keys = rng.standard_normal((2, 3, 4))
+        assert Memory(keys, [3, 2], None, model.decoder.attention).projected is not None
