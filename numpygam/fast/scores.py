@@ -21,6 +21,8 @@ import numpy as np
 
 from ..functional._checks import dim_equal, float_array, same_dtype
 from ..functional.scores import (
+    GeneralCache,
+    LocationCache,
     additive_arguments,
     check_qk,
     concat_arguments,
@@ -30,13 +32,6 @@ from ..functional.scores import (
 from .matmul import matmul_last
 
 # -- general -----------------------------------------------------------------------
-
-class GeneralCache(NamedTuple):
-    q: np.ndarray
-    k: np.ndarray
-    W: np.ndarray
-    qW: np.ndarray  # q W, (B, Tq, Dk)
-
 
 def general_score_forward(q, k, W):
     """F.general_score_forward's twin, its products folded: e_ij = q_i^T W k_j.
@@ -51,20 +46,15 @@ def general_score_forward(q, k, W):
 
 
 def general_score_backward(de, cache):
-    """Backward of e_ij = q_i^T W k_j, computed as (q W) k^T.
-
-    de: (B, Tq, Tk)   cache: GeneralCache(q (B, Tq, Dq), k (B, Tk, Dk), W (Dq, Dk), qW (B, Tq, Dk))
-    -> dq = (de k) W^T               (B, Tq, Dq)
-       dk = de^T (q W)               (B, Tk, Dk)
-       dW = sum_b q^T (de k)         (Dq, Dk)
-    """
+    """F.general_score_backward's twin: dq = (de k) W^T, dk = de^T (q W),
+    dW = sum_b q^T (de k), with the products over the feature axis folded into one.
+    cache: F's GeneralCache."""
     dqW = de @ cache.k                                   # (B, Tq, Dk)
     dq = matmul_last(dqW, cache.W.T)
     dk = de.transpose(0, 2, 1) @ cache.qW
     Dq, Dk = cache.W.shape
     dW = cache.q.reshape(-1, Dq).T @ dqW.reshape(-1, Dk)
     return dq, dk, dW
-
 
 
 # -- additive: the projected form at the core ---------------------------------------
@@ -184,33 +174,17 @@ def concat_score_backward(de, cache):
 
 # -- location -----------------------------------------------------------------------
 
-class LocationCache(NamedTuple):
-    q: np.ndarray
-    W: np.ndarray
-
-
 def location_score_forward(q, W):
     """F.location_score_forward's twin, its product folded: e_t = W_a h_t.
-
-    q: (B, Tq, Dq)   W: (Tk, Dq)   ->   e: (B, Tq, Tk)
-    The score depends on the query alone: each row of W scores one source
-    position, so Tk is fixed by W (pad or crop the keys to it).
-    Backward: dq = de W,  dW = sum_bi de_i^T q_i.
-    """
+    q: (B, Tq, Dq)   W: (Tk, Dq)   ->   e: (B, Tq, Tk)"""
     location_arguments("location_score_forward", q, W)
     return matmul_last(q, W.T), LocationCache(q, W)
 
 
 def location_score_backward(de, cache):
-    """Backward of e = q W^T (W_a h_t, one row of W per source position).
-
-    de: (B, Tq, Tk)   cache: LocationCache(q (B, Tq, Dq), W (Tk, Dq))
-    -> dq = de W                (B, Tq, Dq)
-       dW = sum_bi de_i^T q_i   (Tk, Dq)
-    """
+    """F.location_score_backward's twin: dq = de W, dW = sum_bi de_i^T q_i, folded."""
     Tk, Dq = cache.W.shape
     return matmul_last(de, cache.W), de.reshape(-1, Tk).T @ cache.q.reshape(-1, Dq)
-
 
 
 # The fast twin of each score that has one, by the names of F.SCORES

@@ -70,15 +70,22 @@ def attention_arguments(q, k, values):
     same_dtype(op, q=q, k=k, values=values)
 
 
-def masked_scores(e, mask, bias):
-    """(e + bias, mask as a bool array broadcastable to e), each checked against e's shape;
-    None stays None."""
-    op = "attention_forward"
-    mask = bool_mask(op, "mask", mask, e.shape)
+def weights_and_context(e, values, mask=None, bias=None, op="attention_forward",
+                        mask_name="mask"):
+    """Attention after its scores: a = softmax(e + bias, mask), c = a values.
+
+    e: (B, Tq, Tk)   values: (B, Tk, Dv)   mask: bool broadcastable to e, True = may
+    attend   bias: float broadcastable to e (a constant: no gradient)
+    -> ((c (B, Tq, Dv), a (B, Tq, Tk)), (SoftmaxCache, ContextCache))
+    op, mask_name: the names an error about the mask starts with.
+    """
+    mask = bool_mask(op, mask_name, mask, e.shape)
     if bias is not None:
         bias = float_broadcast(op, "bias", bias, e.shape)
         e = e + bias.astype(e.dtype, copy=False)
-    return e, mask
+    a, softmax_cache = softmax_forward(e, mask)
+    c, context_cache = context_forward(a, values)
+    return (c, a), (softmax_cache, context_cache)
 
 
 def attention_forward(q, k, values, score="dot", mask=None, bias=None, **params):
@@ -105,9 +112,7 @@ def attention_forward(q, k, values, score="dot", mask=None, bias=None, **params)
     """
     attention_arguments(q, k, values)
     e, score_cache = score_forward(score, q, k, params)
-    e, mask = masked_scores(e, mask, bias)
-    a, softmax_cache = softmax_forward(e, mask)
-    c, context_cache = context_forward(a, values)
+    (c, a), (softmax_cache, context_cache) = weights_and_context(e, values, mask, bias)
     return (c, a), AttentionCache(score, score_cache, softmax_cache, context_cache, k)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import fast
 from .. import functional as F
-from ..functional._checks import bool_mask
+from ..functional.attention import weights_and_context
 from ..functional.scores import Sizes
 from . import init
 from .module import Module, Parameter, add_grads, data, positive_ints
@@ -159,9 +159,8 @@ class Attention(_ScoreParams):
         b = None if side.bias is None else data(getattr(self, self._attr(side.bias)))
         v = getattr(self, self._attr(side.vector)).data
         e, score_cache = fast.projected_additive_score_forward(query, K, Wq, v, b)
-        a, softmax_cache = F.softmax_forward(e, bool_mask("Attention.forward", "allowed",
-                                                          allowed, e.shape))
-        c, context_cache = F.context_forward(a, values)
+        (c, a), (softmax_cache, context_cache) = weights_and_context(
+            e, values, allowed, op="Attention.forward", mask_name="allowed")
         return (c, a), (score_cache, softmax_cache, context_cache)
 
     def _projected_backward(self, dcontext, dweights, cache):
