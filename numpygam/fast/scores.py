@@ -74,7 +74,9 @@ def projected_additive_score_forward(q, K, Wq, v, b=None):
     Wq: (A, Dq)   v: (A,)   b: (A,) or None   ->   e: (B, Tq, Tk)
     Wk k_j does not depend on the query, as Bahdanau et al. note under eq. A.1.2:
     a decoder that asks one query per step computes K once per source
-    (nn.Attention.project_keys) instead of once per step.
+    (nn.Attention.project_keys) instead of once per step: per step 270 us against 886 us
+    forward + backward at B=64, Tk=30, Dk=128, A=64 (a decoder step of the date
+    translator; benchmarks/bench_idioms.py).
     Backward, with z = tanh(.) and g_ija = de_ij v_a (1 - z_ija^2) as for additive_score:
         dq_i = sum_j g_ij Wq    dWq = sum_bi (sum_j g_ij) q_i^T    dK_j = sum_i g_ij
         dv = sum_bij de_ij z_ij    db = sum_bij g_ij

@@ -86,11 +86,9 @@ class Attention(_ScoreParams):
         dq, dK, dvalues = attention.backward(dc)                    # each step, reversed
         dkeys = dvalues summed + attention.project_keys_backward(dK summed, keys)
     backward then returns (dquery, dK, dvalues) and leaves Wk's gradient to
-    project_keys_backward.  The same weights as forward(query, keys); per step 270 us
-    against 886 us forward+backward at B=64, Tk=30, Dk=128, A=64 (a decoder step of the
-    date translator; benchmarks/bench_idioms.py).  This is the fast floor's
-    projected_additive_score (numpygam.fast.scores), whatever self.fast says: it is the
-    only form that takes K.
+    project_keys_backward.  The same weights as forward(query, keys), with the fast
+    floor's projected_additive_score (numpygam.fast.scores, which gives the measured
+    gain) whatever self.fast says: it is the only form that takes K.
     """
 
     def __init__(self, score="general", query_dim=None, key_dim=None, attn_dim=None,
