@@ -53,7 +53,7 @@ def _cases(rng):
         ("nn.GRU(bidirectional)", lambda: gradcheck_module(
             nn.GRU(3, 4, bidirectional=True), [r(3, 5, 3), r(2, 3, 4), np.array([5, 1, 3])])),
         *[(f"Seq2Seq({attention}, {score})", lambda attention=attention, score=score:
-           _seq2seq_check(attention, score))  # every other pairing: tests/test_seq2seq.py
+           _seq2seq_check(attention, score))  # every other pairing: tests/nn/test_seq2seq.py
           for attention, score in (("bahdanau", "additive"), ("luong", "general"))],
         ("nn.Conv2d", lambda: gradcheck_module(nn.Conv2d(3, 4, 2, stride=2, padding=1),
                                                [r(2, 3, 5, 4)])),

@@ -43,120 +43,141 @@ class Mutant(NamedTuple):
     tests: tuple    # pytest arguments: files, node ids, -k expressions
 
 
-FAST_GAM = ("tests/test_gam.py", "-k", "not over_shapes")
-ATTN = ("tests/test_attention.py",)
-CORE = ("tests/test_functional_core.py",)
-CONV = ("tests/test_conv.py",)
-SEQ = ("tests/test_seq2seq.py", "-k", "not short_run and not greedy and not command")
+# the test files of each op, module or file (tests/functional/test_<file>.py for
+# numpygam/functional/<file>.py, tests/nn/ and tests/fast/ likewise)
+SOFTMAX = ("tests/functional/test_softmax.py", "tests/functional/test_attention.py")
+LOG_SOFTMAX = ("tests/functional/test_softmax.py", "tests/functional/test_loss.py")
+LOSS = ("tests/functional/test_loss.py",)
+ACTIVATIONS = ("tests/functional/test_activations.py",)
+LINEAR = ("tests/functional/test_linear.py",)
+SCORES = ("tests/functional/test_scores.py", "tests/functional/test_attention.py")
+ATTENTION = ("tests/functional/test_attention.py",)
+LUONG = ("tests/functional/test_luong.py", "tests/nn/test_attention.py")
+MULTIHEAD = ("tests/functional/test_multihead.py", "tests/nn/test_multihead.py")
+GRU = ("tests/functional/test_gru.py", "tests/nn/test_recurrent.py")
+NORM = ("tests/functional/test_norm.py", "tests/nn/test_conv.py")
+CONV = ("tests/functional/test_conv.py", "tests/fast/test_conv.py")  # PAIRS: every method
+POOL = ("tests/functional/test_pool.py",)
+SHUFFLE = ("tests/functional/test_shuffle.py",)
+PADDING = ("tests/fast/test_conv.py",)  # replicate padding: through every conv method
+# the textbook gates: nn.GAM runs the fast floor's unless set_fast(False), so the twin
+# tests (fast against textbook) are the ones that see them
+GAM = ("tests/fast/test_twins.py", "tests/fast/test_gam.py", "tests/nn/test_gam.py",
+       "-k", "not over_shapes")
 OPTIM = ("tests/test_optim.py",)
 GRADCHECK = ("tests/test_gradcheck.py",)
-NN = ("tests/test_nn.py",)
-TRANSFORMER = ("tests/test_transformer.py", "-k", "not train_resume")
+MODULE = ("tests/nn/test_module.py",)
+LAYER_NORM = ("tests/functional/test_layer_norm.py", "tests/nn/test_transformer.py")
+GELU = ("tests/functional/test_activations.py", "tests/nn/test_transformer.py")
+DROPOUT = ("tests/functional/test_dropout.py", "tests/nn/test_transformer.py")
+TRANSFORMER = ("tests/nn/test_transformer.py",)
+NN_MULTIHEAD = ("tests/nn/test_multihead.py", "tests/nn/test_transformer.py")
 
 MUTANTS = [
     # -- softmax, log-softmax, cross-entropy --------------------------------------------
     Mutant("softmax: row max taken over the masked entries", "functional/softmax.py",
-           "where=allowed, initial=-np.inf", "where=~allowed, initial=-np.inf", CORE + ATTN),
+           "where=mask, initial=-np.inf", "where=~mask, initial=-np.inf", SOFTMAX),
     Mutant("softmax: all-masked rows divide by zero", "functional/softmax.py",
-           "total[total == 0] = 1", "pass", CORE + ATTN),
+           "total[total == 0] = 1", "pass", SOFTMAX),
     Mutant("softmax: masked entries keep their score", "functional/softmax.py",
-           "e[~allowed] = -np.inf", "pass", CORE + ATTN),
+           "e[~mask] = -np.inf", "pass", SOFTMAX),
     Mutant("softmax backward: the row sum term dropped", "functional/softmax.py",
-           "de = dweights - np.vecdot(a, dweights)[..., None]", "de = dweights.copy()",
-           CORE + ATTN),
+           "a * (dweights - np.sum(a * dweights, axis=-1, keepdims=True))", "a * dweights",
+           SOFTMAX),
     Mutant("log_softmax backward: the sum of dy left out", "functional/softmax.py",
-           "dy - cache.probs * dy.sum(axis=-1, keepdims=True)", "dy - cache.probs", CORE),
+           "dy - cache.probs * dy.sum(axis=-1, keepdims=True)", "dy - cache.probs", LOG_SOFTMAX),
     Mutant("logsumexp: the max not subtracted", "functional/softmax.py",
            "m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))",
-           "np.log(np.sum(np.exp(x), axis=-1, keepdims=True))", CORE),
+           "np.log(np.sum(np.exp(x), axis=-1, keepdims=True))", LOG_SOFTMAX),
     Mutant("cross_entropy backward: divided by every token, not the real ones",
-           "functional/loss.py", "/ max(cache.count, 1))", "/ max(cache.valid.size, 1))", CORE),
+           "functional/loss.py", "/ max(cache.count, 1))", "/ max(cache.valid.size, 1))", LOSS),
     Mutant("cross_entropy backward: ignored tokens get a gradient", "functional/loss.py",
-           "dz *= cache.valid[..., None]", "pass", CORE),
+           "dz *= cache.valid[..., None]", "pass", LOSS),
     # -- activations, linear ---------------------------------------------------------------
     Mutant("relu backward: x >= 0 passes the gradient at 0", "functional/activations.py",
-           "positive = ~(x <= 0)", "positive = ~(x < 0)", CORE),
+           "positive = ~(x <= 0)", "positive = ~(x < 0)", ACTIVATIONS),
     Mutant("sigmoid backward: s (1 - s) written as (1 - s)", "functional/activations.py",
-           "ds * cache.s * (1 - cache.s)", "ds * (1 - cache.s)", CORE),
+           "ds * cache.s * (1 - cache.s)", "ds * (1 - cache.s)", ACTIVATIONS),
     Mutant("tanh backward: 1 - y^2 written as 1 - y", "functional/activations.py",
-           "dy * (1 - cache.y * cache.y)", "dy * (1 - cache.y)", CORE),
+           "dy * (1 - cache.y * cache.y)", "dy * (1 - cache.y)", ACTIVATIONS),
     Mutant("stable_sigmoid: exp(-x) instead of exp(-|x|)", "functional/activations.py",
-           "denominator = np.exp(-np.abs(x))", "denominator = np.exp(-x)", CORE),
+           "denominator = np.exp(-np.abs(x))", "denominator = np.exp(-x)", ACTIVATIONS),
     Mutant("linear backward: db is the mean, not the sum", "functional/linear.py",
-           "np.ones(len(dy2), dy.dtype) @ dy2", "dy2.mean(axis=0)", CORE),
+           "drows.sum(axis=0) if cache.has_bias", "drows.mean(axis=0) if cache.has_bias", LINEAR),
     # -- scores, context, attention ----------------------------------------------------
     Mutant("dot backward: the scale forgotten in dq", "functional/scores.py",
-           "dq *= dq.dtype.type(cache.scale)", "pass", ATTN),
+           "dq = cache.scale * (de @ cache.k)", "dq = de @ cache.k", SCORES),
     Mutant("general backward: W not transposed in dq", "functional/scores.py",
-           "dq = matmul_last(dqW, cache.W.T)", "dq = matmul_last(dqW, cache.W)", ATTN),
+           "dq = dqW @ cache.W.T", "dq = dqW @ cache.W", SCORES),
     Mutant("additive backward: tanh' written as 1 - z", "functional/scores.py",
-           "(1 - z * z)", "(1 - z)", ATTN),
+           "(1 - z * z)", "(1 - z)", SCORES),
     Mutant("additive backward: dWk from the queries' sum", "functional/scores.py",
-           "dWk = dK.reshape(-1, A).T", "dWk = dQ.reshape(-1, A).T", ATTN),
+           "dWk = (dK.transpose(0, 2, 1) @ cache.k)", "dWk = (dQ.transpose(0, 2, 1) @ cache.k)",
+           SCORES),
     Mutant("concat backward: dW's halves swapped", "functional/scores.py",
-           "np.concatenate([dWq, dWk], axis=1)", "np.concatenate([dWk, dWq], axis=1)", ATTN),
+           "np.concatenate([dWq, dWk], axis=1)", "np.concatenate([dWk, dWq], axis=1)", SCORES),
     Mutant("location score: dk is not zero", "functional/scores.py",
-           "(grads[0], np.zeros_like(k))", "(grads[0], np.ones_like(k))", ATTN),
+           "(grads[0], np.zeros_like(k))", "(grads[0], np.ones_like(k))", SCORES),
     Mutant("context backward: a used for a^T", "functional/attention.py",
-           "cache.weights.transpose(0, 2, 1) @ dc", "cache.weights @ dc", ATTN),
+           "dvalues = a.transpose(0, 2, 1) @ dc", "dvalues = a @ dc", ATTENTION),
     Mutant("attention backward: dweights ignored", "functional/attention.py",
-           "da = da + dweights", "da = da", ATTN),
+           "da = da + dweights", "da = da", ATTENTION),
     # -- Luong: attentional hidden state, local attention -----------------------------------
     Mutant("attentional hidden: dc and dh split at the wrong column", "functional/luong.py",
            "dcat[..., :cache.context_size], dcat[..., cache.context_size:]",
-           "dcat[..., :cache.context_size], dcat[..., -cache.context_size:]", ATTN),
+           "dcat[..., :cache.context_size], dcat[..., -cache.context_size:]", LUONG),
     Mutant("local-p backward: divided by sigma, not sigma^2", "functional/luong.py",
-           "/ (cache.sigma ** 2)", "/ cache.sigma", ATTN),
+           "/ (cache.sigma ** 2)", "/ cache.sigma", LUONG),
     Mutant("local-p backward: the factor S of p_t = S sigma(.) left out", "functional/luong.py",
-           "du = dp * cache.S * cache.sig", "du = dp * cache.sig", ATTN),
+           "du = dp * cache.S * cache.sig", "du = dp * cache.sig", LUONG),
     Mutant("local window: [p - D, p + D) instead of [p - D, p + D]", "functional/luong.py",
-           "mask = np.abs(s - p[..., None]) <= D", "mask = np.abs(s - p[..., None]) < D", ATTN),
+           "mask = np.abs(s - p[..., None]) <= D", "mask = np.abs(s - p[..., None]) < D", LUONG),
     # -- multi-head attention ------------------------------------------------------------
     Mutant("multi-head backward: the keys' gradient from the values' heads",
-           "functional/multihead.py", "linear_backward(_merge_heads(dKh, H), cache.k_cache)",
-           "linear_backward(_merge_heads(dVh, H), cache.k_cache)", ATTN),
+           "functional/multihead.py", "linear_backward(_merge_heads(dKh, H), k_cache)",
+           "linear_backward(_merge_heads(dVh, H), k_cache)", MULTIHEAD),
     Mutant("multi-head: scale 1/sqrt(E) instead of 1/sqrt(d)", "functional/multihead.py",
-           "scale=1 / math.sqrt(E // H)", "scale=1 / math.sqrt(E)", ATTN),
+           "scale=1 / math.sqrt(E // H)", "scale=1 / math.sqrt(E)", MULTIHEAD),
     # -- GRU ------------------------------------------------------------------------------
     Mutant("GRU step backward: dgh's candidate part without r", "functional/gru.py",
            "dgh = np.concatenate([da_r, da_z, da_n * r], axis=1)",
-           "dgh = np.concatenate([da_r, da_z, da_n], axis=1)", SEQ),
+           "dgh = np.concatenate([da_r, da_z, da_n], axis=1)", GRU),
     Mutant("GRU step backward: dz = dh' (n - h)", "functional/gru.py",
-           "dz = dh_new * (h - n)", "dz = dh_new * (n - h)", SEQ),
+           "dz = dh_new * (h - n)", "dz = dh_new * (n - h)", GRU),
     Mutant("GRU BPTT: db_hh assigned at each step, not accumulated", "functional/gru.py",
-           "db_hh += dgh.sum(axis=0)", "db_hh = dgh.sum(axis=0)", SEQ),
+           "db_hh += dgh.sum(axis=0)", "db_hh = dgh.sum(axis=0)", GRU),
     Mutant("GRU BPTT: a padded step does not pass dh on", "functional/gru.py",
            "dh = np.where(m, dh_through_z + dgh @ cache.W_hh, dh)",
-           "dh = dh_through_z + dgh @ cache.W_hh", SEQ),
+           "dh = dh_through_z + dgh @ cache.W_hh", GRU),
     Mutant("GRU reverse: dx not put back in the input's order", "functional/gru.py",
            "        dx = np.take_along_axis(dx, cache.order[..., None], axis=1)",
-           "        pass", SEQ),
+           "        pass", GRU),
     Mutant("GRU cell backward: dh forgets the path through z", "functional/gru.py",
-           "dh = dh + dgh @ cache.W_hh", "dh = dgh @ cache.W_hh", SEQ),
+           "dh = dh + dgh @ cache.W_hh", "dh = dgh @ cache.W_hh", GRU),
     # -- batch norm, padding, pooling, shuffle ----------------------------------------
     Mutant("batch norm backward: the xhat mean(g xhat) term left out", "functional/norm.py",
-           "dx = (g - mean_g - xhat * mean_gx)", "dx = (g - mean_g)", CONV),
+           "(g - mean_g - cache.xhat * mean_gx)", "(g - mean_g)", NORM),
     Mutant("batch norm: running variance not unbiased", "functional/norm.py",
-           "momentum * var * (N / (N - 1))", "momentum * var", CONV),
+           "momentum * var * (N / (N - 1))", "momentum * var", NORM),
     Mutant("replicate padding backward: the bottom rows not folded", "functional/padding.py",
-           "d[:, :, -1, :] += dxp[:, :, -p:, :].sum(axis=2)", "pass", CONV),
+           "d[:, :, -1, :] += dxp[:, :, -p:, :].sum(axis=2)", "pass", PADDING),
     Mutant("pooling backward: overlapping windows assigned, not added", "functional/pool.py",
            "dx[:, :, u:u + s * Ho:s, v:v + s * Wo:s] += share",
-           "dx[:, :, u:u + s * Ho:s, v:v + s * Wo:s] = share", CONV),
+           "dx[:, :, u:u + s * Ho:s, v:v + s * Wo:s] = share", POOL),
     Mutant("channel shuffle backward: the forward's shuffle again", "functional/shuffle.py",
            "dy.reshape(B, C // groups, groups, H, W)", "dy.reshape(B, groups, C // groups, H, W)",
-           CONV),
+           SHUFFLE),
     # -- conv2d: the GEMM path, the DFT path, the reference ------------------------------
-    Mutant("conv GEMM: dW assigned per chunk of images, not accumulated", "functional/conv_gemm.py",
+    Mutant("conv GEMM: dW assigned per chunk of images, not accumulated", "fast/conv_gemm.py",
            "dWm += windows[chunk]", "dWm = windows[chunk]", CONV),
-    Mutant("conv GEMM: only the first chunk of images computed", "functional/conv_gemm.py",
+    Mutant("conv GEMM: only the first chunk of images computed", "fast/conv_gemm.py",
            "for chunk in _chunks(B, Ho * Wo * Wm.shape[0]):",
            "for chunk in _chunks(B, Ho * Wo * Wm.shape[0])[:1]:", CONV),
-    Mutant("conv GEMM dx (Cout > Cin): kernel offsets assigned, not added", "functional/conv_gemm.py",
+    Mutant("conv GEMM dx (Cout > Cin): kernel offsets assigned, not added", "fast/conv_gemm.py",
            "dxp[:, u:u + stride * Ho:stride, v:v + stride * Wo:stride] +=",
            "dxp[:, u:u + stride * Ho:stride, v:v + stride * Wo:stride] =", CONV),
     Mutant("conv GEMM dx (stride 2): rows the forward never reached dropped",
-           "functional/conv_gemm.py", "(K - 1, K - 1 + extra_h)", "(K - 1, K - 1)", CONV),
+           "fast/conv_gemm.py", "(K - 1, K - 1 + extra_h)", "(K - 1, K - 1)", CONV),
     Mutant("conv reference: col2im assigns overlapping windows", "functional/conv.py",
            "            dxp[:, :, u:u + stride * Ho:stride, v:v + stride * Wo:stride] += \\",
            "            dxp[:, :, u:u + stride * Ho:stride, v:v + stride * Wo:stride] = \\",
@@ -164,24 +185,24 @@ MUTANTS = [
     Mutant("conv reference backward: every group uses the first group's weights",
            "functional/conv.py", "W_g = W[g * Cout_g:(g + 1) * Cout_g].reshape(Cout_g, -1)",
            "W_g = W[:Cout_g].reshape(Cout_g, -1)", CONV),
-    Mutant("conv DFT: overlapping tiles assigned, not added", "functional/conv_dft.py",
+    Mutant("conv DFT: overlapping tiles assigned, not added", "fast/conv_dft.py",
            "dxe[:, :, i * step:i * step + T, j * step:j * step + T] += tiles[:, i, j]",
            "dxe[:, :, i * step:i * step + T, j * step:j * step + T] = tiles[:, i, j]", CONV),
-    Mutant("conv DFT: dW's blocks stop one channel short", "functional/conv_dft.py",
+    Mutant("conv DFT: dW's blocks stop one channel short", "fast/conv_dft.py",
            "slice(start, min(start + step, outs.stop))",
            "slice(start, min(start + step, outs.stop - 1))", CONV),
-    Mutant("conv DFT: the Nyquist frequency counted twice", "functional/conv_dft.py",
+    Mutant("conv DFT: the Nyquist frequency counted twice", "fast/conv_dft.py",
            "np.where((k == 0) | (2 * k == N), 1.0, 2.0)", "np.where(k == 0, 1.0, 2.0)", CONV),
-    Mutant("conv DFT backward: dx's spectrum without the conjugate", "functional/conv_dft.py",
+    Mutant("conv DFT backward: dx's spectrum without the conjugate", "fast/conv_dft.py",
            "dxp = _overlap_add(signal(dx_hat_conj, grid, x_at, x_at, sign=1), tiling, s)",
            "dxp = _overlap_add(signal(dx_hat_conj, grid, x_at, x_at), tiling, s)", CONV),
     # -- GAM gates -----------------------------------------------------------------------
     Mutant("channel gate backward: the direct path dout * gate forgotten", "functional/gam.py",
            "return dout * cache.gate + dpixels.transpose(0, 3, 1, 2)",
-           "return dpixels.transpose(0, 3, 1, 2)", FAST_GAM),
+           "return dpixels.transpose(0, 3, 1, 2)", GAM),
     Mutant("spatial gate backward: the channel shuffle not undone", "functional/gam.py",
            "        dgate = channel_shuffle_backward(dgate, cache.groups)", "        pass",
-           FAST_GAM),
+           GAM),
     # -- optimisers ------------------------------------------------------------------------
     Mutant("Adam: the second moment's bias correction without the square root",
            "optim/adam.py", "root_correction = np.sqrt(1 - beta2 ** self.t)",
@@ -196,12 +217,12 @@ MUTANTS = [
            "if coef < 1:", "if coef > 1:", OPTIM),
     # -- the module cache rule (nn/module.py) ---------------------------------------------
     Mutant("module caches: eval mode keeps every call's cache", "nn/module.py",
-           "        if not self.training:\n            stack.clear()\n", "", NN),
+           "        if not self.training:\n            stack.clear()\n", "", MODULE),
     Mutant("module caches: first in, first out", "nn/module.py",
-           "return stack.pop()", "return stack.pop(0)", NN),
+           "return stack.pop()", "return stack.pop(0)", MODULE),
     Mutant("module caches: backward with none left reuses a stale one", "nn/module.py",
            "        if not stack:\n            raise", "        if stack is None:\n            raise",
-           NN),
+           MODULE),
     # -- gradcheck -------------------------------------------------------------------------
     Mutant("gradcheck: an inf gradient not looked for, only NaN", "gradcheck.py",
            "if not np.isfinite(values).all():", "if np.isnan(values).any():", GRADCHECK),
@@ -219,14 +240,14 @@ MUTANTS = [
     # -- the Transformer ----------------------------------------------------------------------
     Mutant("layer norm: the mean(g * xhat) term forgotten", "functional/layer_norm.py",
            "- xhat * np.mean(g * xhat, axis=-1, keepdims=True)) * inv_std",
-           ") * inv_std", TRANSFORMER),
+           ") * inv_std", LAYER_NORM),
     Mutant("layer norm: dweight not summed over the batch, only the last row",
            "functional/layer_norm.py", "np.sum(dy * xhat, axis=lead)",
-           "(dy * xhat).reshape(-1, dy.shape[-1])[-1]", TRANSFORMER),
+           "(dy * xhat).reshape(-1, dy.shape[-1])[-1]", LAYER_NORM),
     Mutant("gelu: the x phi(x) term of the derivative forgotten", "functional/activations.py",
-           "return dy * (cache.cdf + x * pdf)", "return dy * cache.cdf", TRANSFORMER),
+           "return dy * (cache.cdf + x * pdf)", "return dy * cache.cdf", GELU),
     Mutant("dropout: kept values not rescaled by 1 / (1 - p)", "functional/dropout.py",
-           ".astype(x.dtype) / x.dtype.type(1 - p)", ".astype(x.dtype)", TRANSFORMER),
+           ".astype(x.dtype) / x.dtype.type(1 - p)", ".astype(x.dtype)", DROPOUT),
     Mutant("encoder layer (post-norm): the residual around the feed-forward dropped",
            "nn/transformer.py",
            "d = self.norm1.backward(d + self._ff_block_backward(d))",
@@ -240,7 +261,7 @@ MUTANTS = [
     Mutant("decoder stack: dmemory from the last layer only, not summed", "nn/transformer.py",
            "dmemory = dmemory + dm", "dmemory = dm", TRANSFORMER),
     Mutant("float masks: a float attn_mask ignored", "nn/multihead.py",
-           "bias = m if bias is None else bias + m", "pass", TRANSFORMER),
+           "bias = m if bias is None else bias + m", "pass", NN_MULTIHEAD),
 ]
 
 # name -> why the mutant computes the same results as the original on every input

@@ -55,14 +55,22 @@ m(x, x, x); m.backward(np.ones_like(x))
 """
 
 
+def _median_faults(imports, runs=3):
+    """The median over `runs` fresh processes: one process's count can be off by a
+    burst of faults the machine's other work caused (seen once under load)."""
+    return sorted(faults_after(imports)[0] for _ in range(runs))[runs // 2]
+
+
 @pytest.mark.skipif(not ON_GLIBC, reason="keep_freed_memory acts on glibc's malloc only")
 def test_importing_numpygam_leaves_malloc_as_it_was():
-    plain, _ = faults_after("")
-    imported, _ = faults_after(WITH_NUMPYGAM)
-    kept, _ = faults_after("from numpygam.fast.memory import keep_freed_memory\n"
-                           "keep_freed_memory()")
+    plain = _median_faults("")
+    imported = _median_faults(WITH_NUMPYGAM)
+    kept = _median_faults("from numpygam.fast.memory import keep_freed_memory\n"
+                          "keep_freed_memory()")
     # 32 MiB is 8192 pages of 4 KiB; by default glibc trims the heap's top each step
-    # and about a quarter is faulted in again (2028 pages here); kept, none is
+    # and about a quarter is faulted in again (2028 pages here); kept, none is: so the
+    # process that imported numpygam (and ran a module in shares) counts as the plain
+    # one does, and far from the one that keeps freed memory
     assert plain > 1000, f"a plain process faulted only {plain} pages a step"
     assert abs(imported - plain) <= 0.05 * plain, (imported, plain)
     assert kept < 100, f"{kept} page faults a step with freed memory kept (plain: {plain})"

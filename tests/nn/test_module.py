@@ -1,4 +1,4 @@
-"""Modules: PyTorch's parameter names, strict state_dict loading, train/eval, equality with torch."""
+"""numpygam.nn.module: PyTorch's names, strict state_dict loading, train/eval and the cache rule."""
 import copy
 
 import numpy as np
@@ -45,14 +45,6 @@ def test_module_gradients_match_finite_differences(rng):
     assert gradcheck_module(emb, [ids]).passed
 
 
-def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient():
-    emb = nn.Embedding(5, 3, padding_idx=1)
-    assert np.all(emb.weight.data[1] == 0)
-    emb(np.array([1, 1, 2]))
-    emb.backward(np.ones((3, 3), np.float32))
-    assert np.all(emb.weight.grad[1] == 0) and np.all(emb.weight.grad[2] == 1)
-
-
 def test_load_state_dict_is_strict_about_keys_and_shapes():
     m = nn.Linear(3, 2)
     sd = m.state_dict()
@@ -91,17 +83,22 @@ def test_train_and_eval_reach_every_submodule():
     assert all(sub.training for sub in m.modules())
 
 
-def test_manual_seed_makes_initialisation_reproducible():
-    nn.manual_seed(3)
-    a = nn.Linear(4, 4).weight.data
-    nn.manual_seed(3)
-    b = nn.Linear(4, 4).weight.data
-    assert np.array_equal(a, b) and a.dtype == np.float32
-    bound = 1 / np.sqrt(4)
-    assert np.all(np.abs(a) <= bound)
+def test_evaluating_restores_the_mode_even_when_the_block_raises():
+    model = nn.Linear(2, 2)
+    model.train()
+    with pytest.raises(RuntimeError):
+        with nn.evaluating(model):
+            assert not model.training
+            raise RuntimeError("boom")
+    assert model.training
+    model.eval()
+    with nn.evaluating(model):
+        pass
+    assert not model.training
 
 
 # -- the cache rule: one cache per call, undone last call first ----------------------
+
 
 def _rnn_modules():
     """Modules a decoder calls once per step, with an input for one step."""

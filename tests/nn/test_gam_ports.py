@@ -1,6 +1,4 @@
-"""nn.GAMAttention against PyTorch re-implementations of the two copied ports: forward,
-backward, running statistics, train and eval; finite differences; loading a detector's
-GAM out of its state_dict."""
+"""numpygam.nn.gam_ports: nn.GAMAttention against PyTorch's two ports, a detector's GAM, the ablation."""
 import numpy as np
 import pytest
 import torch
@@ -53,8 +51,12 @@ def test_gam_attention_matches_the_copied_ports(port, data):
         ours.zero_grad()
         np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), **TOL)
         grads = dict(ours.named_parameters())
+        # a bias ahead of a batch norm in training has gradient 0: a sum of terms as large
+        # as the other gradients that cancels, so its round-off is relative to them
+        largest = max(float(p.grad.abs().max()) for p in theirs.parameters())
         for name, p in theirs.named_parameters():
-            np.testing.assert_allclose(grads[name].grad, p.grad.numpy(), **TOL, err_msg=name)
+            np.testing.assert_allclose(grads[name].grad, p.grad.numpy(), rtol=TOL["rtol"],
+                                       atol=TOL["atol"] * max(1.0, largest), err_msg=name)
             p.grad = None
         state = ours.state_dict()
         for name, v in theirs.state_dict().items():  # running statistics, batches tracked

@@ -1,46 +1,14 @@
-"""GAM and its baselines against PyTorch (weights copied via state_dict) and finite differences."""
+"""numpygam.nn.gam: nn.GAM and its gates against the blog's PyTorch class and finite differences."""
 import copy
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from numpygam import gradcheck_module, nn
-from oracle import assert_close, batch_split_into, t
-from torch_models import CBAM, SE, BasicBlock, BlogGAM
-
-RTOL = 1e-8  # the issue's bar for whole blocks; float64 throughout
-
-
-def randomise(module, seed):
-    """Give every parameter and batch-norm affine a non-default value."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-
-
-def compare(ours, theirs, x, steps, rng):
-    """Run both `steps` times (train mode, so running statistics move); compare everything."""
-    for step in range(steps):
-        ours.zero_grad()
-        theirs.zero_grad()
-        y = ours(x)
-        dy = rng.standard_normal(y.shape)
-        dx = ours.backward(dy)
-        xt = t(x)
-        yt = theirs(xt)
-        yt.backward(torch.as_tensor(dy))
-        assert_close(y, yt, RTOL, name=f"output, step {step}")
-        assert_close(dx, xt.grad, RTOL, name=f"input gradient, step {step}")
-        params = dict(ours.named_parameters())
-        for name, p in theirs.named_parameters():
-            assert_close(params[name].grad, p.grad, RTOL, name=f"{name}.grad, step {step}")
-    state = ours.state_dict()
-    for key, value in theirs.state_dict().items():
-        assert_close(state[key], value, RTOL, name=key)
+from oracle import batch_split_into, compare, randomise
+from torch_models import CBAM, SE, BlogGAM
 
 
 @pytest.mark.parametrize("variant, groups", [("blog", 1), ("paper", 1), ("paper", 2),
@@ -116,29 +84,6 @@ def test_attention_blocks_match_finite_differences(make, make_theirs, rng):
     nn.manual_seed(1)
     x = rng.permutation(2 * 6 * 3 * 4).reshape(2, 6, 3, 4) * 0.05  # distinct: no max ties
     assert gradcheck_module(make(), [x], h=1e-5).passed
-
-
-@pytest.mark.parametrize("ours_cls, theirs_cls", [(nn.SEBlock, SE), (nn.CBAM, CBAM)])
-def test_se_and_cbam_match_torch(ours_cls, theirs_cls, rng):
-    theirs = theirs_cls(6, 2)
-    randomise(theirs, 3)
-    ours = ours_cls(6, 2).to(np.float64)
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    compare(ours, theirs, rng.standard_normal((2, 6, 5, 4)), 2, rng)
-
-
-@pytest.mark.parametrize("cin, cout, stride, attention", [
-    (4, 4, 1, None), (4, 6, 2, "gam"), (6, 6, 1, "se"), (4, 6, 2, "cbam")])
-def test_basic_block_matches_torch(cin, cout, stride, attention, rng):
-    ours_att = {"gam": lambda: nn.GAM(cout, rate=2), "se": lambda: nn.SEBlock(cout, 2),
-                "cbam": lambda: nn.CBAM(cout, 2), None: lambda: None}[attention]()
-    theirs_att = {"gam": lambda: BlogGAM(cout, cout, 2, paper=True), "se": lambda: SE(cout, 2),
-                  "cbam": lambda: CBAM(cout, 2), None: lambda: None}[attention]()
-    theirs = BasicBlock(cin, cout, stride, theirs_att)
-    randomise(theirs, 4)
-    ours = nn.BasicBlock(cin, cout, stride, ours_att).to(np.float64)
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
-    compare(ours, theirs, rng.standard_normal((2, cin, 6, 5)), 2, rng)
 
 
 def test_gates_are_exposed_for_plotting_and_bounded_in_the_paper_variant(rng):

@@ -1,5 +1,4 @@
-"""Greedy and beam search (numpygam/nn/decoding.py), shared by both translators, against
-a brute-force search over every output sequence of a tiny vocabulary."""
+"""numpygam.nn.decoding: greedy and beam search, for both translators, against a brute-force search."""
 import itertools
 
 import numpy as np
@@ -163,20 +162,6 @@ def test_greedy_is_the_argmax_of_the_teacher_forced_forward(name):
     np.testing.assert_allclose(weights, model.weights, rtol=1e-5, atol=1e-6)
 
 
-def test_evaluating_restores_the_mode_even_when_the_block_raises():
-    model = nn.Linear(2, 2)
-    model.train()
-    with pytest.raises(RuntimeError):
-        with nn.evaluating(model):
-            assert not model.training
-            raise RuntimeError("boom")
-    assert model.training
-    model.eval()
-    with nn.evaluating(model):
-        pass
-    assert not model.training
-
-
 def test_greedy_weights_cover_the_source_only_when_keys_are_padded_for_the_location_score():
     nn.manual_seed(1)
     model = nn.Seq2Seq(7, 6, emb_dim=4, enc_hidden=4, dec_hidden=6, attn_dim=5, score="location",
@@ -197,13 +182,3 @@ def test_a_local_window_is_local_attention_with_no_weight_outside_it(window):
     src = np.array([[3, 4, 5, 6, 3, 4, 5, 6, 3]])
     _, weights = model.greedy(src, np.array([9]), 3)
     assert (np.count_nonzero(weights[0] > 1e-12, axis=-1) <= 2 * 1 + 1).all()
-
-
-def test_the_translator_shows_the_last_decoder_layers_cross_attention():
-    model = nn.TransformerTranslator(7, 6, d_model=8, nhead=2, num_layers=2, dim_feedforward=8,
-                                     dropout=0.0)
-    model.eval()
-    model(np.array([[3, 4, 5]]), np.array([3]), np.array([[1, 3]]))
-    layers = model.transformer.decoder.layers
-    assert model.head_weights is layers[-1].cross_weights
-    assert not np.allclose(layers[0].cross_weights, layers[1].cross_weights)

@@ -1,17 +1,16 @@
-"""conv2d (the textbook im2col; the fast floor's GEMM and DFT), batch norm, pooling,
-channel shuffle: finite differences, torch, properties."""
+"""numpygam.fast.conv, conv_gemm, conv_dft: every conv2d method (and the textbook's) against torch."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import numpygam.functional as F
-from numpygam import gradcheck, gradcheck_module, nn
+from numpygam import gradcheck
 from numpygam.fast import conv as FC
 from numpygam.fast import conv_dft, conv_gemm
-from oracle import arrays, assert_close, t
+from oracle import arrays, assert_close, conv_cases, t
 
 
 def one_channel_blocks(backward):
@@ -56,23 +55,9 @@ PAIRS = [(FC.conv2d_forward, FC.conv2d_backward),
          (conv_dft.conv2d_dft_forward, conv_dft.conv2d_dft_backward),
          (one_tile(conv_dft.conv2d_dft_forward), one_channel_blocks(conv_dft.conv2d_dft_backward)),
          (F.conv2d_forward, F.conv2d_backward)]
+
+
 IDS = ["picked", "gemm", "gemm-one-image-chunks", "dft", "dft-one-tile-blocks", "reference"]
-
-
-@st.composite
-def conv_cases(draw, max_hw=6, max_K=6):
-    groups = draw(st.integers(1, 3))
-    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
-    K = draw(st.integers(1, max_K))          # odd and even kernels, both paths of conv2d
-    padding = draw(st.integers(0, 3))
-    stride = draw(st.sampled_from([1, 2]))
-    H = draw(st.integers(max(1, K - 2 * padding), max_hw))
-    W = draw(st.integers(max(1, K - 2 * padding), max_hw))
-    x = draw(arrays((draw(st.integers(1, 3)), cin, H, W)))  # B >= 2: several chunks
-    weight = draw(arrays((cout, cin // groups, K, K)))
-    bias = draw(st.one_of(st.none(), arrays((cout,))))
-    mode = draw(st.sampled_from(["zeros", "replicate"]))
-    return x, weight, bias, dict(stride=stride, padding=padding, padding_mode=mode, groups=groups)
 
 
 @pytest.mark.parametrize("forward, backward", PAIRS, ids=IDS)
@@ -105,98 +90,6 @@ def test_conv2d_matches_torch(forward, backward, case, data):
         assert db is None
 
 
-@given(case=conv_cases())
-def test_the_loops_compute_what_im2col_computes(case):
-    """conv2d_by_loops is the formula as written; im2col must agree with it."""
-    x, W, b, opts = case
-    assert_close(F.conv2d_by_loops(x, W, b, **opts), F.conv2d_forward(x, W, b, **opts)[0])
-
-
-@given(st.data())
-def test_batch_norm_train_and_eval_match_torch_including_running_statistics(data):
-    C = data.draw(st.integers(1, 5))
-    B, H, W = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    if B * H * W < 2:
-        B = 2
-    momentum = data.draw(st.sampled_from([0.1, 0.5]))
-    torch_bn = torch.nn.BatchNorm2d(C, momentum=momentum)
-    with torch.no_grad():
-        torch_bn.weight.normal_()
-        torch_bn.bias.normal_()
-    ours = nn.BatchNorm2d(C, momentum=momentum).to(np.float64)
-    ours.load_state_dict({k: v.numpy() for k, v in torch_bn.state_dict().items()})
-    for step in range(3):
-        x, dy = data.draw(arrays((B, C, H, W), -5, 5)), data.draw(arrays((B, C, H, W)))
-        ours.zero_grad()
-        torch_bn.zero_grad()
-        y = ours(x)
-        dx = ours.backward(dy)
-        xt = t(x)
-        yt = torch_bn(xt)
-        yt.backward(torch.as_tensor(dy))
-        assert_close(y, yt, name=f"y, step {step}")
-        assert_close(dx, xt.grad, name=f"dx, step {step}")
-        assert_close(ours.weight.grad, torch_bn.weight.grad, name="dgamma")
-        assert_close(ours.bias.grad, torch_bn.bias.grad, name="dbeta")
-    for key, value in torch_bn.state_dict().items():
-        assert_close(ours.state_dict()[key], value, name=key)
-    ours.eval()
-    torch_bn.eval()
-    x = data.draw(arrays((1, C, 1, 1)))  # batch of one with H = W = 1 is fine in eval mode
-    xt = t(x)
-    yt = torch_bn(xt)
-    yt.backward(torch.ones_like(yt))
-    assert_close(ours(x), yt)
-    assert_close(ours.backward(np.ones_like(x)), xt.grad)
-
-
-@given(st.data())
-def test_batch_norm_matches_finite_differences(data):
-    C = data.draw(st.integers(1, 3))
-    x = data.draw(arrays((2, C, data.draw(st.integers(1, 3)), 2), -5, 5))
-    # with var ~ 0, the curvature scale sqrt(var + eps) ~ 3e-3 is the stencil's own
-    # step size, and finite differences say nothing (the torch test covers that case)
-    assume(x.var(axis=(0, 2, 3)).min() > 0.1)
-    stats = {"running_mean": np.zeros(C), "running_var": np.ones(C)}
-    for training in (True, False):
-        gradcheck(F.batch_norm2d_forward, F.batch_norm2d_backward,
-                  {"x": x, "gamma": data.draw(arrays((C,))), "beta": data.draw(arrays((C,)))},
-                  {**stats, "training": training}).raise_if_failed()
-
-
-def test_batch_norm_refuses_a_single_value_per_channel_in_training():
-    with pytest.raises(ValueError, match="more than one value per channel"):
-        nn.BatchNorm2d(3)(np.ones((1, 3, 1, 1), np.float32))
-
-
-@pytest.mark.parametrize("kind", ["max", "avg"])
-@given(data=st.data())
-def test_pooling_matches_torch_and_finite_differences(kind, data):
-    K, s = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    H, W = data.draw(st.integers(K, 6)), data.draw(st.integers(K, 6))
-    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), H, W)
-    x = np.random.default_rng(data.draw(st.integers(0, 99))).permutation(
-        np.prod(shape)).reshape(shape) * 0.1  # distinct values: max pooling has no ties
-    forward, backward = getattr(F, f"{kind}_pool2d_forward"), getattr(F, f"{kind}_pool2d_backward")
-    gradcheck(forward, backward, {"x": x}, {"kernel_size": K, "stride": s}).raise_if_failed()
-    y, cache = forward(x, K, s)
-    dy = data.draw(arrays(y.shape))
-    xt = t(x)
-    yt = getattr(TF, f"{kind}_pool2d")(xt, K, s)
-    yt.backward(torch.as_tensor(dy))
-    assert_close(y, yt)
-    assert_close(backward(dy, cache), xt.grad)
-
-
-@given(data=st.data())
-def test_channel_shuffle_matches_torch(data):
-    g = data.draw(st.integers(1, 4))
-    x = data.draw(arrays((2, g * data.draw(st.integers(1, 3)), 2, 3)))
-    y, cache = F.channel_shuffle_forward(x, g)
-    np.testing.assert_array_equal(y, torch.nn.ChannelShuffle(g)(torch.as_tensor(x)).numpy())
-    np.testing.assert_array_equal(F.channel_shuffle_backward(y, cache), x)  # the inverse
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_kept_and_inputs_untouched(dtype, rng):
     x = rng.standard_normal((2, 4, 5, 5)).astype(dtype)
@@ -216,40 +109,6 @@ def test_dtype_kept_and_inputs_untouched(dtype, rng):
     np.testing.assert_array_equal(x, before[0])
     np.testing.assert_array_equal(W, before[1])
 
-
-@pytest.mark.parametrize("call, words", [
-    (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 2, 3, 3))),
-     ["W.shape[1]", "in_channels / groups", "got 2", "expected 3"]),
-    (lambda: FC.conv2d_forward(np.ones((2, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
-     ["groups=2", "output channels (3)"]),
-    (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=3),
-     ["stride must be 1 or 2", "3"]),
-    (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding_mode="reflect"),
-     ["padding_mode", "'reflect'"]),
-    (lambda: FC.conv2d_forward(np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3))),
-     ["padded input 2x2", "3x3 kernel"]),
-    (lambda: FC.conv2d_forward(np.ones((3, 5, 5)), np.ones((4, 3, 3, 3))),
-     ["x", "4 dimensions", "(3, 5, 5)"]),
-    (lambda: F.batch_norm2d_forward(np.ones((2, 3, 2, 2)), np.ones(4), np.ones(3), np.ones(3),
-                                    np.ones(3)), ["gamma.shape[0]", "got 4", "expected 3"]),
-    (lambda: F.channel_shuffle_forward(np.ones((1, 5, 2, 2)), 2), ["groups=2", "C=5"]),
-    (lambda: F.max_pool2d_forward(np.ones((1, 1, 2, 2)), 3), ["2x2", "3x3 window"]),
-])
-def test_bad_conv_input_gives_a_clear_error(call, words):
-    with pytest.raises((ValueError, TypeError)) as info:
-        call()
-    for w in words:
-        assert w in str(info.value), f"{w!r} not in message: {info.value}"
-
-
-def test_conv_module_initialises_like_torch_and_checks_out(rng):
-    m = nn.Conv2d(4, 6, 3, groups=2)
-    bound = 1 / np.sqrt(2 * 9)
-    assert m.weight.shape == (6, 2, 3, 3) and np.all(np.abs(m.weight.data) <= bound)
-    assert gradcheck_module(m, [rng.standard_normal((2, 4, 4, 4))]).passed
-
-
-# -- the DFT path: its transforms, the choice of path, float32 ----------------------
 
 @given(data=st.data())
 def test_spectrum_is_numpys_fft_of_the_map_on_its_grid_and_signal_inverts_it(data):

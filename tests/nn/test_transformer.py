@@ -1,6 +1,4 @@
-"""The Transformer's parts against PyTorch (float64, weights copied, dropout 0) and
-finite differences: layer norm, dropout, GELU, positional encodings, the layers, the
-stacks and nn.Transformer, with padding, causal and float masks."""
+"""numpygam.nn.transformer: the layers, stacks and nn.Transformer against PyTorch, every kind of mask."""
 import numpy as np
 import pytest
 import torch
@@ -8,111 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import numpygam.functional as F
-from numpygam import gradcheck, gradcheck_module, nn
+from numpygam import nn
+from oracle import TOL, normal, t
 
-TOL = dict(rtol=1e-10, atol=1e-10)  # float64 round-off through a few layers is ~1e-14
-
-
-def t(x):
-    return torch.tensor(x, dtype=torch.float64, requires_grad=True)
-
-
-def arrays(rng, *shape):
-    return rng.standard_normal(shape)
-
-
-# -- the functional pieces --------------------------------------------------------------
-
-@given(st.integers(1, 3), st.integers(1, 4), st.integers(1, 6), st.booleans(),
-       st.integers(0, 10_000))
-def test_layer_norm_matches_torch(B, T, D, affine, seed):
-    rng = np.random.default_rng(seed)
-    x = arrays(rng, B, T, D) * 3 + 1
-    w, b = (arrays(rng, D), arrays(rng, D)) if affine else (None, None)
-    y, cache = F.layer_norm_forward(x, w, b, eps=1e-5)
-    dy = arrays(rng, B, T, D)
-    dx, dw, db = F.layer_norm_backward(dy, cache)
-    xt = t(x)
-    wt, bt = (t(w), t(b)) if affine else (None, None)
-    yt = torch.nn.functional.layer_norm(xt, (D,), wt, bt, eps=1e-5)
-    yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(y, yt.detach().numpy(), **TOL)
-    np.testing.assert_allclose(dx, xt.grad.numpy(), **TOL)
-    if affine:
-        np.testing.assert_allclose(dw, wt.grad.numpy(), **TOL)
-        np.testing.assert_allclose(db, bt.grad.numpy(), **TOL)
-    else:
-        assert dw is None and db is None
-
-
-def test_layer_norm_module_loads_torch_and_keeps_float32():
-    tm = torch.nn.LayerNorm(5, dtype=torch.float32)  # whatever default dtype other tests set
-    with torch.no_grad():
-        tm.weight.normal_()
-        tm.bias.normal_()
-    m = nn.LayerNorm(5).load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
-    x = np.random.default_rng(0).standard_normal((2, 5)).astype(np.float32)
-    y = m(x)
-    assert y.dtype == np.float32 and m.backward(np.ones_like(y)).dtype == np.float32
-    np.testing.assert_allclose(y, tm(torch.tensor(x)).detach().numpy(), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
-def test_dropout_scales_kept_values_and_is_seeded(p):
-    x = np.random.default_rng(0).standard_normal((200, 50))
-    y, cache = F.dropout_forward(x, p, np.random.default_rng(1))
-    again, _ = F.dropout_forward(x, p, np.random.default_rng(1))
-    np.testing.assert_array_equal(y, again)
-    kept = y != 0
-    if p == 1.0:
-        assert not kept.any()
-    else:
-        np.testing.assert_allclose(y[kept], x[kept] / (1 - p), rtol=1e-15)
-        # the share dropped is p, within 4 standard deviations of a binomial
-        assert abs((1 - kept.mean()) - p) <= 4 * np.sqrt(p * (1 - p) / x.size) + 1e-12
-    dy = np.random.default_rng(2).standard_normal(x.shape)
-    dx = F.dropout_backward(dy, cache)
-    np.testing.assert_array_equal(dx == 0, ~kept if p > 0 else np.zeros_like(kept))
-
-
-def test_dropout_module_is_the_identity_in_eval_mode_and_rejects_bad_p():
-    d = nn.Dropout(0.5)
-    x = np.ones((4, 4))
-    assert (d(x) != x).any()
-    d.eval()
-    np.testing.assert_array_equal(d(x), x)
-    with pytest.raises(ValueError, match="p is a probability"):
-        nn.Dropout(1.5)
-
-
-def test_gelu_matches_torch_and_finite_differences():
-    x = np.linspace(-6, 6, 41)[None]
-    y, cache = F.gelu_forward(x)
-    xt = t(x)
-    yt = torch.nn.functional.gelu(xt)
-    dy = np.random.default_rng(0).standard_normal(x.shape)
-    yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-14, atol=1e-15)
-    np.testing.assert_allclose(F.gelu_backward(dy, cache), xt.grad.numpy(), rtol=1e-13,
-                               atol=1e-15)
-    assert gradcheck(F.gelu_forward, F.gelu_backward, {"x": x[:, ::4].copy()}).passed
-
-
-def test_sinusoidal_positions_follow_vaswani_and_the_causal_mask_is_lower_triangular():
-    pe = F.sinusoidal_positions(7, 6, np.float64)
-    pos, i = 5, 1  # PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(...)
-    assert pe[pos, 2 * i] == pytest.approx(np.sin(pos / 10000 ** (2 * i / 6)), abs=1e-15)
-    assert pe[pos, 2 * i + 1] == pytest.approx(np.cos(pos / 10000 ** (2 * i / 6)), abs=1e-15)
-    assert F.sinusoidal_positions(3, 5).shape == (3, 5)
-    mask = F.causal_mask(4)
-    float_mask = nn.Transformer.generate_square_subsequent_mask(4, np.float64)
-    expected = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
-    np.testing.assert_array_equal(float_mask, expected.numpy())
-    np.testing.assert_array_equal(mask, np.tril(np.ones((4, 4), bool)))  # True = may attend
-    np.testing.assert_array_equal(~mask, np.isinf(float_mask))
-
-
-# -- the layers against PyTorch ------------------------------------------------------------
 
 def _torch_layer(kind, E, H, ff, act, norm_first, seed):
     torch.manual_seed(seed)
@@ -168,9 +64,9 @@ def test_encoder_layer_matches_torch(data):
     act, norm_first = data.draw(st.sampled_from(["relu", "gelu"])), data.draw(st.booleans())
     tm, ours = _torch_layer("encoder", E, H, 5, act, norm_first, data.draw(st.integers(0, 99)))
     kpm, mask, fully_padded = _masks(data, rng, B, S, S, causal=True)
-    src = arrays(rng, B, S, E)
+    src = normal(rng, B, S, E)
     out = ours(src, src_mask=mask, src_key_padding_mask=kpm)
-    dout = arrays(rng, *out.shape)
+    dout = normal(rng, *out.shape)
     if fully_padded:
         dout[-1] = 0  # torch's NaN there would poison every gradient
     dsrc = ours.backward(dout)
@@ -200,10 +96,10 @@ def test_decoder_layer_matches_torch(data):
                                               T, np.float64)]))
     tgt_kpm = rng.random((B, T)) < 0.2
     tgt_kpm[:, 0] = False
-    tgt, memory = arrays(rng, B, T, E), arrays(rng, B, S, E)
+    tgt, memory = normal(rng, B, T, E), normal(rng, B, S, E)
     out = ours(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
                tgt_key_padding_mask=tgt_kpm, memory_key_padding_mask=mem_kpm)
-    dout = arrays(rng, *out.shape)
+    dout = normal(rng, *out.shape)
     if fully_padded:
         dout[-1] = 0
     dtgt, dmemory = ours.backward(dout)
@@ -235,7 +131,7 @@ def test_transformer_matches_torch_and_loads_its_state_dict(norm_first, batch_fi
     assert list(ours.state_dict()) == list(state)  # PyTorch's names, in PyTorch's order
     ours.load_state_dict(state)
     rng = np.random.default_rng(0)
-    src, tgt = arrays(rng, B, S, E), arrays(rng, B, T, E)
+    src, tgt = normal(rng, B, S, E), normal(rng, B, T, E)
     if not batch_first:
         src, tgt = src.transpose(1, 0, 2).copy(), tgt.transpose(1, 0, 2).copy()
     kpm = np.zeros((B, S), bool)
@@ -243,7 +139,7 @@ def test_transformer_matches_torch_and_loads_its_state_dict(norm_first, batch_fi
     tgt_mask = nn.Transformer.generate_square_subsequent_mask(T, np.float64)
     out = ours(src, tgt, tgt_mask=tgt_mask, src_key_padding_mask=kpm,
                memory_key_padding_mask=kpm)
-    dout = arrays(rng, *out.shape)
+    dout = normal(rng, *out.shape)
     dsrc, dtgt = ours.backward(dout)
     st_, tt = t(src), t(tgt)
     out_t = tm(st_, tt, tgt_mask=torch.tensor(tgt_mask), src_key_padding_mask=torch.tensor(kpm),
@@ -290,59 +186,8 @@ def test_dropout_masks_differ_between_the_copied_layers():
     assert draws[0] != draws[1]
 
 
-# -- the translator and the training command ------------------------------------------------
+# -- training mode, causal flags, limits, initialisation --------------------------------
 
-TINY = ["--model", "transformer", "--task", "reverse", "--d-model", "8", "--nhead", "2",
-        "--num-layers", "1", "--dim-feedforward", "16", "--batch-size", "8",
-        "--train-size", "200", "--heldout-limit", "20"]
-
-
-def test_translator_loss_matches_finite_differences_for_every_parameter():
-    from numpygam.tasks import copy_task, make_batch
-    pairs, vocab = copy_task(3, seed=5, min_len=2, max_len=5)
-    batch = make_batch(pairs, vocab, vocab)
-    nn.manual_seed(0)
-    model = nn.TransformerTranslator(len(vocab), len(vocab), d_model=4, nhead=2, num_layers=1,
-                                     dim_feedforward=6, dropout=0.0, max_len=8)
-    report = gradcheck_module(nn.SequenceLoss(model), [batch.src, batch.src_lengths, batch.tgt_in,
-                                                       batch.tgt_out], h=1e-5)
-    assert report.passed, str(report)
-
-
-def test_train_resume_and_translate_with_a_transformer(tmp_path, capsys):
-    from numpygam.__main__ import main
-    from numpygam.train import Trainer
-    out = tmp_path / "run"
-    assert main(["train", *TINY, "--steps", "6", "--eval-every", "3", "--out", str(out)]) == 0
-    assert "Transformer, d_model 8, 2 heads, 1+1 layers" in capsys.readouterr().out
-    assert main(["train", "--resume", str(out), "--steps", "8"]) == 0
-    trainer = Trainer.load(str(out / "checkpoint.npz"))
-    assert trainer.step == 8 and trainer.config.model == "transformer"
-    capsys.readouterr()
-    assert main(["translate", "1234", "--checkpoint", str(out / "checkpoint.npz")]) == 0
-    assert "cross-attention of each head" in capsys.readouterr().out
-    assert (out / "translate.png").exists()
-    assert main(["translate", "1234", "--beam", "3", "--checkpoint",
-                 str(out / "checkpoint.npz")]) == 0
-    assert main(["train", *TINY, "--nhead", "3", "--out", str(tmp_path / "bad")]) == 2
-    assert "divisible" in capsys.readouterr().err and not (tmp_path / "bad").exists()
-
-
-def test_float_padding_masks_are_added_like_torchs():
-    torch.manual_seed(1)
-    tm = torch.nn.MultiheadAttention(4, 2, batch_first=True, dtype=torch.float64)
-    ours = nn.MultiheadAttention(4, 2, dtype=np.float64)
-    ours.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
-    rng = np.random.default_rng(0)
-    q, kv = arrays(rng, 2, 3, 4), arrays(rng, 2, 5, 4)
-    kpm = rng.standard_normal((2, 5))  # any float: added to every query's scores
-    out, w = ours(q, kv, kv, key_padding_mask=kpm)
-    out_t, w_t = tm(t(q), t(kv), t(kv), key_padding_mask=torch.tensor(kpm))
-    np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL)
-    np.testing.assert_allclose(w, w_t.detach().numpy(), **TOL)
-
-
-# -- training mode, causal flags, 3-D masks, limits ------------------------------------------
 
 class _Replay(torch.nn.Module):
     """A torch dropout that applies a given scaled mask (the one numpygam drew)."""
@@ -370,7 +215,7 @@ def test_layers_in_training_mode_with_dropout_match_torch_given_the_same_masks(k
         E, H, ff, dropout=0.4, batch_first=True, norm_first=norm_first, dtype=np.float64)
     ours.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
     rng = np.random.default_rng(0)
-    x, mem, dy = arrays(rng, B, T, E), arrays(rng, B, S, E), arrays(rng, B, T, E)
+    x, mem, dy = normal(rng, B, T, E), normal(rng, B, S, E), normal(rng, B, T, E)
     ours.train()
     y = ours(x) if kind == "encoder" else ours(x, mem)
     names = ["dropout", "dropout1", "dropout2"] + (["dropout3"] if kind == "decoder" else [])
@@ -403,7 +248,7 @@ def test_is_causal_without_a_mask_applies_the_causal_mask():
     tm, ours = _torch_layer("encoder", 4, 2, 6, "relu", False, 0)
     ours.eval()
     rng = np.random.default_rng(1)
-    x = arrays(rng, 2, 5, 4)
+    x = normal(rng, 2, 5, 4)
     y = ours(x, is_causal=True)
     causal = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.float64)
     yt = tm(torch.tensor(x), src_mask=causal, is_causal=True)
@@ -414,37 +259,10 @@ def test_is_causal_without_a_mask_applies_the_causal_mask():
     assert not np.allclose(ours(x2)[:, :3], ours(x)[:, :3])  # without it the past does change
     tdm, dec = _torch_layer("decoder", 4, 2, 6, "relu", True, 2)
     dec.eval()
-    mem = arrays(rng, 2, 3, 4)
+    mem = normal(rng, 2, 3, 4)
     y = dec(x, mem, tgt_is_causal=True)
     yt = tdm(torch.tensor(x), torch.tensor(mem), tgt_mask=causal, tgt_is_causal=True)
     np.testing.assert_allclose(y, yt.detach().numpy(), **TOL)
-
-
-@pytest.mark.parametrize("dtype", [bool, np.float64])
-def test_a_3d_attn_mask_is_read_batch_major_like_torchs(dtype):
-    """attn_mask of shape (B * H, Tq, Tk): row b * H + h is batch b's head h."""
-    B, H, E, Tq, Tk = 3, 2, 4, 2, 5
-    torch.manual_seed(0)
-    tm = torch.nn.MultiheadAttention(E, H, batch_first=True, dtype=torch.float64)
-    ours = nn.MultiheadAttention(E, H, dtype=np.float64)
-    ours.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
-    rng = np.random.default_rng(4)
-    q, k = arrays(rng, B, Tq, E), arrays(rng, B, Tk, E)
-    if dtype is bool:
-        mask = rng.random((B * H, Tq, Tk)) < 0.5
-        mask[:, :, 0] = False  # every row keeps a key (torch gives NaN for none)
-    else:
-        mask = arrays(rng, B * H, Tq, Tk) * 3
-    out, w = ours(q, k, k, attn_mask=mask, average_attn_weights=False)
-    qt, kt = t(q), t(k)
-    out_t, w_t = tm(qt, kt, kt, attn_mask=torch.tensor(mask), average_attn_weights=False)
-    np.testing.assert_allclose(out, out_t.detach().numpy(), **TOL)
-    np.testing.assert_allclose(w, w_t.detach().numpy(), **TOL)
-    dout = arrays(rng, B, Tq, E)
-    out_t.backward(torch.tensor(dout))
-    dq, dk, dv = ours.backward(dout)
-    np.testing.assert_allclose(dq, qt.grad.numpy(), **TOL)
-    np.testing.assert_allclose(dk + dv, kt.grad.numpy(), **TOL)
 
 
 def test_positions_accept_exactly_max_len_and_refuse_one_more():
@@ -484,22 +302,6 @@ def test_a_dropout_outside_0_1_is_refused_by_every_layer(dropout):
     for cls in (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer):
         with pytest.raises(ValueError, match="dropout is a probability in"):
             cls(4, 2, 8, dropout=dropout)
-
-
-def test_the_translators_head_weights_are_the_last_decoder_layers():
-    """With two decoder layers, the weights a translator reports (and `translate` draws)
-    are the last layer's cross-attention, per head and averaged over the heads."""
-    from numpygam.nn import TransformerTranslator
-    model = TransformerTranslator(12, 12, d_model=8, nhead=2, num_layers=2, dim_feedforward=16,
-                                  dropout=0.0)
-    model.eval()
-    rng = np.random.default_rng(0)
-    src, tgt = rng.integers(3, 12, (2, 5)), rng.integers(3, 12, (2, 4))
-    model(src, np.array([5, 4]), tgt)
-    last, first = (model.transformer.decoder.layers[i].cross_weights for i in (-1, 0))
-    assert not np.allclose(last, first)
-    np.testing.assert_array_equal(model.head_weights, last)
-    np.testing.assert_allclose(model.weights, last.mean(axis=1))
 
 
 def test_the_transformer_starts_from_xavier_uniform_as_pytorchs():
