@@ -14,11 +14,16 @@ errors for the same bad inputs.  A new fast op is one row here.
 from collections import namedtuple
 
 from .. import functional as F
-from . import attention, conv, gam, multihead, scores
+from . import attention, conv, gam, linear, multihead, scores, softmax
 
 Twin = namedtuple("Twin", "name textbook fast example options", defaults=({},))
 
 TWINS = (
+    Twin("linear", (F.linear_forward, F.linear_backward),
+         (linear.linear_forward, linear.linear_backward), "linear"),
+    *(Twin(name, (F.softmax_forward, F.softmax_backward),
+           (F.softmax_forward, softmax.softmax_backward), name)
+      for name in ("softmax", "softmax (a fully masked row)")),
     *(Twin(f"conv2d ({method}, {size})", (F.conv2d_forward, F.conv2d_backward),
            (conv.conv2d_forward, conv.conv2d_backward), example, {"method": method})
       for method, size, example in (("gemm", "3x3", "conv2d"), ("dft", "3x3", "conv2d"),

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from .. import fast
 from .. import functional as F
 from . import init
 from .module import Module, Parameter, add_grads, data, positive_ints
@@ -13,6 +14,8 @@ class Linear(Module):
 
     weight: (out_features, in_features), bias: (out_features,), both drawn
     from U(-1/sqrt(in_features), 1/sqrt(in_features)) as PyTorch does.
+    self.fast (nn.Module's switch): True (default) numpygam.fast.linear_forward, False
+    the textbook F.linear_forward; the same numbers.
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
@@ -23,12 +26,17 @@ class Linear(Module):
         self.bias = Parameter(init.uniform((out_features,), bound, rng, dtype)) if bias else None
 
     def forward(self, x):
-        y, cache = F.linear_forward(x, self.weight.data, data(self.bias))
-        self.push_cache(cache)
+        if self.fast:   # the bias added in place, db as one BLAS product
+            y, cache = fast.linear_forward(x, self.weight.data, data(self.bias))
+        else:           # the textbook: y = x W^T + b
+            y, cache = F.linear_forward(x, self.weight.data, data(self.bias))
+        self.push_cache((self.fast, cache))
         return y
 
     def backward(self, dy):
-        dx, dW, db = F.linear_backward(dy, self.pop_cache())
+        was_fast, cache = self.pop_cache()
+        backward = fast.linear_backward if was_fast else F.linear_backward
+        dx, dW, db = backward(dy, cache)
         add_grads((self.weight, dW), (self.bias, db))
         return dx
 

@@ -83,20 +83,20 @@ class MultiheadAttention(Module):
         mask, bias = self._masks(key_padding_mask, attn_mask, B, Tq, key.shape[1])
         if bias is not None:
             bias = bias.astype(query.dtype)
-        weights_args = (query, key, value, self.in_proj_weight.data, data(self.in_proj_bias),
-                        self.out_proj.weight.data, data(self.out_proj.bias), self.num_heads)
-        if self.fast:   # the batch in shares, one per core
-            (out, weights), cache = fast.multi_head_attention_forward(*weights_args, mask=mask,
-                                                                      bias=bias)
+        args = (query, key, value, self.in_proj_weight.data, data(self.in_proj_bias),
+                self.out_proj.weight.data, data(self.out_proj.bias), self.num_heads)
+        if self.fast:   # the batch in shares, one per core; the weights as asked, per share
+            wanted = ("mean" if average_attn_weights else "per head") if need_weights else None
+            (out, weights), cache = fast.multi_head_attention_forward(*args, mask=mask,
+                                                                      bias=bias, weights=wanted)
         else:           # the textbook: projections, heads, attention, merge, projection
-            (out, weights), cache = F.multi_head_attention_forward(*weights_args, mask=mask,
-                                                                   bias=bias)
+            (out, weights), cache = F.multi_head_attention_forward(*args, mask=mask, bias=bias)
+            if need_weights and average_attn_weights:
+                weights = weights.mean(axis=1)
         H, Tk = self.num_heads, key.shape[1]
         weights_shape = (B, Tq, Tk) if average_attn_weights else (B, H, Tq, Tk)
         self.push_cache((self.fast, cache, average_attn_weights, weights_shape))
-        if not need_weights:
-            return out, None
-        return out, weights.mean(axis=1) if average_attn_weights else weights
+        return out, weights if need_weights else None
 
     def backward(self, dout, dweights=None):
         cache = self.pop_cache()

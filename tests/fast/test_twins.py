@@ -42,7 +42,7 @@ def test_every_example_a_twin_names_exists_and_every_fast_op_has_a_row():
     from numpygam import fast
     assert all(twin.example in EXAMPLES for twin in TWINS)
     in_table = {twin.fast[0] for twin in TWINS}
-    for name in ("conv2d_forward", "channel_gate_forward", "spatial_gate_forward",
+    for name in ("linear_forward", "conv2d_forward", "channel_gate_forward", "spatial_gate_forward",
                  "general_score_forward", "concat_score_forward", "additive_score_forward",
                  "location_score_forward", "attention_forward", "multi_head_attention_forward"):
         assert getattr(fast, name) in in_table, name

@@ -1,0 +1,33 @@
+"""The affine map on the fast floor: F.linear_forward / F.linear_backward's twin
+(numpygam/functional/linear.py, where the formulas are).
+
+    forward    the bias added in place to the new product (no second array)
+    backward   db = 1^T dy, a BLAS matrix-vector product, instead of dy.sum(axis=0)
+
+Measured on 2 cores, float32 (timed with timeit, the best of 5 x 20): db of a (4096,
+768) dy 0.19 against 0.33 ms; at (1280, 128) 13 against 34 us (bench_idioms.py's row).
+A Transformer training step runs some two dozen of these backwards.
+"""
+import numpy as np
+
+from ..functional.linear import LinearCache, linear_arguments
+
+
+def linear_forward(x, W, b=None):
+    """F.linear_forward's twin: y = x W^T + b.
+    x: (..., Din)   W: (Dout, Din)   b: (Dout,) or None   ->   y: (..., Dout)"""
+    linear_arguments("linear_forward", x, W, b)
+    y = x.reshape(-1, W.shape[1]) @ W.T
+    if b is not None:
+        y += b                   # y is a new array: adding in place saves a copy
+    return y.reshape(x.shape[:-1] + (W.shape[0],)), LinearCache(x, W, b is not None)
+
+
+def linear_backward(dy, cache):
+    """F.linear_backward's twin: dx = dy W, dW = dy^T x, db = 1^T dy (summed over every
+    leading axis)."""
+    x, W = cache.x, cache.W
+    rows, drows = x.reshape(-1, W.shape[1]), dy.reshape(-1, W.shape[0])
+    dx = (drows @ W).reshape(x.shape)
+    db = np.ones(len(drows), dy.dtype) @ drows if cache.has_bias else None
+    return dx, drows.T @ rows, db
