@@ -128,7 +128,7 @@ def test_bad_attention_input_gives_a_clear_error(call, error, words):
     (lambda: FC.conv2d_forward(np.ones((2, 4, 5, 5)), np.ones((3, 2, 3, 3)), groups=2),
      ["groups=2", "output channels (3)"]),
     (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), stride=3),
-     ["stride must be 1 or 2", "3"]),
+     ["stride must be the integer 1 or 2", "3"]),
     (lambda: FC.conv2d_forward(np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), padding_mode="reflect"),
      ["padding_mode", "'reflect'"]),
     (lambda: FC.conv2d_forward(np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3))),

@@ -20,9 +20,10 @@ the tests check them equal.  The textbook floor imports nothing from here.
     memory.py      keep_freed_memory(): glibc's malloc keeps freed memory (opt in)
     twins.py       TWINS: (name, textbook, fast, example, options), one row a pair
 
-Importing numpygam.fast changes nothing in the process either: the thread pool, its
-fork hook and threadpoolctl come with the first batch split, and malloc is changed
-only by keep_freed_memory().
+Importing numpygam.fast changes nothing in the process either: threadpoolctl is
+loaded by the first call that asks how many shares a batch gets (any fast op that may
+split one), the thread pool and its fork hook come with the first batch split, and
+malloc is changed only by keep_freed_memory().
 """
 from . import attention, conv, gam, linear, memory, multihead, parallel, scores, softmax
 from .attention import attention_backward, attention_forward, context_backward

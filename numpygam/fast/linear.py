@@ -11,13 +11,14 @@ A Transformer training step runs some two dozen of these backwards.
 import numpy as np
 
 from ..functional.linear import LinearCache, linear_arguments
+from .matmul import as_rows
 
 
 def linear_forward(x, W, b=None):
     """F.linear_forward's twin: y = x W^T + b.
     x: (..., Din)   W: (Dout, Din)   b: (Dout,) or None   ->   y: (..., Dout)"""
     linear_arguments("linear_forward", x, W, b)
-    y = x.reshape(-1, W.shape[1]) @ W.T
+    y = as_rows(x) @ W.T
     if b is not None:
         y += b                   # y is a new array: adding in place saves a copy
     return y.reshape(x.shape[:-1] + (W.shape[0],)), LinearCache(x, W, b is not None)
@@ -27,7 +28,7 @@ def linear_backward(dy, cache):
     """F.linear_backward's twin: dx = dy W, dW = dy^T x, db = 1^T dy (summed over every
     leading axis)."""
     x, W = cache.x, cache.W
-    rows, drows = x.reshape(-1, W.shape[1]), dy.reshape(-1, W.shape[0])
+    rows, drows = as_rows(x), as_rows(dy)
     dx = (drows @ W).reshape(x.shape)
     db = np.ones(len(drows), dy.dtype) @ drows if cache.has_bias else None
     return dx, drows.T @ rows, db

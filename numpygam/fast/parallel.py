@@ -43,7 +43,6 @@ multiply-adds: below that, handing it to a thread costs more than it saves.
 import contextvars
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -126,6 +125,7 @@ def map_shares(fn, items):
     items = list(items)
     if len(items) == 1 or not _running.acquire(blocking=False):
         return [fn(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor, wait  # with the first pool, not on import
     try:
         if not _state["fork_hook"]:  # the first pool: a forked child must not inherit it
             os.register_at_fork(after_in_child=_forget_threads_after_fork)

@@ -29,7 +29,7 @@ from ..functional.scores import (
     general_arguments,
     location_arguments,
 )
-from .matmul import matmul_last
+from .matmul import as_rows, matmul_last
 
 # -- general -----------------------------------------------------------------------
 
@@ -52,8 +52,7 @@ def general_score_backward(de, cache):
     dqW = de @ cache.k                                   # (B, Tq, Dk)
     dq = matmul_last(dqW, cache.W.T)
     dk = de.transpose(0, 2, 1) @ cache.qW
-    Dq, Dk = cache.W.shape
-    dW = cache.q.reshape(-1, Dq).T @ dqW.reshape(-1, Dk)
+    dW = as_rows(cache.q).T @ as_rows(dqW)
     return dq, dk, dW
 
 
@@ -114,8 +113,7 @@ def projected_additive_score_backward(de, cache):
        db   = sum_bij g_ij                 (A,), or None without a bias
     """
     z, v = cache.hidden, cache.v
-    A = v.shape[0]
-    dv = de.reshape(-1) @ z.reshape(-1, A)
+    dv = de.reshape(-1) @ as_rows(z)
     # g = de v (1 - z^2), (B, Tq, Tk, A), built in one array: 104 us against 115 us with
     # a temporary per factor at (64, 1, 30, 64) (benchmarks/bench_idioms.py)
     g = z * z
@@ -125,8 +123,8 @@ def projected_additive_score_backward(de, cache):
     dQ = g.sum(axis=2)                                    # (B, Tq, A)
     dK = g.sum(axis=1)                                    # (B, Tk, A)
     dq = matmul_last(dQ, cache.Wq)
-    dWq = dQ.reshape(-1, A).T @ cache.q.reshape(-1, cache.q.shape[-1])
-    db = dQ.reshape(-1, A).sum(axis=0) if cache.has_bias else None
+    dWq = as_rows(dQ).T @ as_rows(cache.q)
+    db = as_rows(dQ).sum(axis=0) if cache.has_bias else None
     return dq, dK, dWq, dv, db
 
 
@@ -155,8 +153,7 @@ def additive_score_backward(de, cache):
     -> (dq, dk, dWq, dWk, dv, db), as F.additive_score_backward.
     """
     dq, dK, dWq, dv, db = projected_additive_score_backward(de, cache.projected)
-    A, Dk = cache.Wk.shape
-    dWk = dK.reshape(-1, A).T @ cache.k.reshape(-1, Dk)
+    dWk = as_rows(dK).T @ as_rows(cache.k)
     return dq, matmul_last(dK, cache.Wk), dWq, dWk, dv, db
 
 
@@ -185,8 +182,7 @@ def location_score_forward(q, W):
 
 def location_score_backward(de, cache):
     """F.location_score_backward's twin: dq = de W, dW = sum_bi de_i^T q_i, folded."""
-    Tk, Dq = cache.W.shape
-    return matmul_last(de, cache.W), de.reshape(-1, Tk).T @ cache.q.reshape(-1, Dq)
+    return matmul_last(de, cache.W), as_rows(de).T @ as_rows(cache.q)
 
 
 # The fast twin of each score that has one, by the names of F.SCORES

@@ -94,8 +94,8 @@ def conv_arguments(op, x, W, b, stride, padding, padding_mode, groups):
         dim_equal(op, "b.shape[0] must equal the output channels W.shape[0]", b.shape[0],
                   W.shape[0])
     same_dtype(op, x=x, W=W, b=b)
-    if stride not in (1, 2):
-        raise ValueError(f"{op}: stride must be 1 or 2, got {stride}")
+    if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride not in (1, 2):
+        raise ValueError(f"{op}: stride must be the integer 1 or 2, got {stride!r}")
     if padding_mode not in PADDING_MODES:
         raise ValueError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
     if not isinstance(padding, (int, np.integer)) or padding < 0:

@@ -36,6 +36,26 @@ def _merge_heads(x, H):
     return x.reshape(BH // H, H, T, d).transpose(0, 2, 1, 3).reshape(BH // H, T, H * d)
 
 
+def multi_head_attention_arguments(query, key, value, in_proj_weight, num_heads, mask, bias):
+    """Raise unless the arguments fit (shapes of multi_head_attention_forward's docstring);
+    -> (mask, bias), each checked and broadcast to (B, H, Tq, Tk), or None."""
+    op = "multi_head_attention_forward"
+    for name, x in (("query", query), ("key", key), ("value", value)):
+        float_array(op, name, x, ndim=3)
+    B, Tq, E = query.shape
+    Tk = key.shape[1]
+    if E % num_heads:
+        raise ValueError(f"{op}: embed_dim {E} must be divisible by num_heads {num_heads}")
+    dim_equal(op, "key.shape must equal value.shape", key.shape, value.shape)
+    dim_equal(op, "key.shape[0] must equal the query's batch size B", key.shape[0], B)
+    dim_equal(op, "key.shape[2] must equal the query's embed_dim", key.shape[2], E)
+    dim_equal(op, "in_proj_weight.shape must be (3E, E)", in_proj_weight.shape, (3 * E, E))
+    shape = (B, num_heads, Tq, Tk)
+    mask = bool_mask(op, "mask", mask, shape)
+    bias = None if bias is None else float_broadcast(op, "bias", bias, shape)
+    return mask, bias
+
+
 def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias,
                                  out_proj_weight, out_proj_bias, num_heads, mask=None,
                                  bias=None):
@@ -55,22 +75,13 @@ def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias
     Returns (dquery, dkey, dvalue, din_proj_weight, din_proj_bias, dout_proj_weight,
     dout_proj_bias); a bias passed as None gets None.
     """
-    op = "multi_head_attention_forward"
-    for name, x in (("query", query), ("key", key), ("value", value)):
-        float_array(op, name, x, ndim=3)
-    B, Tq, E = query.shape
-    Tk = key.shape[1]
-    if E % num_heads:
-        raise ValueError(f"{op}: embed_dim {E} must be divisible by num_heads {num_heads}")
-    dim_equal(op, "key.shape must equal value.shape", key.shape, value.shape)
-    dim_equal(op, "key.shape[0] must equal the query's batch size B", key.shape[0], B)
-    dim_equal(op, "key.shape[2] must equal the query's embed_dim", key.shape[2], E)
-    dim_equal(op, "in_proj_weight.shape must be (3E, E)", in_proj_weight.shape, (3 * E, E))
-    H = num_heads
+    mask, bias = multi_head_attention_arguments(query, key, value, in_proj_weight, num_heads,
+                                                mask, bias)
+    (B, Tq, E), H, Tk = query.shape, num_heads, key.shape[1]
     if mask is not None:
-        mask = bool_mask(op, "mask", mask, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
+        mask = mask.reshape(B * H, Tq, Tk)
     if bias is not None:
-        bias = float_broadcast(op, "bias", bias, (B, H, Tq, Tk)).reshape(B * H, Tq, Tk)
+        bias = bias.reshape(B * H, Tq, Tk)
     if query is key and key is value:
         # self-attention: the three projections of one x are one linear map with
         # in_proj_weight [W_q; W_k; W_v], as torch.nn.functional.multi_head_attention_forward

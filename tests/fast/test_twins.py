@@ -4,6 +4,7 @@ forced into shares, and the same error for the same bad input."""
 import numpy as np
 import pytest
 
+import numpygam.functional as F
 from numpygam.examples import examples
 from numpygam.fast import TWINS
 from oracle import batch_split_into
@@ -103,3 +104,78 @@ def test_the_fast_op_refuses_what_its_twin_refuses_with_the_same_words(twin):
         assert got == want, what
         refused += want[0] != "no error"
     assert refused >= len(inputs)  # the spoiled inputs are refused, not silently used
+
+
+# -- what an outside reviewer found beyond the examples: each case run on both floors --
+
+def _r(*shape):
+    return np.random.default_rng(3).standard_normal(shape)
+
+
+def _mha(module, q, kv, **kwargs):
+    return module.multi_head_attention_forward(q, kv, kv, _r(12, 4), _r(12), _r(4, 4), _r(4), 2,
+                                               **kwargs)
+
+
+def _context_backward_with_dc_of_another_tq(module):
+    _, cache = F.context_forward(np.abs(_r(2, 3, 4)), _r(2, 4, 3))
+    return module.context_backward(_r(2, 1, 3), cache)   # the forward had Tq = 3
+
+
+def _attention_round_trip(module, score, q, k, **params):
+    (c, a), cache = module.attention_forward(q, k, _r(*k.shape[:2], 3), score, **params)
+    return module.attention_backward((np.ones_like(c), np.ones_like(a)), cache)
+
+
+def _fast_module(name):
+    from numpygam import fast
+    return {"multihead": fast.multihead, "attention": fast.attention, "conv": fast.conv}[name]
+
+
+OUTSIDER_CASES = {
+    "a key of another batch, in shares": ("multihead", lambda m: _mha(m, _r(2, 3, 4), _r(3, 5, 4))),
+    "a mask of more rows, in shares": ("multihead", lambda m: _mha(
+        m, _r(2, 3, 4), _r(2, 5, 4), mask=np.ones((3, 1, 1, 5), bool))),
+    "a mask given as a list": ("multihead", lambda m: _mha(
+        m, _r(2, 3, 4), _r(2, 5, 4), mask=[[True] * 5])),
+    "no query": ("multihead", lambda m: _mha(m, None, _r(2, 5, 4))),
+    "one query's dc for a forward of three": ("attention", _context_backward_with_dc_of_another_tq),
+    "no keys, the location score": ("attention", lambda m: _attention_round_trip(
+        m, "location", _r(2, 3, 4), np.zeros((2, 0, 4)), W=np.zeros((0, 4)))),
+    "no attention size, additive": ("attention", lambda m: _attention_round_trip(
+        m, "additive", _r(2, 3, 4), _r(2, 5, 4), Wq=np.zeros((0, 4)), Wk=np.zeros((0, 4)),
+        v=np.zeros(0))),
+    "no query features, general": ("attention", lambda m: _attention_round_trip(
+        m, "general", np.zeros((2, 3, 0)), _r(2, 5, 4), W=np.zeros((0, 4)))),
+    "a stride of 2.0": ("conv", lambda m: m.conv2d_forward(_r(1, 2, 6, 6), _r(3, 2, 3, 3),
+                                                          stride=2.0)),
+}
+
+
+@pytest.mark.parametrize("case", OUTSIDER_CASES)
+def test_the_fast_floor_answers_what_the_textbook_answers_beyond_the_examples(case):
+    """The same result or the same error on both floors, with the batch split into
+    shares (where a share could hide a misfit or name its own shapes)."""
+    import numpygam.functional.attention
+    import numpygam.functional.conv
+    import numpygam.functional.multihead
+    name, call = OUTSIDER_CASES[case]
+    textbook = {"multihead": numpygam.functional.multihead, "attention": numpygam.functional.attention,
+                "conv": numpygam.functional.conv}[name]
+
+    def outcome(module):
+        try:
+            return call(module)
+        except Exception as err:
+            return type(err).__name__, str(err)
+    want = outcome(textbook)
+    with batch_split_into(2):
+        got = outcome(_fast_module(name))
+    if isinstance(want, tuple) and isinstance(want[0], str):
+        assert got == want
+    else:
+        assert len(got) == len(want)
+        for g, w in zip(want, got):
+            assert (g is None) == (w is None)
+            if w is not None:
+                np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
