@@ -64,7 +64,9 @@ def attention_forward(q, k, values, score="dot", mask=None, bias=None, **params)
 
 def attention_backward(dout, cache):
     """Backward of attention_forward, as F.attention_backward:
-    -> (dq, dk, dvalues, *the score's parameter gradients in SCORES order)."""
+    dout = (dc (B, Tq, Dv), dweights (B, Tq, Tk) or None)
+    -> (dq (B, Tq, Dq), dk (B, Tk, Dk), dvalues (B, Tk, Dv), *the score's parameter
+       gradients in SCORES order)."""
     dc, dweights = dout
     da, dvalues = context_backward(dc, cache.context_cache)
     if dweights is not None:

@@ -25,8 +25,9 @@ def linear_forward(x, W, b=None):
 
 
 def linear_backward(dy, cache):
-    """F.linear_backward's twin: dx = dy W, dW = dy^T x, db = 1^T dy (summed over every
-    leading axis)."""
+    """F.linear_backward's twin, every leading axis a batch axis:
+    dy: (..., Dout)   cache: F's LinearCache(x (..., Din), W (Dout, Din), has_bias)
+    -> dx = dy W (..., Din),  dW = dy^T x (Dout, Din),  db = 1^T dy (Dout,) or None"""
     x, W = cache.x, cache.W
     rows, drows = as_rows(x), as_rows(dy)
     dx = (drows @ W).reshape(x.shape)

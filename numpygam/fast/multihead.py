@@ -70,17 +70,16 @@ def multi_head_attention_forward(query, key, value, in_proj_weight, in_proj_bias
                                            out_proj_weight, out_proj_bias, num_heads,
                                            mask=None if mask is None else mask[s],
                                            bias=None if bias is None else bias[s])
-        shape = w.shape
         w = w if weights == "per head" else w.mean(axis=1) if weights == "mean" else None
-        return (out, w), (cache, shape)
+        return (out, w), cache
 
     shares = parallel.batch_shares(len(query), multiply_adds(query, key))
     parts = parallel.map_shares(share, shares)
     out = parallel.joined([out for (out, _), _ in parts])
     joined_weights = parallel.joined([w for (_, w), _ in parts])
-    H, Tq, Tk = parts[0][1][1][1:]
+    B, Tq, _ = query.shape
     return (out, joined_weights), MultiheadSharesCache(
-        shares, [c for _, (c, _) in parts], out.shape, (len(out), H, Tq, Tk))
+        shares, [cache for _, cache in parts], out.shape, (B, num_heads, Tq, key.shape[1]))
 
 
 def multi_head_attention_backward(dout, cache):

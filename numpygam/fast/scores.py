@@ -46,9 +46,9 @@ def general_score_forward(q, k, W):
 
 
 def general_score_backward(de, cache):
-    """F.general_score_backward's twin: dq = (de k) W^T, dk = de^T (q W),
-    dW = sum_b q^T (de k), with the products over the feature axis folded into one.
-    cache: F's GeneralCache."""
+    """F.general_score_backward's twin, the products over the feature axis folded:
+    de: (B, Tq, Tk)   cache: F's GeneralCache(q, k, W, qW)
+    -> dq = (de k) W^T (B, Tq, Dq),  dk = de^T (q W) (B, Tk, Dk),  dW = sum_b q^T (de k) (Dq, Dk)"""
     dqW = de @ cache.k                                   # (B, Tq, Dk)
     dq = matmul_last(dqW, cache.W.T)
     dk = de.transpose(0, 2, 1) @ cache.qW
@@ -150,7 +150,9 @@ def additive_score_forward(q, k, Wq, Wk, v, b=None):
 def additive_score_backward(de, cache):
     """Backward of additive_score_forward: projected_additive_score_backward, then the
     key side, dk_j = dK_j Wk and dWk = sum_bj dK_j k_j^T.
-    -> (dq, dk, dWq, dWk, dv, db), as F.additive_score_backward.
+    de: (B, Tq, Tk)   cache: AdditiveCache(the projected score's cache, k, Wk)
+    -> (dq (B, Tq, Dq), dk (B, Tk, Dk), dWq (A, Dq), dWk (A, Dk), dv (A,), db (A,) or
+       None), as F.additive_score_backward.
     """
     dq, dK, dWq, dv, db = projected_additive_score_backward(de, cache.projected)
     dWk = as_rows(dK).T @ as_rows(cache.k)
@@ -166,7 +168,9 @@ def concat_score_forward(q, k, W, v):
 
 
 def concat_score_backward(de, cache):
-    """-> (dq, dk, dW = [dWq | dWk], dv), as F.concat_score_backward."""
+    """Backward of concat_score_forward, by additive_score_backward:
+    de: (B, Tq, Tk) -> (dq (B, Tq, Dq), dk (B, Tk, Dk), dW = [dWq | dWk] (A, Dq + Dk),
+    dv (A,)), as F.concat_score_backward."""
     dq, dk, dWq, dWk, dv, _ = additive_score_backward(de, cache)
     return dq, dk, np.concatenate([dWq, dWk], axis=1), dv
 
@@ -181,7 +185,8 @@ def location_score_forward(q, W):
 
 
 def location_score_backward(de, cache):
-    """F.location_score_backward's twin: dq = de W, dW = sum_bi de_i^T q_i, folded."""
+    """F.location_score_backward's twin, folded: de: (B, Tq, Tk), cache: F's
+    LocationCache(q, W) -> dq = de W (B, Tq, Dq),  dW = sum_bi de_i^T q_i (Tk, Dq)."""
     return matmul_last(de, cache.W), as_rows(de).T @ as_rows(cache.q)
 
 
