@@ -204,8 +204,8 @@ def _grade(args):
             points = read_points(args.points, exercises)
         except (OSError, ValueError) as err:  # missing, not JSON, unknown names, bad values
             return _usage_error(f"--points {args.points}: {err}")
-    if not args.no_sandbox and sandbox.unavailable():
-        return _usage_error(sandbox.unavailable())
+    if not args.no_sandbox and sandbox.unavailable(strict=True):
+        return _usage_error(sandbox.unavailable(strict=True))
     return main_class(args.submissions, points, args.csv, args.json_dir, timeout,
                       use_sandbox=not args.no_sandbox, seed=args.seed)
 
@@ -353,9 +353,10 @@ def _autograder(args):
     problem = _writable_folder("the folder of", os.path.dirname(os.path.abspath(args.zip)))
     if problem:
         return _usage_error(problem)
-    write_autograder(args.zip, points)
+    write_autograder(args.zip, points, use_sandbox=not args.no_sandbox)
     print(f"wrote {args.zip}: upload it in Gradescope under Configure Autograder -> Zip file "
-          f"upload ({len(points)} exercises, {sum(points.values()):g} points)")
+          f"upload ({len(points)} exercises, {sum(points.values()):g} points"
+          f"{', graded WITHOUT a sandbox' if args.no_sandbox else ''})")
     return 0
 
 
@@ -432,6 +433,10 @@ def main(argv=None):
     ag.set_defaults(func=_autograder)
     ag.add_argument("zip", help="the zip file to write, e.g. autograder.zip")
     ag.add_argument("--points", help="a JSON file of points per exercise (default 1 each)")
+    ag.add_argument("--no-sandbox", action="store_true",
+                    help="grade without the bubblewrap sandbox where Gradescope's machine "
+                         "cannot start one (said in every result); without it, such a machine "
+                         "grades no one and says why")
     ls = sub.add_parser("lessons", help="write the lessons as .ipynb notebooks into a folder")
     ls.set_defaults(func=_lessons)
     ls.add_argument("folder")

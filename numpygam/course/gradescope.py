@@ -10,8 +10,13 @@ writes a zip in the layout Gradescope's autograder expects
     points.json       the points of each exercise
     numpygam/, pyproject.toml, README.md   the library itself, so nothing is downloaded
 
-On Gradescope each submission already runs in a container of its own; the bubblewrap
-sandbox is used there too where it can start, and the results say which.
+On Gradescope each submission already runs in a container of its own, as root, with
+the complete numpygam installed in /autograder/venv: the bubblewrap sandbox is what
+keeps that copy (and the grader's results file) out of a submission's reach.  Where the
+sandbox cannot start or cannot cap processes and memory there, no one is graded and
+results.json says why, unless the zip was written with --no-sandbox: then each
+submission runs as a plain subprocess as a uid of its own (it can neither write
+results.json nor signal the grader), and every result says "WITHOUT a sandbox".
 """
 import io
 import json
@@ -26,8 +31,10 @@ from . import grading, sandbox
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when the autograder image is built.
 set -euo pipefail
-apt-get update
-apt-get install -y python3 python3-venv python3-pip
+if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+    apt-get update
+    apt-get install -y python3 python3-venv python3-pip
+fi
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install "/autograder/source[grading]"
 """
@@ -37,7 +44,7 @@ RUN = """#!/usr/bin/env bash
 # /autograder/submission, and the results go to /autograder/results/results.json.
 cd /autograder/source
 exec /autograder/venv/bin/python -m numpygam.course.gradescope \\
-    /autograder/submission /autograder/results/results.json points.json
+    /autograder/submission /autograder/results/results.json points.json {sandbox}
 """
 
 PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,12 +58,14 @@ def _add(archive, name, data, executable=False):
     archive.writestr(info, data)
 
 
-def write_autograder(path, points):
-    """The autograder zip at path for the exercises in points ({exercise: points})."""
+def write_autograder(path, points, use_sandbox=True):
+    """The autograder zip at path for the exercises in points ({exercise: points});
+    use_sandbox=False: graded without the sandbox (said in every result)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "setup.sh", SETUP, executable=True)
-        _add(archive, "run_autograder", RUN, executable=True)
+        _add(archive, "run_autograder", RUN.format(sandbox="sandbox" if use_sandbox else
+                                                   "no-sandbox"), executable=True)
         _add(archive, "points.json", json.dumps(points, indent=2))
         for name in ("pyproject.toml", "README.md"):
             with open(os.path.join(ROOT, name), "rb") as f:
@@ -75,7 +84,8 @@ def write_autograder(path, points):
 
 def _find(submission, exercise):
     """The student's file for exercise: <exercise>.py anywhere in the submission (Gradescope
-    keeps the folders of an upload), or None."""
+    keeps the folders of an upload; symbolic links to folders are not followed), or None.
+    A symbolic link is returned as it is: grading refuses it."""
     for folder, dirs, files in os.walk(submission):
         dirs.sort()
         if f"{exercise}.py" in files:
@@ -83,28 +93,44 @@ def _find(submission, exercise):
     return None
 
 
-def run(submission, results_path, points_path):
-    """Grade the exercise files in submission; write Gradescope's results.json."""
+def _write(results_path, document):
+    os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
+    grading._atomic_write(results_path, json.dumps(document, indent=2))
+
+
+def run(submission, results_path, points_path, use_sandbox=True):
+    """Grade the exercise files in submission; write Gradescope's results.json.  Where the
+    sandbox cannot be what sandbox.py promises (and use_sandbox), no one is graded: the
+    results say why, and the autograder exits 1."""
     start = time.time()
     with open(points_path) as f:
         points = json.load(f)
-    use_sandbox = sandbox.unavailable() is None
-    editions = grading.Editions()
+    refusal = sandbox.unavailable(strict=True) if use_sandbox else sandbox.unsandboxed_problem()
     results = []
-    try:
-        for name in points:
-            path = _find(submission, name) or os.path.join(submission, f"{name}.py")
-            results.append(grading.grade_file(name, path, edition=editions[name],
-                                              use_sandbox=use_sandbox))
-    finally:
-        editions.close()
+    if refusal is None:
+        editions = grading.Editions(use_sandbox, strict=True)
+        try:
+            editions.prepare(list(points))
+            for name in points:
+                path = _find(submission, name) or os.path.join(submission, f"{name}.py")
+                results.append(grading.grade_file(name, path, editions=editions,
+                                                  use_sandbox=use_sandbox))
+        except grading.Refused as err:
+            refusal = str(err)
+        finally:
+            editions.close()
+    if refusal is not None:
+        document = {"score": 0, "visibility": "visible", "tests": [],
+                    "output": f"not graded: {refusal}. The instructor can rebuild the "
+                              "autograder with `python -m numpygam autograder --no-sandbox`."}
+        _write(results_path, document)
+        return document
     document = grading.gradescope_document(results, points, time.time() - start, use_sandbox)
-    os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
-    with open(results_path, "w") as f:
-        json.dump(document, f, indent=2)
+    _write(results_path, document)
     return document
 
 
-if __name__ == "__main__":  # run_autograder: submission folder, results.json, points.json
-    run(sys.argv[1], sys.argv[2], sys.argv[3])
-    sys.exit(0)
+if __name__ == "__main__":  # run_autograder: submission, results.json, points.json, sandbox
+    done = run(sys.argv[1], sys.argv[2], sys.argv[3],
+               use_sandbox=sys.argv[4:5] != ["no-sandbox"])
+    sys.exit(1 if done.get("output", "").startswith("not graded:") else 0)

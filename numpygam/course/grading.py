@@ -23,7 +23,6 @@ gradients that are right.
     python -m numpygam grade all --submissions class/ --csv grades.csv [--points points.json]
                                  [--json-dir gradescope/] [--timeout 60] [--no-sandbox]
 """
-import ast
 import base64
 import binascii
 import csv
@@ -32,6 +31,8 @@ import json
 import os
 import secrets
 import signal
+import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,15 +41,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import sandbox
-from .edition import write_edition
+from . import sandbox, similarity
+from .edition import PACKAGE, traced_calls, used_functions, write_edition
 from .exercises import EXERCISES
-from .runner import example_and_dout
+from .runner import LARGE, checks_of, example_and_dout
 
 TOLERANCE = 1e-11      # relative; a right formula in float64 is off by ~1e-15
 NUMERICAL_BAND = 1e-4  # relative errors in (TOLERANCE, NUMERICAL_BAND]: finite differences'
 DEFAULT_TIMEOUT = 60   # seconds per exercise; the reference needs well under one
 MAX_MESSAGE = 300      # characters of a submission's own text (an error) that are kept
+MAX_SUBMISSION = 1024**2  # bytes of an exercise file; a solution is a few kilobytes
+BUDGET_FACTOR = 3      # a run's CPU budget: this many times the reference's whole run ...
+BUDGET_SLACK = 1.0     # ... and this many seconds more (start-up on a busy machine)
 
 
 class Result(NamedTuple):
@@ -65,74 +69,140 @@ class Result(NamedTuple):
 
 # -- running one submission ------------------------------------------------------------------
 
-class Editions:
-    """The students' editions of the package, one per exercise, written once per grading
-    run into a temporary folder (close() removes them)."""
+class Refused(Exception):
+    """Grading cannot start as promised (the sandbox would show the reference, or cannot be
+    limited): one line saying why and what to do."""
 
-    def __init__(self):
+
+class Editions:
+    """The students' editions of the package, one per exercise (edition.py), written once
+    per grading run into a temporary folder, each proven in the sandbox to be the only
+    numpygam there (sandbox.verify); and each exercise's CPU budget.  close() removes them."""
+
+    def __init__(self, use_sandbox=True, strict=False):
+        self.use_sandbox, self.strict = use_sandbox, strict
         self._tmp = tempfile.TemporaryDirectory(prefix="numpygam-editions-")
         os.chmod(self._tmp.name, 0o755)  # the sandbox's user reads them
-        self._made = {}
+        self._made, self._budgets = {}, {}
+
+    def prepare(self, names):
+        """Write the editions of names, tracing their checks in parallel processes."""
+        todo = [n for n in names if n not in self._made]
+        with ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as pool:
+            traced = list(pool.map(traced_calls, todo))
+        for name, calls in zip(todo, traced):
+            self._write(name, used_functions(name, calls))
+
+    def _write(self, name, used=None):
+        folder = os.path.join(self._tmp.name, name)
+        os.mkdir(folder)
+        write_edition(folder, name, used)
+        if self.use_sandbox:
+            refusal = sandbox.verify(folder)
+            if refusal:
+                raise Refused(refusal)
+        self._made[name] = folder
 
     def __getitem__(self, exercise_name):
         if exercise_name not in self._made:
-            folder = os.path.join(self._tmp.name, exercise_name)
-            os.mkdir(folder)
-            self._made[exercise_name] = write_edition(folder, exercise_name)
+            self._write(exercise_name)
         return self._made[exercise_name]
+
+    def budget(self, exercise_name):
+        """Seconds of CPU time a submission's run may use: BUDGET_FACTOR times the
+        reference's whole run (start-up, imports, every check) plus BUDGET_SLACK."""
+        if exercise_name not in self._budgets:
+            self._budgets[exercise_name] = BUDGET_FACTOR * _reference_cpu(exercise_name) + \
+                BUDGET_SLACK
+        return self._budgets[exercise_name]
 
     def close(self):
         self._tmp.cleanup()
 
 
-def _hidden():
-    """An installed numpygam (with its solutions) inside the folders the sandbox sees."""
-    import numpygam
-    return [os.path.dirname(os.path.abspath(numpygam.__file__))]
+def _reference_cpu(exercise_name):
+    """CPU seconds of the runner's whole run on the exercise's key (the library's own
+    solution), outside any sandbox: the yardstick of the budget."""
+    from .homework import exercise_source
+    with tempfile.TemporaryDirectory(prefix="numpygam-key-") as tmp:
+        key = os.path.join(tmp, "key.py")
+        with open(key, "w") as f:
+            f.write(exercise_source(exercise_name, solutions=True))
+        env = {"PYTHONPATH": os.path.dirname(PACKAGE), "OPENBLAS_NUM_THREADS": "1",
+               "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1",
+               "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"}
+        request = json.dumps({"exercise": exercise_name, "seed": 0, "file": key}) + "\n"
+        proc = subprocess.Popen([sys.executable, "-s", "-m", "numpygam.course.runner"],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, env=env, cwd=tmp)
+        proc.stdin.write(request.encode())
+        proc.stdin.close()
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own CPU time, not the pool's
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the reference run of {exercise_name} failed (exit {proc.returncode})")
+    return usage.ru_utime + usage.ru_stime
 
 
-_SIGNALS = {signal.SIGXCPU: "stopped at the CPU-time limit",
-            signal.SIGXFSZ: f"stopped at the file-size limit ({sandbox.LIMITS.file_size >> 20} "
+_SIGNALS = {signal.SIGXFSZ: f"stopped at the file-size limit ({sandbox.LIMITS.file_size >> 20} "
                             "MiB for any one file)",
             signal.SIGKILL: "killed (by itself, or at a limit)",
             signal.SIGSEGV: "crashed (segmentation fault)"}
 
 
-def _run(exercise_name, path, seed, timeout, edition, use_sandbox=True):
+def _too_slow(budget):
+    return (f"too slow for an analytic gradient: does it differentiate numerically? It used "
+            f"more than {budget:.1f} s of CPU time ({BUDGET_FACTOR:g} times the reference's "
+            f"whole run, and {BUDGET_SLACK:g} s more); a backward pass costs about one "
+            "forward, finite differences or complex steps one forward per input element "
+            "(and so does a Python loop over every element)")
+
+
+def read_submission(path):
+    """The file's bytes, or (None, reason): a symbolic link is refused, never followed
+    (it could name the instructor's key or any file of the grader's), and so is anything
+    but a regular file or a file over MAX_SUBMISSION bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if os.path.islink(path):
+            return None, f"{os.path.basename(path)} is a symbolic link: not graded (hand in the file itself)"
+        return None, f"{os.path.basename(path)} could not be read ({err.strerror})"
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None, f"{os.path.basename(path)} is not a regular file: not graded"
+        source = f.read(MAX_SUBMISSION + 1)
+    if len(source) > MAX_SUBMISSION:
+        return None, f"the file is larger than {MAX_SUBMISSION >> 20} MiB: not graded"
+    return source, None
+
+
+def _run(exercise_name, source, seed, timeout, edition, budget, use_sandbox=True,
+         strict=False):
     """(the result document, or None; a one-line reason when None)."""
-    with tempfile.TemporaryDirectory(prefix="numpygam-grade-") as work:
-        os.chmod(work, 0o777)  # the sandbox's user writes here (its only writable folder)
-        with open(path, "rb") as f:
-            source = f.read(sandbox.LIMITS.file_size + 1)
-        if len(source) > sandbox.LIMITS.file_size:
-            return None, f"the file is larger than {sandbox.LIMITS.file_size >> 20} MiB"
-        with open(os.path.join(work, "submission.py"), "wb") as f:
-            f.write(source)
-        inside = sandbox.WORK if use_sandbox else work
-        request = json.dumps({"exercise": exercise_name, "seed": seed,
-                              "file": f"{inside}/submission.py"}) + "\n"
-        env = {"PATH": "/usr/bin:/bin", "HOME": inside, "PYTHONPATH": edition,
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "MPLBACKEND": "Agg",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "LANG": "C.UTF-8"}
-        outcome = sandbox.run([sys.executable, "-m", "numpygam.course.runner"], work=work,
-                              readonly=[edition], hidden=_hidden(), stdin=request.encode(),
-                              timeout=timeout, env=env, sandbox=use_sandbox)
+    request = json.dumps({"exercise": exercise_name, "seed": seed,
+                          "file": "submission.py"}) + "\n"
+    argv = sandbox.python_argv("-m", "numpygam.course.runner") if use_sandbox else \
+        [sys.executable, "-s", "-B", "-m", "numpygam.course.runner"]
+    outcome = sandbox.run(argv, files={"submission.py": source},
+                          readonly={edition: sandbox.EDITION}, stdin=request.encode(),
+                          timeout=timeout, sandbox=use_sandbox, cpu_budget=budget,
+                          strict=strict)
+    code = outcome.returncode
+    sig = None if code is None else -code if code < 0 else code - 128 if code > 128 else None
+    if outcome.cpu_exceeded or sig == signal.SIGXCPU:
+        return None, _too_slow(budget)
     if outcome.timed_out:
         return None, (f"stopped at the time limit ({timeout:g} s of wall-clock time): an "
                       "endless loop, or far too slow")
     if outcome.result_cut:
         return None, f"wrote more than {sandbox.LIMITS.result >> 20} MiB of results: not graded"
-    code = outcome.returncode
     if not outcome.result:
-        sig = -code if code < 0 else code - 128 if code > 128 else None
         why = _SIGNALS.get(sig, f"ended with exit status {code}")
-        if sig == signal.SIGXCPU:
-            why += f" ({timeout:g} s)"
         last = outcome.stderr.decode(errors="replace").strip().split("\n")[-1][:200]
         if "MemoryError" in last:
             why = f"ran out of memory (the limit is {sandbox.LIMITS.memory >> 30} GiB)"
-        return None, f"{why} before reporting any gradient" + (f": {last}" if last else "")
+        return None, f"{why} before reporting any gradient" + (f": {_shown(last)}" if last else "")
     try:
         return json.loads(outcome.result), None
     except (ValueError, RecursionError):
@@ -141,18 +211,20 @@ def _run(exercise_name, path, seed, timeout, edition, use_sandbox=True):
 
 # -- the reference and the verdict -----------------------------------------------------------
 
-def _reference(exercise, seed):
+def _reference(exercise_name, seed):
     """Per check: (label, the check's example, dout, [(gradient name, reference or None)])."""
-    checks = []
-    for check in exercise.checks:
-        example, dout = example_and_dout(check, seed)  # the draw the runner makes
+    exercise, checks = EXERCISES[exercise_name], []
+    for check in checks_of(exercise_name):
+        example, dout = example_and_dout(exercise_name, check, seed)  # the runner's draw
         _, cache = example.forward(**example.inputs, **example.options)
         grads = example.backward(dout, cache)
         grads = grads if isinstance(grads, tuple) else (grads,)
         name = example.backward.__name__
         label = name if name in exercise.write else \
             f"{', '.join(exercise.write)} (through {name})"
-        if "training" in example.options:
+        if check == LARGE:
+            label = f"{', '.join(exercise.write)} on {LARGE}, within the CPU budget"
+        elif "training" in example.options:
             label += " (training mode)" if example.options["training"] else " (eval mode)"
         elif check.endswith(")"):  # a second check of the same function says which
             label += " (" + check.split("(", 1)[1]
@@ -284,24 +356,29 @@ def _verdict(reference, document, reason, seed):
     return right, total, lines
 
 
+def _all_wrong(exercise_name, reference, line):
+    total = sum(g is not None for *_, grads in reference for _, g in grads)
+    return Result(exercise_name, 0, total, [f"✗ {line}"])
+
+
 def grade_file(exercise_name, path, timeout=DEFAULT_TIMEOUT, seed=None, reference=None,
-               edition=None, use_sandbox=True):
+               editions=None, use_sandbox=True):
     """Grade one exercise file in a sandbox (use_sandbox=False: a plain subprocess);
-    returns a Result.  edition: the students' edition's folder (made here when None)."""
-    exercise = EXERCISES[exercise_name]
+    returns a Result.  editions: the grading run's Editions (made here when None)."""
     seed = secrets.randbelow(2**31) if seed is None else seed
-    reference = reference or _reference(exercise, seed)
-    if not os.path.isfile(path):
-        total = sum(g is not None for *_, grads in reference for _, g in grads)
-        return Result(exercise_name, 0, total, [f"✗ {path} is missing"])
-    editions = None
-    if edition is None:
-        editions = Editions()
-        edition = editions[exercise_name]
+    reference = reference or _reference(exercise_name, seed)
+    if not os.path.lexists(path):
+        return _all_wrong(exercise_name, reference, f"{_shown(path)} is missing")
+    source, reason = read_submission(path)
+    if source is None:
+        return _all_wrong(exercise_name, reference, reason)
+    mine = editions is None
+    editions = Editions(use_sandbox) if mine else editions
     try:
-        document, reason = _run(exercise_name, path, seed, timeout, edition, use_sandbox)
+        document, reason = _run(exercise_name, source, seed, timeout, editions[exercise_name],
+                                editions.budget(exercise_name), use_sandbox, editions.strict)
     finally:
-        if editions is not None:
+        if mine:
             editions.close()
     return Result(exercise_name, *_verdict(reference, document, reason, seed))
 
@@ -309,22 +386,22 @@ def grade_file(exercise_name, path, timeout=DEFAULT_TIMEOUT, seed=None, referenc
 def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT, seed=None):
     """Grade one student's exercise (or "all") in folder; print the verdict; True if all right.
 
-    A student's own check: in the sandbox where one starts, else as a plain subprocess."""
+    A student's own check: in the sandbox where one starts (its processes and memory capped
+    where a cgroup can be made), else as a plain subprocess."""
     names = list(EXERCISES) if exercise == "all" else [exercise]
     if not all(name in EXERCISES for name in names):
         raise ValueError(f"unknown exercise {exercise!r}; choose one of {list(EXERCISES)} or all")
-    use_sandbox = sandbox.unavailable() is None
     passed = True
-    editions = Editions()
+    editions = Editions(sandbox.unavailable() is None)
     try:
         for name in names:
             path = os.path.join(folder, f"{name}.py")
-            if not os.path.exists(path):
+            if not os.path.lexists(path):
                 out(f"✗ {path} does not exist: run `python -m numpygam homework {folder}` first")
                 passed = False
                 continue
-            result = grade_file(name, path, timeout, seed=seed, edition=editions[name],
-                                use_sandbox=use_sandbox)
+            result = grade_file(name, path, timeout, seed=seed, editions=editions,
+                                use_sandbox=editions.use_sandbox)
             for line in result.lines:
                 out(line)
             ok = result.right == result.total
@@ -345,39 +422,48 @@ def students(submissions):
                   if not d.startswith(".") and os.path.isdir(os.path.join(submissions, d)))
 
 
-def _fingerprint(path):
-    """The file's syntax tree without its docstrings' and comments' text, or None."""
-    try:
-        with open(path, "rb") as f:
-            tree = ast.parse(f.read(sandbox.LIMITS.file_size))
-    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    return ast.dump(tree, annotate_fields=False)
+HANDOUT = "\0handout"  # the untouched exercise file's key: no folder's name has a NUL
 
 
-def class_flags(submissions, exercises, reference_sources=()):
-    """{student: [flag, ...]}: a folder that is a symbolic link (graded as another
-    student's work), and files with the same syntax tree as a classmate's (comments and
-    layout aside; the untouched handout is not flagged)."""
+def class_flags(submissions, exercises, handout=None):
+    """{student: [flag, ...]} for a person to look at: a folder or an exercise file that is
+    a symbolic link (not graded), a file that could not be compared, and files that are
+    the same code as a classmate's once names and the order of independent statements are
+    set aside (similarity.py), where the solution is long enough (similarity.MIN_SIZE
+    syntax nodes) that independent students would not write it alike.  handout: {exercise:
+    path of the untouched exercise file}, which is no one's copy.  Every file is parsed in
+    a child process under limits: a hostile file is a flag, never the class's failure."""
     flags = {s: [] for s in students(submissions)}
     for s in flags:
-        folder = os.path.join(submissions, s)
-        if os.path.islink(folder):
-            target = os.path.realpath(folder)
-            flags[s].append(f"folder is a symbolic link to {target}")
-    untouched = {fp for fp in map(_fingerprint, reference_sources) if fp}
+        if os.path.islink(os.path.join(submissions, s)):
+            flags[s].append("the folder is a symbolic link: not graded")
     for name in exercises:
-        seen = {}
-        for s in flags:
-            path = os.path.join(submissions, s, f"{name}.py")
-            fp = _fingerprint(path) if os.path.isfile(path) else None
-            if fp is None or fp in untouched:
+        paths = {s: os.path.join(submissions, s, f"{name}.py") for s in flags
+                 if not os.path.islink(os.path.join(submissions, s))}
+        for s, path in list(paths.items()):
+            if os.path.islink(path):
+                flags[s].append(f"{name}: {name}.py is a symbolic link: not graded")
+                del paths[s]
+            elif not os.path.lexists(path):
+                del paths[s]
+        if handout and name in handout:
+            paths[HANDOUT] = handout[name]
+        found = similarity.fingerprint_files(list(paths.values()), EXERCISES[name].write)
+        prints = {}
+        for s, path in paths.items():
+            value = found.get(path, "not compared")
+            if isinstance(value, str):
+                if s != HANDOUT:
+                    flags[s].append(f"{name}: could not be compared with the others ({value})")
+            else:
+                prints[s] = value
+        for members, size in similarity.similar(prints):
+            if HANDOUT in members:
                 continue
-            seen.setdefault(fp, []).append(s)
-        for group in seen.values():
-            for s in group if len(group) > 1 else ():
-                others = ", ".join(o for o in group if o != s)
-                flags[s].append(f"{name}: the same code as {others}")
+            for s in members:
+                others = ", ".join(o for o in members if o != s)
+                flags[s].append(f"{name}: the same code as {others} once names and statement "
+                                f"order are set aside ({size} syntax nodes)")
     return flags
 
 
@@ -386,25 +472,35 @@ def grade_class(submissions, exercises=None, timeout=DEFAULT_TIMEOUT, workers=No
     """{student: [Result per exercise]} for every student folder under submissions.
 
     Exercises run in parallel (workers: the CPU count), each in its own sandbox; this
-    returns after every sandbox is gone.  One student's failure is that exercise's 0."""
+    returns after every sandbox is gone.  One student's failure of any kind is that
+    exercise's 0 with a line; a student's folder that is a symbolic link is not graded.
+    Raises Refused (before any submission runs) where the sandbox cannot be what
+    sandbox.py promises; use_sandbox=False grades without one."""
     exercises = list(exercises or EXERCISES)
+    refusal = sandbox.unavailable(strict=True) if use_sandbox else sandbox.unsandboxed_problem()
+    if refusal:
+        raise Refused(refusal)
     seed = secrets.randbelow(2**31) if seed is None else seed
-    reference = {name: _reference(EXERCISES[name], seed) for name in exercises}
+    reference = {name: _reference(name, seed) for name in exercises}
     jobs = [(s, name) for s in students(submissions) for name in exercises]
-    editions = Editions()
+    editions = Editions(use_sandbox, strict=True)
 
     def one(job):
         student, name = job
-        path = os.path.join(submissions, student, f"{name}.py")
+        folder = os.path.join(submissions, student)
         try:
-            return grade_file(name, path, timeout, seed, reference[name], editions[name],
-                              use_sandbox)
+            if os.path.islink(folder):
+                return _all_wrong(name, reference[name], "the folder is a symbolic link: not "
+                                  "graded")
+            return grade_file(name, os.path.join(folder, f"{name}.py"), timeout, seed,
+                              reference[name], editions, use_sandbox)
         except Exception as err:  # the grader's own fault: say so, grade the others
-            total = sum(g is not None for *_, grads in reference[name] for _, g in grads)
-            return Result(name, 0, total, [f"✗ not graded: {type(err).__name__}: {err}"[:300]])
+            return _all_wrong(name, reference[name],
+                              f"not graded: {type(err).__name__}: {err}"[:300])
     try:
+        editions.prepare(exercises)  # written, proven and timed before the threads start
         for name in exercises:
-            editions[name]  # written before the threads start
+            editions.budget(name)
         with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
             results = list(pool.map(one, jobs))
     finally:
@@ -489,22 +585,28 @@ def write_gradescope(folder, grades, points, sandboxed=True):
             gradescope_document(results, points, sandboxed=sandboxed), indent=2))
 
 
+def _shown(text):
+    """text as a terminal may print it: control characters (a newline in a folder's name
+    could forge a row) written as escapes."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+
+
 def summary_table(grades, points, flags=None):
-    """The gradebook as a text table, then the flags."""
+    """The gradebook as a text table, then the flags (names shown escaped)."""
     names = list(points)
-    width = max([7] + [len(s) for s in grades])
+    width = max([7] + [len(_shown(s)) for s in grades])
     head = f"{'student':<{width}} " + " ".join(f"{n[:12]:>12}" for n in names) + f" {'total':>7}"
     lines = [head, "-" * len(head)]
     for student, results in grades.items():
         scores = [points[r.exercise] * r.fraction for r in results]
-        lines.append(f"{student:<{width}} " + " ".join(f"{s:>12.2f}" for s in scores) +
+        lines.append(f"{_shown(student):<{width}} " + " ".join(f"{s:>12.2f}" for s in scores) +
                      f" {sum(scores):>7.2f}")
     lines.append(f"{'max':<{width}} " + " ".join(f"{points[n]:>12.2f}" for n in names) +
                  f" {sum(points.values()):>7.2f}")
     flagged = [(s, f) for s, fs in (flags or {}).items() for f in fs]
     if flagged:
         lines.append("flags (for a person to look at):")
-        lines += [f"  {s}: {f}" for s, f in flagged]
+        lines += [f"  {_shown(s)}: {_shown(f)}" for s, f in flagged]
     return "\n".join(lines)
 
 
@@ -514,17 +616,23 @@ def main_class(submissions, points, csv_path=None, json_dir=None, timeout=DEFAUL
     print the table, write the gradebook and Gradescope files; returns the exit status."""
     from .homework import exercise_source
     start = time.time()
-    grades = grade_class(submissions, list(points), timeout, use_sandbox=use_sandbox, seed=seed)
-    handout = []
-    for name in points:
-        handout.append(exercise_source(name))
+    try:
+        grades = grade_class(submissions, list(points), timeout, use_sandbox=use_sandbox,
+                             seed=seed)
+    except Refused as err:  # before any submission ran: one line, on stderr
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:  # the untouched handout is no one's copy
-        paths = []
-        for name, text in zip(points, handout):
-            paths.append(os.path.join(tmp, f"{name}.py"))
-            with open(paths[-1], "w") as f:
-                f.write(text)
-        flags = class_flags(submissions, list(points), paths)
+        handout = {}
+        for name in points:
+            handout[name] = os.path.join(tmp, f"{name}.py")
+            with open(handout[name], "w") as f:
+                f.write(exercise_source(name))
+        try:
+            flags = class_flags(submissions, list(points), handout)
+        except Exception as err:  # the grader's own fault: the gradebook comes first
+            flags = {s: [f"not compared with the others: {type(err).__name__}: {err}"[:300]]
+                     for s in grades}
     out(summary_table(grades, points, flags))
     out(f"graded {len(grades)} students x {len(points)} exercises in "
         f"{time.time() - start:.0f} s" + ("" if use_sandbox else

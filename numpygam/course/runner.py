@@ -5,8 +5,10 @@
 The request, on stdin (never on argv, where /proc would show it), is
 {"exercise": name, "seed": int, "file": path}.  The runner
 
-  1. draws the exercise's example inputs from the seed (numpygam/examples.py) and
-     builds each check's cache with the library's forward;
+  1. draws the exercise's example inputs from the seed (numpygam/examples.py: the
+     exercise's checks, then LARGE, one large input on which a numerical gradient would
+     run out of the CPU budget the grader gives the run) and builds each check's cache
+     with the library's forward;
   2. imports the student's file and runs its backward on copies of the cache and of
      dout;
   3. writes one JSON document to the result channel (the stdout it was given; the
@@ -42,12 +44,22 @@ class ReferenceAbsent(BaseException):
         super().__init__(f"{name} {ABSENT}: write your own")
 
 
-def example_and_dout(check, seed):
-    """The example `check` drawn from seed, and a dout for its output (float64): the one
-    draw that the runner (inside the sandbox) and the grader (outside it, for the
-    reference gradients) both make."""
-    from ..examples import examples
-    example = examples(np.random.default_rng(seed))[check]
+LARGE = "a large input"  # the last check of every exercise
+
+
+def checks_of(exercise_name):
+    """The checks the runner runs for an exercise: its small examples, then LARGE."""
+    from .exercises import EXERCISES
+    return (*EXERCISES[exercise_name].checks, LARGE)
+
+
+def example_and_dout(exercise_name, check, seed):
+    """The example `check` of the exercise drawn from seed, and a dout for its output
+    (float64): the one draw that the runner (inside the sandbox) and the grader (outside
+    it, for the reference gradients) both make."""
+    from ..examples import examples, large_examples
+    rng = np.random.default_rng(seed)
+    example = large_examples(rng)[exercise_name] if check == LARGE else examples(rng)[check]
     out, _ = example.forward(**example.inputs, **example.options)
     return example, np.random.default_rng([seed, 1]).standard_normal(out.shape)
 
@@ -108,8 +120,8 @@ def run(request, channel):
     exercise = EXERCISES[request["exercise"]]
     path = os.path.abspath(request["file"])
     prepared = []
-    for check in exercise.checks:
-        example, dout = example_and_dout(check, request["seed"])
+    for check in checks_of(request["exercise"]):
+        example, dout = example_and_dout(request["exercise"], check, request["seed"])
         _, cache = example.forward(**example.inputs, **example.options)
         prepared.append((example.backward, cache, dout))
     del request  # the seed is not the submission's business
