@@ -151,11 +151,11 @@ _SIGNALS = {signal.SIGXFSZ: f"stopped at the file-size limit ({sandbox.LIMITS.fi
 
 
 def _too_slow(budget):
-    return (f"too slow for an analytic gradient: does it differentiate numerically? It used "
-            f"more than {budget:.1f} s of CPU time ({BUDGET_FACTOR:g} times the reference's "
-            f"whole run, and {BUDGET_SLACK:g} s more); a backward pass costs about one "
-            "forward, finite differences or complex steps one forward per input element "
-            "(and so does a Python loop over every element)")
+    return (f"stopped at its CPU budget ({budget:.1f} s: {BUDGET_FACTOR:g} times the "
+            f"reference's whole run, and {BUDGET_SLACK:g} s more): an endless loop, or too "
+            "slow for an analytic gradient: does it differentiate numerically? A backward "
+            "pass costs about one forward; finite differences or complex steps cost one "
+            "forward per input element (and so does a Python loop over every element)")
 
 
 def read_submission(path):
@@ -203,10 +203,17 @@ def _run(exercise_name, source, seed, timeout, edition, budget, use_sandbox=True
         if "MemoryError" in last:
             why = f"ran out of memory (the limit is {sandbox.LIMITS.memory >> 30} GiB)"
         return None, f"{why} before reporting any gradient" + (f": {_shown(last)}" if last else "")
+    first, _, rest = outcome.result.partition(b"\n")
     try:
-        return json.loads(outcome.result), None
-    except (ValueError, RecursionError):
+        facts, document = json.loads(first), json.loads(rest)
+        complex_use = facts.get("complex") if isinstance(facts, dict) else None
+    except (ValueError, RecursionError, AttributeError):
         return None, "its results could not be read (not the runner's document): not graded"
+    if complex_use:
+        return None, (f"uses complex numbers ({_shown(str(complex_use))[:80]}): a backward pass "
+                      "of real inputs needs none; complex-step differentiation is a numerical "
+                      "gradient, not the formula")
+    return document, None
 
 
 # -- the reference and the verdict -----------------------------------------------------------
@@ -394,6 +401,7 @@ def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT, seed=
     passed = True
     editions = Editions(sandbox.unavailable() is None)
     try:
+        editions.prepare([n for n in names if os.path.lexists(os.path.join(folder, f"{n}.py"))])
         for name in names:
             path = os.path.join(folder, f"{name}.py")
             if not os.path.lexists(path):
@@ -530,10 +538,17 @@ def read_points(path, exercises):
 
 
 def _atomic_write(path, text):
+    """Write text to path through a temporary file renamed over it: a reader sees the old
+    file or the new one, never half of one; a failed write leaves no temporary behind."""
     folder = os.path.dirname(os.path.abspath(path))
     with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp",
-                                     newline="") as f:
-        f.write(text)
+                                     newline="", encoding="utf-8") as f:
+        try:
+            f.write(text)
+        except BaseException:
+            f.close()
+            os.unlink(f.name)
+            raise
     os.replace(f.name, path)
 
 
@@ -553,8 +568,8 @@ def write_gradebook(path, grades, points, flags=None, sandboxed=True):
         notes = list((flags or {}).get(student, []))
         if not sandboxed:
             notes.append("graded without a sandbox")
-        rows.append([spreadsheet_cell(student), *scores, round(sum(scores), 4),
-                     spreadsheet_cell("; ".join(notes))])
+        rows.append([spreadsheet_cell(_shown(student)), *scores, round(sum(scores), 4),
+                     spreadsheet_cell(_shown("; ".join(notes)))])
     buffer = io.StringIO()
     csv.writer(buffer).writerows(rows)
     _atomic_write(path, buffer.getvalue())
@@ -579,7 +594,7 @@ def gradescope_document(results, points, seconds=None, sandboxed=True):
 def write_gradescope(folder, grades, points, sandboxed=True):
     """folder/<student>/results.json in the shape Gradescope's autograder reads."""
     for student, results in grades.items():
-        name = student.replace(os.sep, "_")
+        name = _shown(student).replace(os.sep, "_")
         os.makedirs(os.path.join(folder, name), exist_ok=True)
         _atomic_write(os.path.join(folder, name, "results.json"), json.dumps(
             gradescope_document(results, points, sandboxed=sandboxed), indent=2))
@@ -637,10 +652,15 @@ def main_class(submissions, points, csv_path=None, json_dir=None, timeout=DEFAUL
     out(f"graded {len(grades)} students x {len(points)} exercises in "
         f"{time.time() - start:.0f} s" + ("" if use_sandbox else
                                           ", WITHOUT a sandbox (--no-sandbox)"))
-    if csv_path:
-        write_gradebook(csv_path, grades, points, flags, sandboxed=use_sandbox)
-        out(f"gradebook: {csv_path}")
-    if json_dir:
-        write_gradescope(json_dir, grades, points, sandboxed=use_sandbox)
-        out(f"Gradescope results: {json_dir}/<student>/results.json")
+    try:
+        if csv_path:
+            write_gradebook(csv_path, grades, points, flags, sandboxed=use_sandbox)
+            out(f"gradebook: {csv_path}")
+        if json_dir:
+            write_gradescope(json_dir, grades, points, sandboxed=use_sandbox)
+            out(f"Gradescope results: {json_dir}/<student>/results.json")
+    except OSError as err:  # a full disk, a read-only folder: the table above is the record
+        print(f"error: could not write {err.filename or csv_path or json_dir}: "
+              f"{err.strerror or err}; the summary above holds every grade", file=sys.stderr)
+        return 1
     return 0

@@ -11,8 +11,10 @@ The request, on stdin (never on argv, where /proc would show it), is
      with the library's forward;
   2. imports the student's file and runs its backward on copies of the cache and of
      dout;
-  3. writes one JSON document to the result channel (the stdout it was given; the
-     submission's own prints go to stderr):
+  3. writes two JSON lines to the result channel (the stdout it was given; the
+     submission's own prints go to stderr): first, before the submission runs, what its
+     source says about itself, {"complex": null or "line N: ..."} (complex numbers in a
+     backward of real inputs: complex-step differentiation); then the document
          {"error": str or null,
           "checks": [{"error": str or null, "count": int,
                       "grads": [null or {"dtype", "shape", "kind", "data" (base64)}]}]}
@@ -21,11 +23,13 @@ The package it imports is the students' edition (numpygam/course/edition.py): th
 exercise's reference bodies are absent, so there is nothing to call, read or copy.
 The parent (grading.py) checks everything in the document before it believes it.
 """
+import ast
 import base64
 import copy
 import importlib.util
 import json
 import os
+import re
 import sys
 import types
 
@@ -77,6 +81,36 @@ def _student_backward(backward, student, write):
                               backward.__name__, backward.__defaults__)
 
 
+_COMPLEX_NAMES = re.compile(r"complex|^imag$|^emath$|^scimath$|^c(single|double|longdouble)$",
+                            re.IGNORECASE)
+_COMPLEX_DTYPES = re.compile(r"^[<>=|]?(c\d+|complex\d*|[FDG])$")
+
+
+def complex_numbers(source):
+    """Where the source uses complex numbers ("line N: ..."), or None.  A backward pass of
+    real inputs needs none: the one use there is complex-step differentiation, which
+    gives a numerical gradient exact to rounding, and, along dout through an op whose
+    Jacobian is symmetric (softmax, batch norm), in one forward."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None  # it will not import either, and says so
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, complex):
+            found = repr(node.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                _COMPLEX_DTYPES.match(node.value):
+            found = repr(node.value)
+        elif isinstance(node, ast.Name) and _COMPLEX_NAMES.search(node.id):
+            found = node.id
+        elif isinstance(node, ast.Attribute) and _COMPLEX_NAMES.search(node.attr):
+            found = "." + node.attr
+        else:
+            continue
+        return f"line {node.lineno}: {found}"
+    return None
+
+
 def _reason(err, path):
     """One line for an exception raised by the student's code, with its line there."""
     if isinstance(err, ReferenceAbsent):
@@ -125,6 +159,12 @@ def run(request, channel):
         _, cache = example.forward(**example.inputs, **example.options)
         prepared.append((example.backward, cache, dout))
     del request  # the seed is not the submission's business
+    try:
+        with open(path, "rb") as f:
+            facts = {"complex": complex_numbers(f.read())}
+    except OSError:
+        facts = {"complex": None}
+    _write(channel, json.dumps(facts).encode() + b"\n")  # written before any of its code runs
     document = {"error": None, "checks": []}
     try:
         spec = importlib.util.spec_from_file_location("submission", path)
@@ -148,17 +188,19 @@ def run(request, channel):
         if CALLED:
             entry["error"] = f"calls the reference implementation: {CALLED[0]} {ABSENT}"
         document["checks"].append(entry)
-    data = json.dumps(document).encode()
+    _write(channel, json.dumps(document).encode())
+
+
+def _write(channel, data):
     while data:
         data = data[os.write(channel, data):]
 
 
 def main():
     sys.dont_write_bytecode = True
-    request = json.loads(sys.stdin.readline())
     channel = os.dup(1)
     os.dup2(2, 1)  # the submission's prints go to stderr, not into the result
-    run(request, channel)
+    run(json.loads(sys.stdin.readline()), channel)  # no frame above keeps the request
 
 
 if __name__ == "__main__":  # run the module under its own name, which the stubs import

@@ -331,6 +331,23 @@ def _mounts():
     return found
 
 
+def _sweep(parent, swept):
+    """Remove the empty cgroups a killed grader left in parent (their pid is gone), once
+    per parent and process."""
+    if parent in swept:
+        return
+    swept.add(parent)
+    for name in os.listdir(parent):
+        if not name.startswith("numpygam-grade-"):
+            continue
+        try:
+            pid = int(name.split("-")[2])
+            if pid != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+                os.rmdir(os.path.join(parent, name))
+        except (ValueError, IndexError, OSError):
+            pass
+
+
 def _write(path, text):
     with open(path, "w") as f:
         f.write(text)
@@ -348,6 +365,7 @@ class Cage:
     cpuacct hierarchies (root).  `Cage()` raises OSError where neither can be made."""
 
     _serial = itertools.count()
+    _swept = set()
 
     def __init__(self, processes=None, memory=None):
         processes = processes or LIMITS.processes
@@ -382,6 +400,7 @@ class Cage:
                 if missing:
                     _write(os.path.join(parent, "cgroup.subtree_control"),
                            " ".join("+" + c for c in missing))
+                _sweep(parent, self._swept)
                 path = os.path.join(parent, name)
                 os.mkdir(path)
             except OSError:
@@ -400,6 +419,7 @@ class Cage:
     def _v1(self, mounts, name, processes, memory):
         self.version = 1
         for controller in ("pids", "memory", "cpuacct"):
+            _sweep(mounts[controller], self._swept)
             path = os.path.join(mounts[controller], name)
             os.mkdir(path)
             self.paths.append(path)
@@ -479,10 +499,13 @@ def unsandboxed_problem():
     grader is not root), else one line: the uid must be able to read the interpreter."""
     if os.geteuid() != 0:
         return None
-    outcome = run([sys.executable, "-c", "import numpy"], sandbox=False, timeout=60)
-    if outcome.returncode == 0:
-        return None
-    last = outcome.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+    try:
+        outcome = run([sys.executable, "-c", "import numpy"], sandbox=False, timeout=60)
+        if outcome.returncode == 0:
+            return None
+        last = outcome.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
+    except OSError as err:  # it could not even start the interpreter
+        last = [str(err)]
     return (f"without a sandbox, root runs each submission as a uid of its own, which cannot "
             f"start {sys.executable} here ({last[0][:150]}): make the Python installation "
             "readable by all users (chmod o+rx on its folders), or grade as an ordinary user")

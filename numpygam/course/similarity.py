@@ -56,12 +56,19 @@ TIMEOUT = 10.0
 # deep, and gets a reason)
 MAX_DEPTH = 100
 # solutions smaller than this (syntax-tree nodes in the written functions' bodies) are
-# not flagged.  Measured on the reference solutions: softmax 20 and context 33 (two to
-# four short lines, what anyone writes); channel_gate 72, gru_step 74, batch_norm 83,
-# conv2d 165, scores 185 (the handout's stubs: 4 to 12).  50 sits between: the two-line
-# answers stay under it with a few helper variables more, the shortest derivations
-# (channel_gate, gru_step) are over it with a fifth to spare.
-MIN_SIZE = 50
+# not flagged.  Measured on the reference solutions: softmax 20, context 33 (two to four
+# short lines, what anyone writes), channel_gate 72, gru_step 74 and batch_norm 83 (the
+# walkthroughs give their formulas line by line: two honest students who transcribed
+# gru_step's separately were the same code), conv2d 165, scores 185 (the handout's
+# stubs: 4 to 12).  100 flags only the solutions long enough to be written many ways.
+MIN_SIZE = 100
+
+# calls whose statement changes its object (a method) or its first argument (a function)
+_MUTATING_METHODS = {"append", "extend", "insert", "fill", "sort", "resize", "put", "itemset",
+                     "update", "add", "remove", "pop", "clear", "setdefault", "setflags",
+                     "__setitem__", "__iadd__", "reverse", "partition"}
+_MUTATING_FUNCTIONS = {"at", "copyto", "put", "place", "putmask", "fill_diagonal", "shuffle",
+                       "put_along_axis"}
 
 # nodes that are not code of their own (a Name's Load/Store, a BinOp's operator):
 # left out of `size`, so a + b is 3 nodes, not 4
@@ -274,11 +281,23 @@ class _Canon:
                                 self.expr(node.value)))
                 self._mutated(node.target, forms[-1])
         elif isinstance(node, ast.Expr):
-            if not isinstance(node.value, ast.Constant):  # a bare string is a comment
-                forms.append(_h("expr", self.expr(node.value)))
-                call = node.value
-                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
-                    self._mutated(call.func.value, forms[-1])  # dW.append(...)
+            # a statement that is an expression counts only through what it changes: the
+            # object a mutating method is called on (dW.append(...)), the first argument
+            # of a mutating function (np.add.at(dx, ...)), an out= argument.  One that
+            # changes nothing (`dy.ndim`, `len(dy)`, `dy.sum()`, a bare string) is dead
+            # code, and a copy padded with it is a copy
+            call = node.value
+            if isinstance(call, ast.Call):
+                form = _h("expr", self.expr(call))
+                name = call.func.attr if isinstance(call.func, ast.Attribute) else \
+                    getattr(call.func, "id", "")
+                if isinstance(call.func, ast.Attribute) and name in _MUTATING_METHODS:
+                    self._mutated(call.func.value, form)
+                if name in _MUTATING_FUNCTIONS and call.args:
+                    self._mutated(call.args[0], form)
+                for keyword in call.keywords:
+                    if keyword.arg == "out":
+                        self._mutated(keyword.value, form)
         elif isinstance(node, ast.Return):
             forms.append(_h("return", None if node.value is None else self.expr(node.value)))
         elif isinstance(node, ast.Pass):
