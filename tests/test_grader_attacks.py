@@ -293,6 +293,46 @@ def test_complex_numbers_in_a_backward_score_zero_however_spelled(tmp_path, spel
     assert "uses complex numbers" in "\n".join(result.lines), result.lines
 
 
+def test_importing_any_module_of_the_edition_meets_no_stub(tmp_path, contained):
+    """The edition keeps what its modules call at import time: an honest submission that
+    imports every module it can (those needing packages the box lacks aside) is graded
+    on its formula."""
+    body = """
+import importlib, pkgutil, numpygam
+for module in pkgutil.walk_packages(numpygam.__path__, "numpygam."):
+    try:
+        importlib.import_module(module.name)
+    except ImportError:  # matplotlib, polib ...: not in the box
+        pass
+""" + SOFTMAX_RIGHT
+    result = grade_one(tmp_path, "importer", softmax_file(body))
+    assert result.right == result.total, result.lines
+
+
+def test_an_honest_fortran_order_is_not_a_complex_number(tmp_path, contained):
+    """order="F" is not a dtype (an outside reviewer's false positive)."""
+    body = ("y = np.asarray(cache.weights, order='F')\n"
+            "return y * (dweights - (dweights * y).sum(axis=-1, keepdims=True))")
+    result = grade_one(tmp_path, "fortran", softmax_file(body))
+    assert result.right == result.total, result.lines
+
+
+def test_a_crash_after_the_runner_started_is_named(tmp_path, contained):
+    body = "import ctypes\nif cache.weights.size > 100000:\n    ctypes.string_at(0)\n" + \
+        SOFTMAX_RIGHT
+    result = grade_one(tmp_path, "crash", softmax_file(body))
+    assert result.right == 0
+    assert "crashed (segmentation fault)" in "\n".join(result.lines), result.lines
+
+
+def test_the_box_cannot_make_user_namespaces_of_its_own(contained):
+    code = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "print(libc.unshare(0x10000000), ctypes.get_errno())")  # CLONE_NEWUSER
+    outcome = sandbox.run(sandbox.python_argv("-c", code), timeout=30)
+    result, errno_ = outcome.result.split()
+    assert int(result) == -1 and int(errno_) != 0
+
+
 def test_the_complex_check_runs_before_the_submission_can_touch_it(tmp_path, contained):
     """Clearing the runner's verdict from inside the submission changes nothing: the
     verdict was written to the result channel before the submission ran."""
@@ -470,6 +510,28 @@ def test_a_folder_name_that_is_not_utf8_costs_no_one_the_gradebook(tmp_path, con
     assert float(rows["ann"][1]) == 1.0 and float(rows["bob\\udcff"][1]) == 1.0
     assert sorted(os.listdir(json_dir)) == ["ann", "bob\\udcff"]
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []
+
+
+def test_names_that_escape_alike_or_run_long_each_get_their_own_export(tmp_path, contained):
+    """A control character and its escape typed out, and a name longer than a file name
+    may be once escaped (an outside reviewer's: the first overwrote the other's results,
+    the second stopped the export for everyone after it)."""
+    submissions = tmp_path / "class"
+    names = [b"n\x02", b"n\\x02", b"\x01" * 100, b"zed"]
+    for name in names:
+        folder = os.path.join(bytes(submissions), name)
+        os.makedirs(folder)
+        with open(os.path.join(folder, b"softmax.py"), "w") as f:
+            f.write(softmax_file(SOFTMAX_RIGHT))
+    csv_path, json_dir = tmp_path / "grades.csv", tmp_path / "gs"
+    assert grading.main_class(str(submissions), {"softmax": 1.0}, str(csv_path),
+                              json_dir=str(json_dir), out=lambda *a: None) == 0
+    rows = [row for row in csv.reader(open(csv_path, encoding="utf-8"))][1:]
+    assert len({row[0] for row in rows}) == len(names)
+    exports = os.listdir(json_dir)
+    assert len(exports) == len(names) and all(len(e.encode()) <= 100 for e in exports)
+    for export in exports:
+        assert json.loads((json_dir / export / "results.json").read_text())["score"] == 1.0
 
 
 def test_control_characters_in_a_name_cannot_forge_a_row_of_the_summary(tmp_path):

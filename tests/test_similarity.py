@@ -204,12 +204,25 @@ def test_min_size_flags_only_the_solutions_that_can_be_written_many_ways():
     assert all(size < MIN_SIZE for name, size in sizes.items() if name not in long), sizes
 
 
-def test_dead_code_does_not_hide_a_copy():
-    """A copy padded with lines that change nothing is the same solution."""
+@pytest.mark.parametrize("padding", ["dy.ndim", "len(dy)", "assert True", "pass",
+                                     "if False:\n        x = 1", "del W"])
+def test_dead_code_does_not_hide_a_copy(padding):
+    """A copy padded with lines that change nothing is the same solution (an outside
+    reviewer evaded the first version with each of these)."""
     write = EXERCISES["conv2d"].write
-    padded = CONV.replace("    W, G, K = cache.W", "    dy.ndim\n    len(dy)\n    W, G, K = cache.W")
+    if padding == "del W":
+        padded = CONV.replace("    return pad2d_backward(", "    del W\n    return pad2d_backward(")
+    else:
+        padded = CONV.replace("    W, G, K = cache.W", f"    {padding}\n    W, G, K = cache.W")
     assert padded != CONV
     assert normalised(padded, write)[0] == normalised(CONV, write)[0]
+
+
+def test_an_operator_spelled_as_numpys_function_is_the_same():
+    write = EXERCISES["conv2d"].write
+    assert "(dy_g @ cache.cols[g].T)" in CONV
+    spelled = CONV.replace("(dy_g @ cache.cols[g].T)", "np.matmul(dy_g, cache.cols[g].transpose())")
+    assert normalised(spelled, write)[0] == normalised(CONV, write)[0]
 
 
 def test_the_reference_solutions_each_fingerprint(tmp_path):

@@ -41,6 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..files import write_whole
 from . import sandbox, similarity
 from .edition import PACKAGE, traced_calls, used_functions, write_edition
 from .exercises import EXERCISES
@@ -83,7 +84,7 @@ class Editions:
         self.use_sandbox, self.strict = use_sandbox, strict
         self._tmp = tempfile.TemporaryDirectory(prefix="numpygam-editions-")
         os.chmod(self._tmp.name, 0o755)  # the sandbox's user reads them
-        self._made, self._budgets = {}, {}
+        self._made = {}
 
     def prepare(self, names):
         """Write the editions of names, tracing their checks in parallel processes."""
@@ -111,13 +112,15 @@ class Editions:
     def budget(self, exercise_name):
         """Seconds of CPU time a submission's run may use: BUDGET_FACTOR times the
         reference's whole run (start-up, imports, every check) plus BUDGET_SLACK."""
-        if exercise_name not in self._budgets:
-            self._budgets[exercise_name] = BUDGET_FACTOR * _reference_cpu(exercise_name) + \
-                BUDGET_SLACK
-        return self._budgets[exercise_name]
+        if exercise_name not in _REFERENCE_CPU:  # measured once a process
+            _REFERENCE_CPU[exercise_name] = _reference_cpu(exercise_name)
+        return BUDGET_FACTOR * _REFERENCE_CPU[exercise_name] + BUDGET_SLACK
 
     def close(self):
         self._tmp.cleanup()
+
+
+_REFERENCE_CPU = {}  # {exercise: CPU seconds of the reference's whole run}
 
 
 def _reference_cpu(exercise_name):
@@ -156,6 +159,15 @@ def _too_slow(budget):
             "slow for an analytic gradient: does it differentiate numerically? A backward "
             "pass costs about one forward; finite differences or complex steps cost one "
             "forward per input element (and so does a Python loop over every element)")
+
+
+def _ended(outcome, sig, code):
+    """Why a run that reported no gradient ended, in one line."""
+    why = _SIGNALS.get(sig, f"ended with exit status {code}")
+    last = outcome.stderr.decode(errors="replace").strip().split("\n")[-1][:200]
+    if "MemoryError" in last:
+        why = f"ran out of memory (the limit is {sandbox.LIMITS.memory >> 30} GiB)"
+    return f"{why} before reporting any gradient" + (f": {_shown(last)}" if last else "")
 
 
 def read_submission(path):
@@ -198,12 +210,10 @@ def _run(exercise_name, source, seed, timeout, edition, budget, use_sandbox=True
     if outcome.result_cut:
         return None, f"wrote more than {sandbox.LIMITS.result >> 20} MiB of results: not graded"
     if not outcome.result:
-        why = _SIGNALS.get(sig, f"ended with exit status {code}")
-        last = outcome.stderr.decode(errors="replace").strip().split("\n")[-1][:200]
-        if "MemoryError" in last:
-            why = f"ran out of memory (the limit is {sandbox.LIMITS.memory >> 30} GiB)"
-        return None, f"{why} before reporting any gradient" + (f": {_shown(last)}" if last else "")
+        return None, _ended(outcome, sig, code)
     first, _, rest = outcome.result.partition(b"\n")
+    if not rest.strip():  # it died after the runner's first line: say how it ended
+        return None, _ended(outcome, sig, code)
     try:
         facts, document = json.loads(first), json.loads(rest)
         complex_use = facts.get("complex") if isinstance(facts, dict) else None
@@ -509,14 +519,32 @@ def grade_class(submissions, exercises=None, timeout=DEFAULT_TIMEOUT, workers=No
         editions.prepare(exercises)  # written, proven and timed before the threads start
         for name in exercises:
             editions.budget(name)
-        with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        pool = ThreadPoolExecutor(workers or _workers())
+        try:
             results = list(pool.map(one, jobs))
+        except KeyboardInterrupt:  # Ctrl-C: no new run starts, the running ones are killed
+            pool.shutdown(wait=False, cancel_futures=True)
+            sandbox.stop_all()
+            raise
+        pool.shutdown()
     finally:
         editions.close()
     grades = {}
     for (student, _), result in zip(jobs, results):
         grades.setdefault(student, []).append(result)
     return grades
+
+
+def _workers():
+    """Runs at once: one per CPU, and no more than the memory available holds at each
+    run's limit (LIMITS.memory), so that a class of hogs cannot exhaust the machine."""
+    try:
+        with open("/proc/meminfo") as f:
+            available = next(int(line.split()[1]) * 1024 for line in f
+                             if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return os.cpu_count() or 1
+    return max(1, min(os.cpu_count() or 1, available // sandbox.LIMITS.memory))
 
 
 def read_points(path, exercises):
@@ -538,18 +566,8 @@ def read_points(path, exercises):
 
 
 def _atomic_write(path, text):
-    """Write text to path through a temporary file renamed over it: a reader sees the old
-    file or the new one, never half of one; a failed write leaves no temporary behind."""
-    folder = os.path.dirname(os.path.abspath(path))
-    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp",
-                                     newline="", encoding="utf-8") as f:
-        try:
-            f.write(text)
-        except BaseException:
-            f.close()
-            os.unlink(f.name)
-            raise
-    os.replace(f.name, path)
+    """path written whole or not at all (numpygam/files.py)."""
+    write_whole(path, text)
 
 
 def spreadsheet_cell(value):
@@ -594,7 +612,7 @@ def gradescope_document(results, points, seconds=None, sandboxed=True):
 def write_gradescope(folder, grades, points, sandboxed=True):
     """folder/<student>/results.json in the shape Gradescope's autograder reads."""
     for student, results in grades.items():
-        name = _shown(student).replace(os.sep, "_")
+        name = export_name(student)
         os.makedirs(os.path.join(folder, name), exist_ok=True)
         _atomic_write(os.path.join(folder, name, "results.json"), json.dumps(
             gradescope_document(results, points, sandboxed=sandboxed), indent=2))
@@ -602,8 +620,22 @@ def write_gradescope(folder, grades, points, sandboxed=True):
 
 def _shown(text):
     """text as a terminal may print it: control characters (a newline in a folder's name
-    could forge a row) written as escapes."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+    could forge a row) and the backslash written as escapes, so that two names never
+    look alike (a name with a control character, and one with its escape typed out)."""
+    return "".join(c if c.isprintable() and c != "\\" else
+                   "\\\\" if c == "\\" else ascii(c)[1:-1] for c in str(text))
+
+
+def export_name(student):
+    """The folder name of a student's Gradescope results: shown escaped, cut to 100
+    characters with a digest of the whole name where longer (a file name has at most
+    255 bytes), so that every student's name gives a folder of its own."""
+    import hashlib
+    name = _shown(student).replace("/", "_")
+    if len(name.encode()) > 100 or name in (".", ".."):
+        digest = hashlib.sha256(os.fsencode(student)).hexdigest()[:12]
+        name = name.encode()[:80].decode(errors="ignore") + "-" + digest
+    return name
 
 
 def summary_table(grades, points, flags=None):

@@ -21,6 +21,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..examples import examples
+from ..files import write_whole
 from . import translation
 from .exercises import EXERCISES
 
@@ -163,21 +164,39 @@ def exercise_source(name, solutions=False, lang="en"):
     return "\n".join(cells)
 
 
+def _left_by_us(path, text):
+    """True when path holds the beginning of text and nothing else (an empty or cut-off
+    file an older version's interrupted write left): ours to replace, never a student's
+    (whose file differs from the handout somewhere)."""
+    try:
+        with open(path, "rb") as f:
+            held = f.read(len(text.encode()) + 1)
+    except OSError:
+        return False
+    return len(held) < len(text.encode()) and text.encode().startswith(held)
+
+
 def make_homework(folder, solutions=False, exercises=None, lang="en"):
     """Write the exercise files that folder does not hold yet; solutions=True keeps
     the solutions (the instructor's key, graded the same way).
 
     Returns (paths written, paths left alone because they already existed): a
-    student's work is never overwritten.
+    student's work is never overwritten.  Each file is written whole or not at all
+    (numpygam/files.py); an empty or cut-off file that is the start of the handout is
+    replaced.  A full disk or a read-only folder raises OSError naming the file, after
+    the files already written.
     """
     os.makedirs(folder, exist_ok=True)
     written, kept = [], []
     for name in exercises or EXERCISES:
         path = os.path.join(folder, f"{name}.py")
-        text = exercise_source(name, solutions, lang)  # first: a failure leaves no empty file
+        text = exercise_source(name, solutions, lang)
+        if _left_by_us(path, text):
+            write_whole(path, text)
+            written.append(path)
+            continue
         try:
-            with open(path, "x") as f:  # "x": fails if the file exists, even in a race
-                f.write(text)
+            write_whole(path, text, exclusive=True)  # fails if the file exists, even in a race
             written.append(path)
         except FileExistsError:
             kept.append(path)

@@ -20,6 +20,7 @@ import glob
 import json
 import os
 
+from ..files import write_whole
 from . import translation
 
 LESSONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -82,7 +83,9 @@ def notebook(text, lang="en", name=None):
 
 
 def write_lessons(folder, lang="en"):
-    """Write every lesson as folder/NN_name.ipynb (lang: "en" or "zh"); returns the paths."""
+    """Write every lesson as folder/NN_name.ipynb (lang: "en" or "zh"); returns the paths.
+    Each notebook is written whole or not at all (numpygam/files.py): a full disk leaves
+    the ones before it and raises OSError naming the one it could not write."""
     paths = lesson_paths()
     if not paths:
         raise FileNotFoundError(f"no lessons found in {LESSONS}: they ship with the source "
@@ -94,8 +97,6 @@ def write_lessons(folder, lang="en"):
         with open(path) as f:
             nb = notebook(f.read(), lang, name)
         target = os.path.join(folder, name + ".ipynb")
-        with open(target, "w") as f:
-            json.dump(nb, f, indent=1, ensure_ascii=False)
-            f.write("\n")
+        write_whole(target, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         written.append(target)
     return written

@@ -95,11 +95,18 @@ def complex_numbers(source):
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None  # it will not import either, and says so
+    dtypes = set()  # the strings that name a dtype: dtype=..., .astype(...), np.dtype(...)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            if name in ("astype", "dtype", "view") and node.args:
+                dtypes.add(id(node.args[0]))
+            dtypes.update(id(k.value) for k in node.keywords if k.arg == "dtype")
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, complex):
             found = repr(node.value)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                _COMPLEX_DTYPES.match(node.value):
+                id(node) in dtypes and _COMPLEX_DTYPES.match(node.value):
             found = repr(node.value)
         elif isinstance(node, ast.Name) and _COMPLEX_NAMES.search(node.id):
             found = node.id

@@ -20,8 +20,9 @@ The interpreter runs with -S (no site module: PYTHONPATH is the whole search pat
 numpygam outside EDITION and no package folder outside PACKAGES.
 
 What it may do:
-  * new namespaces for users (it runs as uid 65534 with no capabilities), processes (it
-    sees only its own), mounts, IPC, UTS and network (no network at all);
+  * new namespaces for users (it runs as uid 65534 with no capabilities, and may create
+    no user namespace of its own: those are counted machine-wide), processes (it sees
+    only its own), mounts, IPC, UTS and network (no network at all);
   * --die-with-parent and a PID namespace: when the run ends or the grader is killed,
     everything it started dies with it;
   * a cgroup of its own (cgroup v2, or v1's pids, memory and cpuacct hierarchies): at most
@@ -249,8 +250,8 @@ def _system_folders():
 def _bwrap_args(bwrap, argv, readonly, fds):
     """bwrap's command line; fds: {name in WORK: file descriptor of its content}."""
     args = [bwrap, "--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID),
-            "--gid", str(SANDBOX_UID), "--cap-drop", "ALL", "--die-with-parent",
-            "--new-session"]
+            "--gid", str(SANDBOX_UID), "--disable-userns", "--cap-drop", "ALL",
+            "--die-with-parent", "--new-session"]
     for folder in _system_folders():
         args += ["--ro-bind", folder, folder]
     for name in ("bin", "lib", "lib64", "sbin"):  # /bin -> usr/bin on merged-/usr systems
@@ -601,12 +602,36 @@ def run(argv, files=None, readonly=None, stdin=b"", timeout=60.0, env=None, sand
             shutil.rmtree(work, ignore_errors=True)
 
 
+_RUNNING = {}  # {Popen: its Cage or None}: what stop_all() kills
+_RUNNING_LOCK = threading.Lock()
+_STOPPED = threading.Event()  # set by stop_all(): no run starts after it
+
+
+def stop_all():
+    """Kill every run in progress (a Ctrl-C in the grader: the runs are in sessions of
+    their own, so the terminal's SIGINT does not reach them)."""
+    with _RUNNING_LOCK:
+        _STOPPED.set()
+        running = list(_RUNNING.items())
+    for proc, cage in running:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if cage is not None:
+            cage.kill()
+
+
 def _wait(command, cwd, env, limit, stdin, timeout, cpu_budget, cage, fds):
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=limit, start_new_session=True,
                             pass_fds=tuple(fds.values()))
+    with _RUNNING_LOCK:
+        _RUNNING[proc] = cage
+        if _STOPPED.is_set():  # stop_all() came between the last check and this run
+            os.killpg(proc.pid, signal.SIGKILL)
     out, err = {}, {}
     readers = [threading.Thread(target=_read_bounded, args=(proc.stdout, LIMITS.result + 1, out)),
                threading.Thread(target=_read_bounded, args=(proc.stderr, LIMITS.output, err))]
@@ -641,6 +666,8 @@ def _wait(command, cwd, env, limit, stdin, timeout, cpu_budget, cage, fds):
         proc.wait()
         for t in readers:
             t.join()
+        with _RUNNING_LOCK:
+            _RUNNING.pop(proc, None)
     used = cage.cpu_seconds() if cage is not None else None
     result = out.get("data", b"")
     return Outcome(None if timed_out or cpu_exceeded else proc.returncode, timed_out,

@@ -70,6 +70,26 @@ _MUTATING_METHODS = {"append", "extend", "insert", "fill", "sort", "resize", "pu
 _MUTATING_FUNCTIONS = {"at", "copyto", "put", "place", "putmask", "fill_diagonal", "shuffle",
                        "put_along_axis"}
 
+# numpy's functions that are an operator spelled out: np.matmul(a, b) is a @ b
+_OPERATORS = {"matmul": ast.MatMult, "multiply": ast.Mult, "add": ast.Add,
+              "subtract": ast.Sub, "divide": ast.Div, "true_divide": ast.Div,
+              "power": ast.Pow}
+
+
+def _spelled_plainly(node):
+    """node written the plain way where it is an operator spelled out (np.matmul(a, b):
+    a @ b; x.transpose(): x.T), else None: equivalent spellings compare equal."""
+    if not isinstance(node, ast.Call) or node.keywords or \
+            not isinstance(node.func, ast.Attribute):
+        return None
+    name = node.func.attr
+    if name in _OPERATORS and len(node.args) == 2 and isinstance(node.func.value, ast.Name):
+        return ast.BinOp(left=node.args[0], op=_OPERATORS[name](), right=node.args[1])
+    if name == "transpose" and not node.args:
+        return ast.Attribute(value=node.func.value, attr="T", ctx=ast.Load())
+    return None
+
+
 # nodes that are not code of their own (a Name's Load/Store, a BinOp's operator):
 # left out of `size`, so a + b is 3 nodes, not 4
 _NOT_COUNTED = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
@@ -155,7 +175,8 @@ class _Canon:
                                           self.expr(node.body)))
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self._scope(lambda: self._comprehension(node))
-        return self._generic(node)
+        same = _spelled_plainly(node)
+        return self._generic(node if same is None else same)
 
     def _generic(self, node):
         """(type, fields) with every child replaced by its token: attribute names,
@@ -300,8 +321,11 @@ class _Canon:
                         self._mutated(keyword.value, form)
         elif isinstance(node, ast.Return):
             forms.append(_h("return", None if node.value is None else self.expr(node.value)))
-        elif isinstance(node, ast.Pass):
-            pass
+        elif isinstance(node, (ast.Pass, ast.Assert, ast.Delete)):
+            pass  # they compute nothing a return reads: a copy padded with them is a copy
+        elif isinstance(node, ast.If) and isinstance(node.test, ast.Constant):
+            for statement in node.body if node.test.value else node.orelse:  # `if False:`
+                self._statement(statement, forms)
         elif isinstance(node, ast.If):
             forms.append(self._if(node))
         elif isinstance(node, (ast.For, ast.AsyncFor)):
