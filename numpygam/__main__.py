@@ -83,16 +83,25 @@ def _writable_folder(option, path):
 
 
 def _train(args):
+    try:
+        return _train_command(args)
+    except KeyboardInterrupt:  # Ctrl-C before training began (once it has: train saves)
+        print("stopped (SIGINT) before training started: nothing was saved", file=sys.stderr)
+        return 130
+
+
+def _train_command(args):
     from .checkpoint import CheckpointError, load_checkpoint, previous_path
     from .train import (
         G2P_PRESETS,
         RESUMABLE,
-        NonFiniteError,
+        RunFolderInUse,
         TrainConfig,
         check_config,
         checkpoint_fields,
         loadable_checkpoint,
-        train,
+        lock_run_folder,
+        optimizer_missing,
     )
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
              if getattr(args, f.name) is not None}
@@ -115,24 +124,59 @@ def _train(args):
         if not os.path.exists(resume):
             return _usage_error(f"--resume {args.resume}: no such checkpoint")
         try:
-            saved, done = checkpoint_fields(resume, load_checkpoint(resume))
+            data = load_checkpoint(resume)
+            saved, done = checkpoint_fields(resume, data)
         except CheckpointError as err:
             kept = previous_path(resume)
             return _usage_error(f"{err}" + (f"; the previous checkpoint {kept} may load: "
                                             f"--resume {kept}" if os.path.exists(kept) else ""))
+        if not any(k.startswith("adam.") for k in data):
+            return _usage_error(f"--resume: {optimizer_missing(resume)}")
         steps = given.get("steps", saved.steps)
         if done >= steps:
             return _usage_error(f"--resume {args.resume}: the run has done {done} of its {steps} "
                                 f"steps, so there is nothing left to do; give --steps N with N "
                                 f"above {done} to train further")
-    run_dir = args.out or (os.path.dirname(resume) if resume else _new_run_folder())
+    run_dir = args.out or ((os.path.dirname(resume) or ".") if resume else _new_run_folder())
+    problem = _writable_folder("--out" if args.out else "the run folder", run_dir)
+    if problem:
+        return _usage_error(problem)
+    try:  # one run per folder: held until train returns (and freed by the kernel when the
+        with lock_run_folder(run_dir):  # process ends, however it ends)
+            return _train_in_locked_folder(args, config, given, resume, run_dir)
+    except RunFolderInUse as err:
+        return _usage_error(f"{'--out ' if args.out else 'the run folder '}{err}")
+
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _one_blas_thread_unless_asked():
+    """Training holds BLAS to one thread and splits the batch across the cores in shares
+    (numpygam.fast.parallel), unless one of BLAS_THREAD_VARIABLES is set.  Measured on 2
+    cores (benchmarks/bench_busy.py): BLAS's own threads spin while they wait, so beside
+    one busy process per core a step took 4.5x (dates) and 4.8x (g2p) its idle time;
+    one BLAS thread with the batch in shares took 1.75x and 2.15x, within 1.15x of the
+    default's idle time."""
+    if any(os.environ.get(name) for name in BLAS_THREAD_VARIABLES):
+        return
+    from threadpoolctl import threadpool_limits
+
+    from .fast import parallel
+    threadpool_limits(limits=1, user_api="blas")  # for the rest of the process
+    parallel.set_num_threads(os.cpu_count() or 1)
+
+
+def _train_in_locked_folder(args, config, given, resume, run_dir):
+    """_train's part under the run folder's lock: the exit status."""
+    from .checkpoint import CheckpointError, previous_path, remove_stale_temporaries
+    from .train import NonFiniteError, TrainingStopped, train
     if (resume is None and not args.force and args.out
             and os.path.exists(os.path.join(args.out, "checkpoint.npz"))):
         return _usage_error(f"--out {args.out} already holds a trained checkpoint; use --resume "
                             f"{args.out} to continue it, or --force to replace it")
-    problem = _writable_folder("--out" if args.out else "the run folder", run_dir)
-    if problem:
-        return _usage_error(problem)
+    remove_stale_temporaries(run_dir)  # of saves a kill cut short: none can run there now
+    _one_blas_thread_unless_asked()
     # a process that trains keeps the memory each step frees for the next (the import
     # leaves malloc alone; NUMPYGAM_KEEP_FREED_MEMORY=0 opts out here too)
     from .fast.memory import keep_freed_memory_unless_opted_out
@@ -140,11 +184,18 @@ def _train(args):
     try:
         train(config, run_dir, resume=resume, changes=given)
     except CheckpointError as err:
-        kept = previous_path(resume)
+        kept = previous_path(resume) if resume else None
         return _usage_error(f"{err}" + (f"; the previous checkpoint {kept} may load: --resume "
-                                        f"{kept}" if os.path.exists(kept) else ""))
+                                        f"{kept}" if kept and os.path.exists(kept) else ""))
     except NonFiniteError as err:
         print(f"stopped: {err}; the last good checkpoint is kept in {run_dir}", file=sys.stderr)
+        return 1
+    except TrainingStopped as stop:  # Ctrl-C or SIGTERM (saved first), or a failed save
+        print(stop, file=sys.stderr)
+        return stop.status
+    except OSError as err:  # a file beside the checkpoints (the g2p split) on a full disk
+        print(f"stopped: could not write {err.filename or run_dir}: {err.strerror or err}",
+              file=sys.stderr)
         return 1
     return 0
 
@@ -159,6 +210,10 @@ def _homework(args):
         written, kept = make_homework(args.folder, solutions=args.solutions, lang=args.lang)
     except CatalogueError as err:
         return _usage_error(str(err))
+    except OSError as err:  # a full disk, a read-only folder: nothing half written is left
+        print(f"error: could not write {err.filename or args.folder}: {err.strerror or err}; "
+              f"the exercise files already in {args.folder}/ are kept, whole", file=sys.stderr)
+        return 1
     what = "exercise file(s) with their solutions (the key)" if args.solutions else \
         "exercise file(s)"
     print(f"wrote {len(written)} {what} to {args.folder}/: "
@@ -217,15 +272,24 @@ def _years():
 
 
 def date_problem(text, out):
-    """Why the answer `out` to the input `text` is not a date of the task, or None."""
+    """Why the answer `out` to the input `text` is not a date of the task, or None.
+
+    An input in none of the task's forms (numpygam.tasks.dates.read_date: one pattern per
+    training template) makes any answer a guess: "a guess: <why the input is not read>".
+    For an input in a form, an answer that is no real date, lies outside the task's years,
+    or is not the date the input names, is the model's mistake.
+    """
+    from .tasks.dates import read_date
     first, last = _years()
-    if not any(c.isdigit() for c in text):
-        return ("the input has no date in it (every form the translator reads has its day "
-                "and year in digits)")
+    reading, why = read_date(text)
+    if reading is None:
+        return f"a guess: {why}"
     if not is_calendar_date(out):
-        return "not a real date (YYYY-MM-DD): the input is not one, or the model got it wrong"
+        return "not a real date (YYYY-MM-DD): the model got it wrong"
     if not first <= int(out[:4]) <= last:
         return f"outside the task's years {first}-{last}: the model got it wrong"
+    if out != reading:
+        return f"wrong: the input is {reading}; the model got it wrong"
     return None
 
 
@@ -238,79 +302,128 @@ def is_calendar_date(text):
 
 
 def _translate(args):
-    from .checkpoint import CheckpointError
-    from .tasks.g2p import DataUnavailable
-    from .train import Trainer, latest_checkpoint, loadable_checkpoint
+    """`translate TEXT` (one answer, its attention as text and as a picture) or `translate
+    --file FILE` (one answer a line; a line that fails is named on stderr, the rest go on).
+    The exit status: 0, 1 when an answer is a guess or wrong, 2 for a usage error, 130 on
+    Ctrl-C."""
     if args.beam < 1:
         return _usage_error(f"--beam {args.beam}: the beam size must be at least 1 (1 = greedy)")
-    if args.file is not None:
-        try:
-            with open(args.file, encoding="utf-8") as f:
-                texts = [line.strip() for line in f if line.strip()]
-        except (OSError, UnicodeDecodeError) as err:
-            return _usage_error(f"--file {args.file}: {getattr(err, 'strerror', None) or err}")
-        if not texts:
-            return _usage_error(f"--file {args.file}: no input in it (one input a line)")
-    elif args.text is None:
+    if args.file is not None and args.text is not None:
+        return _usage_error(f"give a text or --file {args.file}, not both")
+    if args.file is None and args.text is None:
         return _usage_error("give a text to translate, e.g. python -m numpygam translate "
                             "\"3 may 1979\", or --file FILE")
-    else:
-        texts = [args.text]
-    texts = [" ".join(t.split()).lower() for t in texts]  # "  March 5,  1991 " -> "march 5, 1991"
-    for i, text in enumerate(texts):
-        where = f" (line {i + 1} of {args.file})" if args.file else ""
-        if not text:
-            return _usage_error("give a date to translate, e.g. python -m numpygam translate "
-                                "\"3 may 1979\"")
+    name = "standard input" if args.file == "-" else args.file
+    progress = [0, None]  # lines done, lines in all (None: not read yet)
+
+    def read_lines():
+        """[(line number, text)] of the file's non-blank lines, as `translate` reads them
+        (lower case, single spaces); text is None for a line that is not UTF-8."""
+        if args.file == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            raw = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+        else:
+            with open(args.file, "rb") as f:
+                raw = f.read()
+        raw = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw  # a UTF-8 BOM
+        lines = []
+        for number, line in enumerate(raw.splitlines(), 1):
+            try:
+                text = " ".join(line.decode("utf-8").split()).lower()
+            except UnicodeDecodeError:
+                text = None
+            if text != "":
+                lines.append((number, text))
+        return lines
+
+    def unreadable(text, trainer):
+        """One line when the translator cannot take text at all, else None."""
         if len(text) > MAX_INPUT:
-            return _usage_error(f"the input{where} has {len(text)} characters; the translator "
-                                f"reads at most {MAX_INPUT}")
-    skipped = []
-    task = args.task
-    # by default the newest dates checkpoint, else the newest of any task (copy, reverse)
-    path = args.checkpoint or latest_checkpoint(skipped=skipped, task=task or "dates") or \
-        (None if task else latest_checkpoint(task=None))
-    if args.checkpoint and os.path.isdir(path):  # a run folder: its checkpoint that loads
-        path = loadable_checkpoint(path, skipped) or os.path.join(path, "checkpoint.npz")
-    for message in skipped:
-        print(f"note: skipped {message}", file=sys.stderr)
-    if args.checkpoint and not os.path.exists(path):
-        return _usage_error(f"--checkpoint {args.checkpoint}: no such checkpoint")
-    if path is None:
-        return _usage_error(f"no {task or ''} checkpoint found under runs/; run `python -m "
-                            f"numpygam train{' --task ' + task if task else ''}` first (it "
-                            "writes runs/<time>-<pid>/checkpoint.npz)")
-    try:
-        trainer = Trainer.load(path)
-    except (CheckpointError, ValueError) as err:
-        return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
-    except DataUnavailable as err:
-        return _usage_error(str(err))
-    if task and trainer.config.task != task:
-        return _usage_error(f"{path} is a {trainer.config.task} checkpoint, not {task}")
-    for i, text in enumerate(texts):
+            return (f"the input has {len(text)} characters; the translator reads at most "
+                    f"{MAX_INPUT}")
         unknown = sorted({c for c in text if c not in trainer.src_vocab.stoi})
         if unknown:
-            where = f" (line {i + 1} of {args.file})" if args.file else ""
-            return _usage_error(f"{''.join(unknown)!r}{where}: not in the translator's alphabet "
-                                f"{''.join(trainer.src_vocab.itos[3:])!r}")
-    if trainer.config.task == "dates":
-        first, last = _years()
-        for text in texts:
+            return (f"{''.join(unknown)!r} is not in the translator's alphabet "
+                    f"{''.join(trainer.src_vocab.itos[3:])!r}")
+        if trainer.config.task == "dates":
+            first, last = _years()
             outside = [n for n in re.findall(r"\d+", text)
                        if len(n) == 4 and not first <= int(n) <= last]
             if outside:
-                return _usage_error(f"the translator reads dates in {first}-{last}; the year "
-                                    f"{outside[0]} is outside them")
-    if args.file:
-        bad = 0
-        for text in texts:
-            out, _ = trainer.translate(text, args.beam)
-            problem = trainer.config.task == "dates" and date_problem(text, out)
-            bad += bool(problem)
-            print(f"{text}\t{out}" + (f"\t<- {problem}" if problem else ""))
-        return 1 if bad else 0
-    return _translate_one(trainer, texts[0], path, args.beam)
+                return (f"the translator reads dates in {first}-{last}; the year {outside[0]} "
+                        f"is outside them")
+        return None
+
+    def run():
+        from .checkpoint import CheckpointError
+        from .tasks.g2p import DataUnavailable
+        from .train import Trainer, latest_checkpoint, loadable_checkpoint
+        if args.file is None:
+            text = " ".join(args.text.split()).lower()  # "  March 5,  1991 " -> "march 5, 1991"
+            if not text:
+                return _usage_error("give a date to translate, e.g. python -m numpygam "
+                                    "translate \"3 may 1979\"")
+            if len(text) > MAX_INPUT:
+                return _usage_error(f"the input has {len(text)} characters; the translator "
+                                    f"reads at most {MAX_INPUT}")
+        else:
+            try:
+                lines = read_lines()
+            except OSError as err:
+                return _usage_error(f"--file {args.file}: {err.strerror or err}")
+            if not lines:
+                return _usage_error(f"--file {args.file}: no input in it (one input a line)")
+            progress[1] = len(lines)
+        skipped = []
+        task = args.task
+        # by default the newest dates checkpoint, else the newest of any task (copy, reverse)
+        path = args.checkpoint or latest_checkpoint(skipped=skipped, task=task or "dates") or \
+            (None if task else latest_checkpoint(task=None))
+        if args.checkpoint and os.path.isdir(path):  # a run folder: its checkpoint that loads
+            path = loadable_checkpoint(path, skipped) or os.path.join(path, "checkpoint.npz")
+        for message in skipped:
+            print(f"note: skipped {message}", file=sys.stderr)
+        if args.checkpoint and not os.path.exists(path):
+            return _usage_error(f"--checkpoint {args.checkpoint}: no such checkpoint")
+        if path is None:
+            return _usage_error(f"no {task or ''} checkpoint found under runs/; run `python -m "
+                                f"numpygam train{' --task ' + task if task else ''}` first "
+                                "(it writes runs/<time>-<pid>/checkpoint.npz)")
+        try:
+            trainer = Trainer.load(path)
+        except (CheckpointError, ValueError) as err:
+            return _usage_error(f"{err} (checkpoint {path})" if path not in str(err) else str(err))
+        except DataUnavailable as err:
+            return _usage_error(str(err))
+        if task and trainer.config.task != task:
+            return _usage_error(f"{path} is a {trainer.config.task} checkpoint, not {task}")
+        if args.file is None:
+            problem = unreadable(text, trainer)
+            return _usage_error(problem) if problem else \
+                _translate_one(trainer, text, path, args.beam)
+        failed = 0
+        for number, text in lines:  # a line that fails is named; the others go on
+            problem = "not UTF-8 text" if text is None else unreadable(text, trainer)
+            if problem is None:
+                out, _ = trainer.translate(text, args.beam)
+                problem = trainer.config.task == "dates" and date_problem(text, out)
+                print(f"{text}\t{out}" + (f"\t<- {problem}" if problem else ""))
+            if problem:
+                failed += 1
+                print(f"line {number} of {name}: {problem}", file=sys.stderr)
+            progress[0] += 1
+        return 1 if failed else 0
+
+    try:
+        return run()
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback
+        sys.stdout.flush()
+        if progress[1] is None:
+            print("stopped (Ctrl-C): nothing translated", file=sys.stderr)
+        else:
+            print(f"stopped (Ctrl-C): {progress[0]} of the {progress[1]} lines of {name} done",
+                  file=sys.stderr)
+        return 130
 
 
 def _translate_one(trainer, text, path, beam):
@@ -378,8 +491,10 @@ def _lessons(args):
         paths = write_lessons(args.folder, lang=args.lang)
     except CatalogueError as err:
         return _usage_error(str(err))
-    except OSError as err:
-        return _usage_error(f"{args.folder}: {err.strerror or err}")
+    except OSError as err:  # a full disk, a read-only folder: nothing half written is left
+        print(f"error: could not write {err.filename or args.folder}: {err.strerror or err}; "
+              f"the notebooks already in {args.folder}/ are kept, whole", file=sys.stderr)
+        return 1
     print(f"wrote {len(paths)} notebooks to {args.folder}/: open them in Jupyter or Colab")
     return 0
 
@@ -400,7 +515,9 @@ def main(argv=None):
     tr.add_argument("text", nargs="?", help="the input (or --file)")
     tr.add_argument("--task", choices=("dates", "g2p"), default=None,
                     help="which task's newest checkpoint (default dates, or --checkpoint's)")
-    tr.add_argument("--file", help="read one input a line; print input<TAB>output a line")
+    tr.add_argument("--file", help="read one input a line (- for standard input); print "
+                                   "input<TAB>output a line, and a line that fails on stderr "
+                                   "with its line number")
     tr.add_argument("--beam", type=int, default=1, help="beam size (1 = greedy)")
     tr.add_argument("--checkpoint", default=None,
                     help="a checkpoint.npz, or a run folder (default: the newest run's)")
@@ -449,6 +566,10 @@ def main(argv=None):
         return stop.code
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's status for SIGINT
+        print(f"interrupted (Ctrl-C): {args.command} stopped; whatever it wrote is whole",
+              file=sys.stderr)
+        return 130
     except BrokenPipeError:  # `... | head -1` closed the pipe: end quietly, as head expects
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

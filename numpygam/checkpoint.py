@@ -8,6 +8,11 @@ save_checkpoint(path, arrays) never writes over a good file in place:
      the old file or the new one, never half of one; the folder is fsynced.
 A kill at any instant (SIGKILL included) leaves PATH complete, old or new,
 and PATH.prev.npz complete too once a second checkpoint has been written.
+Every temporary name (the file of step 1, the link of step 2) is new to each save,
+so saves to one path at the same time cannot collide; the file is created with
+mode 0666 less the umask, as open() would (0644 with umask 022). A save that fails
+(a full disk, a read-only one, no permission) removes its temporaries and raises
+the OSError: PATH is then still the previous checkpoint, untouched.
 
 load_checkpoint(path) first reads each array's .npy header and refuses a size it
 claims beyond what the file holds (or beyond MAX_ARRAY_BYTES), then reads every
@@ -15,7 +20,7 @@ array eagerly with allow_pickle=False (a checkpoint is data, never code), and tu
 any damage into a CheckpointError that names the file and says what is wrong.
 """
 import os
-import tempfile
+import secrets
 import zipfile
 
 import numpy as np
@@ -33,31 +38,85 @@ def previous_path(path):
     return f"{root}.prev{ext}"
 
 
+TEMPORARY_PREFIX = ".checkpoint-"  # every temporary a save makes starts with it
+
+
+def _unique_name(folder, suffix):
+    return os.path.join(folder, f"{TEMPORARY_PREFIX}{secrets.token_hex(8)}{suffix}")
+
+
+def _create_new_file(folder, suffix):
+    """(fd, path) of a new file of a name no one else holds (O_EXCL), mode 0666 less the
+    umask: mkstemp's safety, without its mode 0600."""
+    while True:
+        path = _unique_name(folder, suffix)
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                           0o666), path
+        except FileExistsError:
+            continue
+
+
+def _link_new_name(target, folder, suffix):
+    """A new name, unique to this call, for the file target (a hard link)."""
+    while True:
+        path = _unique_name(folder, suffix)
+        try:
+            os.link(target, path)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _remove_quietly(path):
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
 def save_checkpoint(path, arrays):
-    """Write {name: array} to path atomically, keeping the previous file (module docstring)."""
+    """Write {name: array} to path atomically, keeping the previous file (module docstring).
+    An OSError (full disk, ...) leaves no temporary behind and path as it was."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".checkpoint-", suffix=".npz", dir=folder)
+    fd, tmp = _create_new_file(folder, ".npz")
+    link = None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         if os.path.exists(path):  # keep the last good one: a new name for the same file
-            link = previous_path(path) + ".tmp"
-            if os.path.lexists(link):
-                os.unlink(link)
-            os.link(path, link)
+            link = _link_new_name(path, folder, ".prev.tmp")
+            # (where PATH.prev.npz is already this same file, as after a concurrent save,
+            # rename does nothing and leaves the link: the finally below removes it)
             os.replace(link, previous_path(path))
         os.replace(tmp, path)
+        tmp = None
         dir_fd = os.open(folder, os.O_RDONLY)  # make the renames themselves durable
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        _remove_quietly(tmp)
+        _remove_quietly(link)
     return path
+
+
+def remove_stale_temporaries(folder):
+    """Remove the temporaries that saves killed mid-write left in folder (only call it while
+    no save can be running there: the run folder's lock held); returns their names."""
+    removed = []
+    for name in os.listdir(folder):
+        if name.startswith(TEMPORARY_PREFIX) or name == "checkpoint.prev.npz.tmp":  # ...and the
+            try:                                            # link name of earlier versions
+                os.unlink(os.path.join(folder, name))
+                removed.append(name)
+            except OSError:
+                pass
+    return removed
 
 
 def _check_headers(path):

@@ -1,26 +1,109 @@
-"""Figures: attention heatmaps (input characters against output characters)."""
+"""Figures: attention heatmaps (input characters against output characters).
+
+Chinese inputs (1979年5月3日) draw with an installed CJK font (cjk_font), after DejaVu Sans:
+matplotlib falls back glyph by glyph, so Latin text looks as it always has.
+"""
+import contextlib
+import functools
+import os
+import re
+import textwrap
+
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure  # no pyplot: no backend or display is chosen for the caller
 
 SHADES = " ░▒▓█"
+# fonts with Chinese characters, the likeliest first; any other whose name suggests CJK
+# comes after them (CJK_NAME), and with none the figure draws as before
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans",
+             "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft YaHei", "SimHei",
+             "PingFang SC", "Heiti SC", "Noto Serif CJK SC", "AR PL UMing CN",
+             "Droid Sans Fallback")
+CJK_NAME = re.compile(r"CJK|WenQuanYi|Han Sans|Han Serif|YaHei|SimHei|SimSun|Heiti|PingFang|"
+                      r"UMing|UKai|Droid Sans Fallback", re.I)
+CJK_FILE = re.compile(r"wqy|cjk|sourcehan|notosanssc|simhei|simsun|yahei|pingfang|uming|ukai|"
+                      r"droidsansfallback", re.I)
+
+
+@functools.lru_cache(maxsize=None)
+def cjk_font():
+    """The family name of an installed font that draws Chinese characters, or None.
+
+    Matplotlib's font cache may predate a font installed later (fc-list :lang=zh lists it,
+    matplotlib does not): then the system's font files whose names suggest CJK are added."""
+    from matplotlib import font_manager
+
+    def found():
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((f for f in CJK_FONTS if f in names), None) or \
+            next((n for n in sorted(names) if CJK_NAME.search(n)), None)
+    if found() is None:
+        for path in font_manager.findSystemFonts():
+            if CJK_FILE.search(os.path.basename(path)):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue  # a file FreeType cannot read: skip it
+    return found()
+
+
+def _fonts():
+    """Draw with DejaVu Sans, falling back to a CJK font for the glyphs it lacks (年 月 日)."""
+    family = cjk_font()
+    if family is None:
+        return contextlib.nullcontext()
+    return matplotlib.rc_context({"font.family": ["DejaVu Sans", family]})
+
+
+def _fit_title(fig, ax, title, wrapped, renderer):
+    """Lay the figure out so that its title lies inside it: wrapped onto two lines if one is
+    too wide, and the figure widened if that is not enough."""
+    def overflow():
+        box, edge = ax.title.get_window_extent(renderer), fig.bbox
+        return max(edge.x0 - box.x0, box.x1 - edge.x1, edge.y0 - box.y0, box.y1 - edge.y1, 0)
+    ax.set_title(title)
+    fig.tight_layout()
+    if overflow() and wrapped != title:
+        ax.set_title(wrapped)
+        fig.tight_layout()
+    for _ in range(4):
+        extra = overflow()
+        if not extra:
+            break
+        fig.set_figwidth(fig.get_figwidth() + 2 * extra / fig.dpi + 0.2)
+        fig.tight_layout()
+
+
+def attention_figure(weights, src_text, out_text, title=None):
+    """The heatmap of weights (len(out) [+ <eos>], len(src)) with characters as ticks, laid
+    out (its title inside it): a matplotlib Figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    weights = np.asarray(weights, dtype=np.float64)
+    out_labels = list(out_text) + ["<eos>"] * (weights.shape[0] - len(out_text))
+    with _fonts():
+        fig = Figure(figsize=(max(4, 0.32 * len(src_text) + 1.5),
+                              max(3, 0.32 * len(out_labels) + 1.2)))
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        ax = fig.subplots()
+        image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=max(1e-9, weights.max()),
+                          aspect="auto")
+        ax.set_xticks(range(len(src_text)), [c if c != " " else "␣" for c in src_text])
+        ax.set_yticks(range(len(out_labels)), out_labels)
+        ax.set_xlabel("input characters (keys)")
+        ax.set_ylabel("output characters (queries)")
+        fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight a_ij")
+        _fit_title(fig, ax, title or f"{src_text!r} -> {out_text!r}",
+                   textwrap.fill(title, len(title) // 2 + 1) if title else
+                   f"{src_text!r}\n-> {out_text!r}", renderer)
+    return fig
 
 
 def attention_heatmap(weights, src_text, out_text, path, title=None):
     """Save a heatmap of weights (len(out) [+ <eos>], len(src)) with characters as ticks."""
-    weights = np.asarray(weights, dtype=np.float64)
-    out_labels = list(out_text) + ["<eos>"] * (weights.shape[0] - len(out_text))
-    fig = Figure(figsize=(max(4, 0.32 * len(src_text) + 1.5), max(3, 0.32 * len(out_labels) + 1.2)))
-    ax = fig.subplots()
-    image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=max(1e-9, weights.max()),
-                      aspect="auto")
-    ax.set_xticks(range(len(src_text)), [c if c != " " else "␣" for c in src_text])
-    ax.set_yticks(range(len(out_labels)), out_labels)
-    ax.set_xlabel("input characters (keys)")
-    ax.set_ylabel("output characters (queries)")
-    ax.set_title(title or f"{src_text!r} -> {out_text!r}")
-    fig.colorbar(image, ax=ax, fraction=0.04, label="attention weight a_ij")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig = attention_figure(weights, src_text, out_text, title)
+    with _fonts():
+        fig.savefig(path, dpi=110)
     return path
 
 
@@ -41,17 +124,18 @@ def head_heatmaps(head_weights, src_text, out_text, path, title=None):
     H, rows = head_weights.shape[:2]
     out_labels = list(out_text) + ["<eos>"] * (rows - len(out_text))
     width = max(3.5, 0.28 * len(src_text) + 1.2)
-    fig = Figure(figsize=(width * H, max(3, 0.3 * rows + 1.4)))
-    axes = np.atleast_1d(fig.subplots(1, H))
-    for h, ax in enumerate(axes):
-        ax.imshow(head_weights[h], cmap="viridis", vmin=0, vmax=1, aspect="auto")
-        ax.set_xticks(range(len(src_text)), [c if c != " " else "␣" for c in src_text],
-                      fontsize=7)
-        ax.set_yticks(range(rows), out_labels if h == 0 else [""] * rows)
-        ax.set_title(f"head {h + 1}")
-    fig.suptitle(title or f"cross-attention per head: {src_text!r} -> {out_text!r}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with _fonts():
+        fig = Figure(figsize=(width * H, max(3, 0.3 * rows + 1.4)))
+        axes = np.atleast_1d(fig.subplots(1, H))
+        for h, ax in enumerate(axes):
+            ax.imshow(head_weights[h], cmap="viridis", vmin=0, vmax=1, aspect="auto")
+            ax.set_xticks(range(len(src_text)), [c if c != " " else "␣" for c in src_text],
+                          fontsize=7)
+            ax.set_yticks(range(rows), out_labels if h == 0 else [""] * rows)
+            ax.set_title(f"head {h + 1}")
+        fig.suptitle(title or f"cross-attention per head: {src_text!r} -> {out_text!r}")
+        fig.tight_layout()
+        fig.savefig(path, dpi=110, bbox_inches="tight")  # a long suptitle stays whole
     return path
 
 

@@ -4,11 +4,21 @@ A step: sample a batch (its own seed, so a resumed run sees the same batches),
 teacher-forced loss, backward, gradient-norm clipping, Adam with a warm-up +
 cosine learning rate.  Checkpoints (.npz) hold the model, Adam's moments, the
 step and the configuration, so that resuming gives the same next step.
+train() saves every eval_every steps and at least every CHECKPOINT_SECONDS; Ctrl-C
+or SIGTERM finishes the step, saves and stops (TrainingStopped, the one line to print);
+a save that fails (a full disk) stops in one line too.  lock_run_folder keeps one run
+per folder.  A checkpoint without Adam's moments still loads (to translate), not to resume.
 """
 import dataclasses
+import errno
+import fcntl
 import json
 import os
+import shlex
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -45,6 +55,30 @@ RESUMABLE = ("steps", "lr", "warmup", "clip", "eval_every", "heldout_limit")
 
 class NonFiniteError(RuntimeError):
     """A loss or gradient that is NaN or infinite: training stops, nothing is saved."""
+
+
+class TrainingStopped(Exception):
+    """Training ended early for a reason outside it (Ctrl-C or SIGTERM, a checkpoint that
+    could not be written): str() is the one line to print, status the exit status
+    (130 for SIGINT, 143 for SIGTERM, 1 for a failed save)."""
+
+    def __init__(self, message, status):
+        super().__init__(message)
+        self.status = status
+
+
+class RunFolderInUse(Exception):
+    """Another run holds the run folder's lock; pid: the holder's, as it wrote it (or None)."""
+
+    def __init__(self, run_dir, pid):
+        super().__init__(f"{run_dir} is in use by another train run "
+                         f"({'pid ' + str(pid) if pid else 'its pid not yet written'}); wait for "
+                         f"it to end (or stop it), or give another --out folder")
+        self.pid = pid
+
+
+CHECKPOINT_SECONDS = 60  # train saves at least this often (besides every --eval-every steps)
+LOCK_NAME = ".lock"      # a run folder's lock file: fcntl.flock, and the holder's pid inside
 
 
 def check_config(config):
@@ -284,6 +318,7 @@ class Trainer:
         self.criterion = nn.SequenceLoss(self.model)
         self.optimizer = optim.Adam(self.model.parameters(), lr=config.lr)
         self.step = 0
+        self.has_optimizer_state = True  # False: loaded from a checkpoint without it
 
     def train_step(self):
         """One update; returns the batch's loss before it."""
@@ -372,11 +407,18 @@ class Trainer:
             json.dumps(dataclasses.asdict(self.config)))))
 
     @classmethod
-    def load(cls, path, **changes):
+    def load(cls, path, need_optimizer=False, **changes):
         """The trainer saved at path (a CheckpointError names the file if it cannot be);
-        changes: new values of RESUMABLE options."""
+        changes: new values of RESUMABLE options.
+
+        A checkpoint without the optimiser's state (no adam.* arrays) loads with a fresh
+        Adam and has_optimizer_state False: enough to translate; need_optimizer=True (what
+        resuming needs) refuses it in one line (optimizer_missing)."""
         data = load_checkpoint(path)
         config, step = checkpoint_fields(path, data)
+        has_optimizer_state = any(k.startswith("adam.") for k in data)
+        if need_optimizer and not has_optimizer_state:
+            raise CheckpointError(optimizer_missing(path))
         config = dataclasses.replace(config, **changes)
         problem = check_config(config)
         if problem:
@@ -386,13 +428,22 @@ class Trainer:
             trainer = cls(config)
             trainer.model.load_state_dict({k[6:]: v for k, v in data.items()
                                            if k.startswith("model.")})
-            trainer.optimizer.load_state_dict({k[5:]: v for k, v in data.items()
-                                               if k.startswith("adam.")})
+            if has_optimizer_state:
+                trainer.optimizer.load_state_dict({k[5:]: v for k, v in data.items()
+                                                   if k.startswith("adam.")})
         except (TypeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{path}: not a checkpoint of this version of numpygam "
                                   f"({type(err).__name__}: {err})") from None
         trainer.step = step
+        trainer.has_optimizer_state = has_optimizer_state
         return trainer
+
+
+def optimizer_missing(path):
+    """The one line for resuming from a checkpoint that holds no optimiser state."""
+    return (f"{path} holds the model but not the optimiser's state (Adam's moments and step "
+            f"count, the adam.* arrays), which --resume needs to continue the run; it still "
+            f"translates (translate --checkpoint {path}), or train afresh with --out NEW_DIR")
 
 
 def _refuse_old_date_vocabulary(path, config, data):
@@ -451,15 +502,104 @@ def progress_line(step, total, loss, accuracy, seconds, width=24):
             f"loss {loss:.4f}  token acc {accuracy:6.1%}  {seconds:6.1f}s")
 
 
+class _Stop:
+    """What _stop_on_signals saw: signum, the first SIGINT/SIGTERM (None before one);
+    after_training: True once the last checkpoint is written (a signal then stops at once)."""
+
+    def __init__(self):
+        self.signum, self.after_training = None, False
+        self.message_after_training = lambda signum: f"stopped ({signal.Signals(signum).name})"
+
+
+@contextmanager
+def _stop_on_signals():
+    """While training, SIGINT and SIGTERM only set stop.signum: the step under way, and a
+    save under way, finish (a second Ctrl-C changes nothing), and train stops after them,
+    saving first.  Once stop.after_training is set, a signal raises TrainingStopped at once.
+    The previous handlers come back on leaving; outside the main thread, nothing is
+    installed (signals are the main thread's)."""
+    stop = _Stop()
+
+    def handler(signum, frame):
+        if stop.signum is None:
+            stop.signum = signum
+        if stop.after_training:
+            raise TrainingStopped(stop.message_after_training(signum), 128 + signum)
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():  # None: a handler not set from Python (the default)
+            signal.signal(s, signal.SIG_DFL if h is None else h)
+
+
+def _resume_command(run_dir):
+    return f"python -m numpygam train --resume {shlex.quote(run_dir)}"
+
+
 def train(config, run_dir, out=print, resume=None, changes=None):
     """Train, evaluate, plot; returns (trainer, held-out exact-match accuracy).
 
     resume: a checkpoint to continue from, with `changes` to its RESUMABLE options.
     A non-finite loss or gradient raises NonFiniteError; the last checkpoint stays.
+    A checkpoint is saved every config.eval_every steps, and at least every
+    CHECKPOINT_SECONDS seconds.  SIGINT or SIGTERM (in the main thread) finishes the step,
+    saves and raises TrainingStopped (status 128 + the signal); a save that fails (a full
+    disk...) raises TrainingStopped (status 1) saying what was kept.
     """
+    with _stop_on_signals() as stop:
+        return _train_until_stopped(config, run_dir, out, resume, changes, stop)
+
+
+def _train_until_stopped(config, run_dir, out, resume, changes, stop):
+    began = time.monotonic()  # the first time-based save comes CHECKPOINT_SECONDS after it
     os.makedirs(run_dir, exist_ok=True)
-    trainer = Trainer.load(resume, **(changes or {})) if resume else Trainer(config)
+    trainer = (Trainer.load(resume, need_optimizer=True, **(changes or {})) if resume
+               else Trainer(config))
     config = trainer.config
+    checkpoint = os.path.join(run_dir, "checkpoint.npz")
+    # the newest checkpoint that holds this run, its step (None: none yet), and whether this
+    # process wrote it
+    kept = {"path": resume, "step": trainer.step if resume else None, "new": False}
+
+    def save():
+        try:
+            trainer.save(checkpoint)
+        except OSError as err:
+            what = (f"the checkpoint of step {kept['step']} is kept in {kept['path']}; free "
+                    f"some space (or fix the folder) and resume with: "
+                    f"{_resume_command(os.path.dirname(kept['path']) or '.')}"
+                    if kept["path"] and os.path.exists(kept["path"]) else
+                    "no checkpoint of this run is kept")
+            raise TrainingStopped(
+                f"stopped at step {trainer.step} of {config.steps}: could not write the "
+                f"checkpoint {checkpoint} ({err.strerror or err}); {what}", 1) from None
+        kept.update(path=checkpoint, step=trainer.step, new=True)
+
+    def stopped():
+        signum = stop.signum
+        if kept["step"] != trainer.step and trainer.step > 0:
+            save()
+        name = signal.Signals(signum).name
+        if kept["path"] is None:
+            message = (f"stopped ({name}) at step 0 of {config.steps}, before the first "
+                       f"step: nothing to save")
+        else:
+            message = (f"stopped ({name}) at step {trainer.step} of {config.steps}: "
+                       f"{'checkpoint saved to' if kept['new'] else 'its checkpoint is'} "
+                       f"{kept['path']}; resume with: "
+                       f"{_resume_command(os.path.dirname(kept['path']) or '.')}")
+        raise TrainingStopped(message, 128 + signum)
+
+    stop.message_after_training = lambda signum: (
+        f"stopped ({signal.Signals(signum).name}) after the last step ({trainer.step} of "
+        f"{config.steps}), in the final evaluation: the trained checkpoint is saved to "
+        f"{kept['path']}")
+    if stop.signum:
+        stopped()
     out(f"run folder: {run_dir}")
     if trainer.split:
         from .tasks.g2p import write_split
@@ -472,7 +612,10 @@ def train(config, run_dir, out=print, resume=None, changes=None):
         f"{len(trainer.heldout)} held out; {model}; "
         f"{sum(p.data.size for p in trainer.model.parameters())} parameters")
     start, smoothed, training_seconds, reached = time.time(), None, 0.0, None
+    last_save = began
     while trainer.step < config.steps:
+        if stop.signum:
+            stopped()
         step_start = time.perf_counter()
         loss = trainer.train_step()
         training_seconds += time.perf_counter() - step_start
@@ -485,7 +628,14 @@ def train(config, run_dir, out=print, resume=None, changes=None):
             out(f"  held-out exact match after {trainer.step} steps: {acc:.1%}")
             if acc >= MILESTONE and reached is None:
                 reached = (trainer.step, training_seconds)
-            trainer.save(os.path.join(run_dir, "checkpoint.npz"))
+            save()
+            last_save = time.monotonic()
+        elif time.monotonic() - last_save >= CHECKPOINT_SECONDS:  # an hour's work is not lost
+            save()
+            last_save = time.monotonic()
+    if stop.signum:  # during the last step: it is saved
+        stopped()
+    stop.after_training = True  # the checkpoint is written: a signal now stops at once
     right = trainer.exact_matches()
     accuracy = float(right.mean())
     out(f"held-out exact-match accuracy: {accuracy:.2%} ({len(trainer.heldout)} examples, "
@@ -509,9 +659,55 @@ def train(config, run_dir, out=print, resume=None, changes=None):
             out(f"  {form:<40} {right:>4}/{n:<4} {right / n:7.1%}")
     for i, (src, _) in enumerate(trainer.heldout[:4]):
         text, weights = trainer.translate(src)
-        path = attention_heatmap(weights, src, text, os.path.join(run_dir, f"attention_{i}.png"))
+        try:
+            path = attention_heatmap(weights, src, text,
+                                     os.path.join(run_dir, f"attention_{i}.png"))
+        except OSError as err:  # the model is saved: a figure that cannot be written is a note
+            out(f"  {src!r} -> {text!r}   (heatmap not written: {err.strerror or err})")
+            continue
         out(f"  {src!r} -> {text!r}   heatmap: {path}")
     return trainer, accuracy
+
+
+@contextmanager
+def lock_run_folder(run_dir):
+    """Hold run_dir's lock (fcntl.flock on run_dir/.lock, our pid written inside) for the
+    duration; RunFolderInUse at once, naming the holder's pid, if another run holds it.
+    The kernel releases the lock when the process ends, however it ends (SIGKILL too).
+    Where the folder cannot hold a lock (a file system without flock, a lock file that
+    cannot be written), the run goes on unlocked: the saves say what goes wrong there."""
+    path = os.path.join(run_dir, LOCK_NAME)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RunFolderInUse(run_dir, _lock_holder(fd)) from None
+            fd_locked = False  # ENOLCK, EOPNOTSUPP...: no locks here
+        else:
+            fd_locked = True
+        if fd_locked:
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError:
+                pass  # locked all the same; the pid is only for the message
+        yield path if fd_locked else None
+    finally:
+        os.close(fd)  # releases the lock (the file stays: removing it would race a waiter)
+
+
+def _lock_holder(fd):
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def loadable_checkpoint(run_dir, skipped=None):
@@ -529,13 +725,28 @@ def loadable_checkpoint(run_dir, skipped=None):
     return None
 
 
+def _checkpoint_time(run_dir):
+    """When run_dir's newest checkpoint was written (its file's mtime), or None: the time
+    of the checkpoint itself, which translate.png, a note or a copied file beside it do
+    not change (the folder's own mtime they do)."""
+    latest = os.path.join(run_dir, "checkpoint.npz")
+    times = []
+    for path in (latest, previous_path(latest)):
+        try:
+            times.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            pass
+    return max(times) if times else None
+
+
 def latest_checkpoint(root="runs", skipped=None, task=None):
-    """The loadable checkpoint of the newest run folder under root that has one (of that
-    task, when task is given), or None."""
+    """The loadable checkpoint of the run folder under root whose checkpoint was written
+    last (of that task, when task is given), or None."""
     if not os.path.isdir(root):
         return None
     runs = [os.path.join(root, d) for d in os.listdir(root)]
-    for run in sorted((r for r in runs if os.path.isdir(r)), key=os.path.getmtime, reverse=True):
+    timed = [(_checkpoint_time(r), r) for r in runs if os.path.isdir(r)]
+    for _, run in sorted(((t, r) for t, r in timed if t is not None), reverse=True):
         path = loadable_checkpoint(run, skipped)
         if path and (task is None or _task_of(path) == task):
             return path

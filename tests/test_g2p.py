@@ -73,6 +73,22 @@ def test_wer_and_per_by_hand():
         g2p.error_rates(outputs[:2], references)
 
 
+def test_per_divides_by_the_closest_references_length_when_the_output_is_longer():
+    """Outputs longer than their closest references, so that dividing by the outputs'
+    lengths gives another number (the test above has 2 + 4 + 3 = 2 + 3 + 4 and cannot
+    tell).  "K AE T S Z" against "K AE T": 2 edits (S and Z inserted), reference length
+    3.  "D AO G Z" against the closer of "D AO G Z Z Z" (2 edits: two Zs missing) and
+    "D AO G" (1 edit: Z inserted), listed second: reference length 3.
+    PER = (2 + 1) / (3 + 3) = 1/2; by the outputs' lengths it would be (2 + 1) / (5 + 4)
+    = 1/3, by the first references' (2 + 1) / (3 + 6) = 1/3."""
+    outputs = [("K", "AE", "T", "S", "Z"), ("D", "AO", "G", "Z")]
+    references = [[("K", "AE", "T")],
+                  [("D", "AO", "G", "Z", "Z", "Z"), ("D", "AO", "G")]]
+    wer, per = g2p.error_rates(outputs, references)
+    assert wer == 1.0
+    assert per == pytest.approx(1 / 2, abs=1e-15)
+
+
 def test_a_vocabulary_of_phones_reads_and_writes_space_separated_text():
     vocab = Vocab(g2p.PHONES, sep=" ")
     assert len(g2p.PHONES) == 39 and len(vocab) == 42
@@ -130,10 +146,11 @@ def test_a_tiny_g2p_run_trains_reports_wer_and_per_and_translates(tmp_path, caps
     assert main(["translate", "--task", "g2p", "--file", str(tmp_path / "words.txt")]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in lines] == ["attention", "global"]
-    (tmp_path / "bad.txt").write_text("fine\nnot 2 fine\n")
-    assert main(["translate", "--task", "g2p", "--file", str(tmp_path / "bad.txt")]) == 2
-    err = capsys.readouterr().err
-    assert "' 2'" in err and "line 2" in err and err.count("\n") == 1
+    (tmp_path / "bad.txt").write_text("fine\nnot 2 fine\n")  # a bad line: named, the rest done
+    assert main(["translate", "--task", "g2p", "--file", str(tmp_path / "bad.txt")]) == 1
+    captured = capsys.readouterr()
+    assert "' 2'" in captured.err and "line 2" in captured.err
+    assert captured.err.count("\n") == 1 and captured.out.startswith("fine\t")
     assert main(["translate", "--task", "dates", "3 may 1979"]) == 2  # no dates run here
     assert "no dates checkpoint" in capsys.readouterr().err
 

@@ -265,6 +265,14 @@ def conv2d_dft_forward(x, W, b=None, stride=1, padding=0, padding_mode="zeros", 
         forward   y^[k] = x^[k] W^[k]*^T          (B n, Cin) @ (Cin, Cout) per group
         backward  dx^[k] = dy^[k] W^[k],   dW^[k] = sum over images and tiles of dy^[k]* x^[k]
     Backward returns (dx, dW, db), db = sum_{b, i, j} dy.
+    Reach: every pixel of a tile enters every frequency, so an output here depends on
+    the whole tile, not only on its K x K receptive field.  A NaN or an infinity in x
+    makes every output of the tiles that hold it NaN (the textbook's: only those
+    whose field holds it), and rounding adds about c eps max|x| max|W| (c ~ 1 to 3)
+    to every output of a tile, so a pixel far larger than the others (1e12 among
+    values near 1: errors ~1e-3) blurs outputs that never read it; likewise dy in
+    the backward.  fast.conv2d_forward's method="auto" takes the GEMM path for such
+    an x (conv.dft_is_local); this function, and method="dft", do as asked.
     """
     conv_arguments("conv2d_dft_forward", x, W, b, stride, padding, padding_mode, groups)
     xp, pad_cache = pad2d_forward(x, padding, padding_mode)

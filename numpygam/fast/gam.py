@@ -265,7 +265,7 @@ def spatial_gate_forward(x, *, W1, b1, gamma1, beta1, W2, b2, gamma2, beta2, run
                            training=training, padding_mode=padding_mode, groups=groups)
     rm1, rv1, rm2, rv2 = running_stats
     shuffle = groups if shuffle is None else shuffle
-    method = resolved_method(method, 1, W1.shape[2])
+    method = resolved_method(method, 1, W1.shape[2], x, W1)  # x not finite or huge: gemm
     shares = [slice(None)]
     if method == "dft" and W1.shape[2] >= DFT_MIN_KERNEL:
         shares = dft_shares(x, W1, groups)

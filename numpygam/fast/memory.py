@@ -34,11 +34,14 @@ variable NUMPYGAM_KEEP_FREED_MEMORY=0 turns off.  In your own training loop:
 import ctypes
 import os
 import platform
+import sys
 import warnings
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # glibc's <malloc.h>
 MMAP_THRESHOLD = 32 << 20   # blocks above it are still mapped afresh (glibc's own cap, 64-bit)
 ENVIRONMENT_VARIABLE = "NUMPYGAM_KEEP_FREED_MEMORY"
+C_INT_MAX = 2**31 - 1   # mallopt(int param, int value)
+MAX_MIB = C_INT_MAX >> 20   # 2047: the most MiB whose bytes fit a C int
 
 
 def _glibc():
@@ -57,17 +60,24 @@ def keep_freed_memory(mib=256):
     the process frees larger blocks).  This fixes both for the rest of the process:
     glibc stops adjusting them by itself.  Returns False, and changes nothing, on a
     C library other than glibc (macOS, Windows, musl).
-    mib: a whole number of MiB, 0 or more.
+    mib: a whole number of MiB, 0 to MAX_MIB (2047): mallopt takes the threshold in
+    bytes as a C int, whose largest value, 2**31 - 1, is just under 2048 MiB.  A larger
+    mib is refused (ValueError), not cut down: ctypes would wrap 2048 MiB (2**31 bytes)
+    to a negative int and 4096 MiB to 0, which means "trim everything", the opposite of
+    what was asked, and clamping it would keep less than asked without a word.
     """
     if isinstance(mib, bool) or not isinstance(mib, int) or mib < 0:
         raise ValueError(f"keep_freed_memory: mib must be a whole number of MiB, 0 or "
                          f"more, got {mib!r}")
+    if mib > MAX_MIB:
+        raise ValueError(f"keep_freed_memory: mib must be at most {MAX_MIB}, got {mib!r}: "
+                         f"glibc's mallopt takes the threshold in bytes as a C int, and "
+                         f"{mib} MiB = {mib << 20} bytes is more than 2**31 - 1")
     libc = _glibc()
     if libc is None:
         return False
-    trim = min(mib << 20, 2**31 - 1)  # mallopt takes a C int
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-                and libc.mallopt(M_TRIM_THRESHOLD, trim))
+                and libc.mallopt(M_TRIM_THRESHOLD, mib << 20))   # <= C_INT_MAX: MAX_MIB
 
 
 def keep_freed_memory_unless_opted_out(environ=os.environ):
@@ -76,13 +86,18 @@ def keep_freed_memory_unless_opted_out(environ=os.environ):
 
     Returns True if freed memory is now kept.  The variable's values: "1" (or unset,
     or empty) keeps freed memory, "0" leaves malloc as it is.  Any other value is
-    named in a warning and the default holds: a run should not fail over a typo.
+    named in a warning and the default holds: a run should not fail over a typo, not
+    even where warnings are made errors (python -W error, PYTHONWARNINGS=error): then
+    the warning is written to stderr as one line instead of being raised.
     """
     value = environ.get(ENVIRONMENT_VARIABLE, "").strip()
     if value == "0":
         return False
     if value not in ("", "1"):
-        warnings.warn(f"{ENVIRONMENT_VARIABLE}={value!r}: expected 0 (leave malloc as it "
-                      f"is) or 1 (keep freed memory, the default); keeping freed memory",
-                      UserWarning, stacklevel=2)
+        message = (f"{ENVIRONMENT_VARIABLE}={value!r}: expected 0 (leave malloc as it is) "
+                   f"or 1 (keep freed memory, the default); keeping freed memory")
+        try:
+            warnings.warn(message, UserWarning, stacklevel=2)
+        except UserWarning:   # a filter turned it into an error: report it, carry on
+            print(f"UserWarning: {message}", file=sys.stderr)
     return keep_freed_memory()

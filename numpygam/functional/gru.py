@@ -134,6 +134,23 @@ def reversal_index(lengths, T):
     return np.where(t < L, L - 1 - t, t)
 
 
+def _check_lengths(op, lengths, B, T):
+    """lengths as an integer array (B,) with each value in [1, T] (None: all T), else a
+    ValueError naming what was given.  A length is a count of tokens: 2.5 or True is
+    refused, not rounded or read as 1 (mask = t < 2.5 would run 3 steps)."""
+    if lengths is None:
+        return np.full(B, T)
+    given = np.asarray(lengths)
+    expected = f"(B,) = ({B},) integers in [1, T={T}]"
+    if given.dtype.kind not in "iu":   # not bool, float, object or str
+        raise ValueError(f"{op}: lengths must be {expected}, got {given.tolist()!r} of dtype "
+                         f"{given.dtype}: a length counts tokens, so it is a whole number")
+    if given.shape != (B,) or given.min(initial=1) < 1 or given.max(initial=0) > T:
+        raise ValueError(f"{op}: lengths must be {expected}, got {given.tolist()!r} of shape "
+                         f"{given.shape}")
+    return given
+
+
 class GRUCache(NamedTuple):
     x: np.ndarray        # (B, T, In), in processing order
     h_prev: np.ndarray   # (B, T, H), the state before each step
@@ -168,12 +185,7 @@ def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, lengths=None, reverse=F
     B, T, In = x.shape
     H = _check_weights(op, In, W_ih, W_hh, b_ih, b_hh)
     same_dtype(op, x=x, W_ih=W_ih, W_hh=W_hh, b_ih=b_ih, b_hh=b_hh)
-    if lengths is None:
-        lengths = np.full(B, T)
-    lengths = np.asarray(lengths)
-    if lengths.shape != (B,) or lengths.min(initial=1) < 1 or lengths.max(initial=0) > T:
-        raise ValueError(f"{op}: lengths must be (B,) = ({B},) integers in [1, T={T}], got "
-                         f"{lengths.tolist()}")
+    lengths = _check_lengths(op, lengths, B, T)
     if h0 is not None:
         float_array(op, "h0", h0, ndim=2)
         dim_equal(op, "h0.shape must be (B, H)", h0.shape, (B, H))

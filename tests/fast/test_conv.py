@@ -197,3 +197,106 @@ def test_every_chunk_block_and_tile_loop_run_many_times_agrees_with_the_referenc
         assert_close(y, expected_y, name=f"{forward.__name__} y")
         for name, g, want in zip(("dx", "dW", "db"), backward(dy, cache), expected):
             assert_close(g, want, name=f"{forward.__name__} {name}")
+
+
+# -- "auto" keeps each output's reach to its receptive field -----------------------------
+def _with_a_pixel(value, rng, K=7, B=2, C=3, O=4, H=14, at=(0, 1, 6, 5)):
+    """x ~ N(0, 1) with one pixel set to `value`, W ~ N(0, 1): (x, W, padding)."""
+    x, W = rng.standard_normal((B, C, H, H + 1)), rng.standard_normal((O, C, K, K))
+    x[at] = value
+    return x, W, K // 2
+
+
+def _field_mask(y_shape, at, K, padding):
+    """True at the outputs whose receptive field holds the input pixel `at` (stride 1)."""
+    b, _, i, j = at
+    mask = np.zeros(y_shape, bool)
+    rows = slice(max(0, i + padding - K + 1), i + padding + 1)
+    cols = slice(max(0, j + padding - K + 1), j + padding + 1)
+    mask[b, :, rows, cols] = True
+    return mask
+
+
+@pytest.mark.parametrize("shares", [1, 2], ids=["whole", "in-shares"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("K", [5, 7])
+def test_auto_gives_the_textbooks_nan_pattern_for_a_non_finite_pixel(K, value, shares, rng,
+                                                                     monkeypatch):
+    """The DFT spread one NaN pixel over its whole tile (a 7 x 7 kernel on 14 x 15:
+    every output of the tiles that held it); "auto" gives the textbook's outputs:
+    NaN (or +-inf) exactly in the pixel's receptive field, the others to precision."""
+    monkeypatch.setattr(FC, "dft_shares", lambda x, W, groups: [slice(0, 1), slice(1, None)]
+                        if shares == 2 else [slice(None)])
+    at = (0, 1, 6, 5)
+    x, W, p = _with_a_pixel(value, rng, K=K, at=at)
+    y, cache = FC.conv2d_forward(x, W, None, 1, p)
+    y_ref, _ = F.conv2d_forward(x, W, None, 1, p)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(y_ref))
+    np.testing.assert_array_equal(np.isfinite(y), np.isfinite(y_ref))
+    field = _field_mask(y.shape, at, K, p)
+    assert not np.isfinite(y_ref[field]).any() and np.isfinite(y_ref[~field]).all()
+    finite = np.isfinite(y_ref)
+    np.testing.assert_allclose(y[finite], y_ref[finite], rtol=0, atol=1e-13 * np.abs(y_ref[finite]).max())
+    np.testing.assert_array_equal(y[~finite], y_ref[~finite])   # the same infinities
+    dx, dW, _ = FC.conv2d_backward(np.ones_like(y), cache)   # the method follows the cache
+    dx_ref, dW_ref, _ = F.conv2d_backward(np.ones_like(y), F.conv2d_forward(x, W, None, 1, p)[1])
+    np.testing.assert_array_equal(np.isnan(dW), np.isnan(dW_ref))
+    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=1e-13 * np.abs(dx_ref).max())
+
+
+def test_auto_keeps_a_huge_pixel_from_blurring_the_other_outputs(rng):
+    """One 1e12 pixel: the DFT added about eps 1e12 |W| (6e-4) to every output of its
+    tiles; with "auto" the outputs that do not read it match the textbook's to float64
+    precision relative to their own scale, and those that do relative to theirs."""
+    at = (0, 1, 6, 5)
+    x, W, p = _with_a_pixel(1e12, rng, at=at)
+    y, _ = FC.conv2d_forward(x, W, None, 1, p)
+    y_ref, _ = F.conv2d_forward(x, W, None, 1, p)
+    field = _field_mask(y.shape, at, 7, p)
+    for part in (~field, field):
+        scale = np.abs(y_ref[part]).max()
+        np.testing.assert_allclose(y[part], y_ref[part], rtol=0, atol=1e-14 * scale)
+    # the DFT by name keeps its behaviour, as its docstring says: the pixel's rounding
+    # reaches outputs that never read it
+    y_dft, _ = FC.conv2d_forward(x, W, None, 1, p, method="dft")
+    assert np.abs(y_dft - y_ref)[~field].max() > 1e-6
+
+
+def test_dft_by_name_spreads_a_nan_over_its_tiles_as_documented(rng):
+    x, W, p = _with_a_pixel(np.nan, rng)
+    y_ref, _ = F.conv2d_forward(x, W, None, 1, p)
+    y, _ = FC.conv2d_forward(x, W, None, 1, p, method="dft")
+    assert np.isnan(y).sum() > np.isnan(y_ref).sum() == 4 * 7 * 7
+
+
+@pytest.mark.parametrize("ratio, path", [(200.0, "dft"), (300.0, "gemm"), (1e12, "gemm")])
+def test_auto_takes_the_dft_up_to_its_range_bound(ratio, path, rng):
+    """max|x| / median |x| (of the nonzero values) against DFT_MAX_RANGE = 256."""
+    x, W, p = _with_a_pixel(0.0, rng)
+    x = np.sign(x) * (1 + 0.5 * rng.random(x.shape))   # |x| in [1, 1.5]: median 1.25
+    x[0, 1, 6, 5] = ratio * np.median(np.abs(x))
+    _, cache = FC.conv2d_forward(x, W, None, 1, p)
+    assert isinstance(cache, conv_dft.Conv2dDFTCache) == (path == "dft")
+    assert FC.dft_is_local(x, W) == (path == "dft")
+
+
+@pytest.mark.parametrize("kind", ["normal", "relu", "laplace", "zeros", "float32"])
+def test_auto_still_takes_the_dft_for_ordinary_inputs(kind, rng):
+    x, W, p = _with_a_pixel(0.0, rng, B=4, C=8, H=32)
+    x = {"normal": x, "relu": np.maximum(x, 0), "laplace": rng.laplace(size=x.shape),
+         "zeros": np.zeros_like(x), "float32": x.astype(np.float32)}[kind]
+    _, cache = FC.conv2d_forward(x, W.astype(x.dtype), None, 1, p)
+    assert isinstance(cache, conv_dft.Conv2dDFTCache)
+
+
+def test_auto_takes_gemm_for_a_non_finite_kernel_or_a_sparse_input_of_unknown_scale(rng):
+    x, W, p = _with_a_pixel(0.0, rng)
+    W[0, 0, 0, 0] = np.nan
+    assert FC.resolved_method("auto", 1, 7, x, W) == "gemm"
+    assert FC.resolved_method("auto", 1, 7) == "dft"   # shape alone: as before
+    x, W, p = _with_a_pixel(5.0, rng, B=4, C=4, H=32)   # 16896 values: every 4th sampled
+    x[:] = 0
+    x[0, 1, 6, 5] = 5.0   # flat index 1259, not sampled: no typical scale to judge by
+    assert FC.resolved_method("auto", 1, 7, x, W) == "gemm"
+    y, _ = FC.conv2d_forward(x, W, None, 1, p)
+    np.testing.assert_array_equal(y, F.conv2d_forward(x, W, None, 1, p)[0])

@@ -128,3 +128,51 @@ def test_the_train_command_opts_in_unless_told_not_to(monkeypatch, tmp_path, val
         monkeypatch.setenv(memory.ENVIRONMENT_VARIABLE, value)
     assert main(["train", "--steps", "1", "--out", str(tmp_path / "run")]) == 0
     assert calls == (["keep", "train"] if kept else ["train"])
+
+
+class FakeLibc:
+    """Records mallopt's calls instead of changing the process's malloc."""
+
+    def __init__(self):
+        self.calls = []
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value))
+        return 1
+
+
+@pytest.mark.parametrize("mib", [0, 256, 2047])
+def test_the_trim_threshold_passed_is_the_size_asked_for_and_fits_a_c_int(monkeypatch, mib):
+    libc = FakeLibc()
+    monkeypatch.setattr(memory, "_glibc", lambda: libc)
+    assert memory.keep_freed_memory(mib) is True
+    assert libc.calls == [(memory.M_MMAP_THRESHOLD, memory.MMAP_THRESHOLD),
+                          (memory.M_TRIM_THRESHOLD, mib * 2**20)]
+    assert mib * 2**20 <= 2**31 - 1
+
+
+@pytest.mark.parametrize("mib", [2048, 4096, 10**6])
+def test_a_size_a_c_int_cannot_hold_is_refused_not_wrapped(monkeypatch, mib):
+    """2048 MiB is 2**31 bytes, one more than a C int holds: ctypes would pass -2**31,
+    and 4096 MiB as 0, "trim everything"; nothing reaches mallopt."""
+    libc = FakeLibc()
+    monkeypatch.setattr(memory, "_glibc", lambda: libc)
+    with pytest.raises(ValueError, match=rf"keep_freed_memory: mib must be at most 2047, "
+                                         rf"got {mib}: glibc's mallopt takes the threshold "
+                                         rf"in bytes as a C int"):
+        memory.keep_freed_memory(mib)
+    assert libc.calls == []
+
+
+def test_a_bad_variable_never_fails_a_process_that_makes_warnings_errors():
+    """PYTHONWARNINGS=error turns the warning into an exception: it must not end the
+    import or the opt-in call; the bad value is reported on stderr, as one line."""
+    env = {**os.environ, "PYTHONWARNINGS": "error", memory.ENVIRONMENT_VARIABLE: "banana"}
+    done = subprocess.run([sys.executable, "-c", (
+        "import numpygam\n"
+        "from numpygam.fast.memory import keep_freed_memory_unless_opted_out\n"
+        "keep_freed_memory_unless_opted_out()")], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "UserWarning: NUMPYGAM_KEEP_FREED_MEMORY='banana': expected 0 (leave malloc as it "
+        "is) or 1 (keep freed memory, the default); keeping freed memory"]
