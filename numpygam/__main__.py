@@ -42,6 +42,9 @@ def _train_parser(sub):
                    help="start afresh in an --out folder that already holds a checkpoint")
 
 
+PENDING_STATUS = [0]  # the exit status decided so far (1: an answer was a guess or wrong)
+
+
 def _usage_error(message):
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -407,8 +410,11 @@ def _translate(args):
             if problem is None:
                 out, _ = trainer.translate(text, args.beam)
                 problem = trainer.config.task == "dates" and date_problem(text, out)
+                if problem:
+                    PENDING_STATUS[0] = 1  # kept should stdout close under us (| head)
                 print(f"{text}\t{out}" + (f"\t<- {problem}" if problem else ""))
             if problem:
+                PENDING_STATUS[0] = 1
                 failed += 1
                 print(f"line {number} of {name}: {problem}", file=sys.stderr)
             progress[0] += 1
@@ -431,6 +437,8 @@ def _translate_one(trainer, text, path, beam):
     from .plots import attention_heatmap, attention_text, head_heatmaps
     out, weights = trainer.translate(text, beam)
     problem = trainer.config.task == "dates" and date_problem(text, out)
+    if problem:
+        PENDING_STATUS[0] = 1  # kept should stdout close under us (| head)
     print(f"{out}   <- {problem}" if problem else out)
     symbols = trainer.tgt_vocab.symbols(out) if out else []  # characters, or phones
     print(attention_text(weights, text, symbols))
@@ -495,11 +503,24 @@ def _lessons(args):
         print(f"error: could not write {err.filename or args.folder}: {err.strerror or err}; "
               f"the notebooks already in {args.folder}/ are kept, whole", file=sys.stderr)
         return 1
-    print(f"wrote {len(paths)} notebooks to {args.folder}/: open them in Jupyter or Colab")
+    written, kept = paths
+    print(f"wrote {len(written)} notebooks to {args.folder}/: open them in Jupyter or Colab")
+    if kept:
+        print(f"left {len(kept)} existing notebook(s) alone (never overwritten: your edits "
+              f"stay; delete one to get it afresh): {', '.join(kept)}")
     return 0
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while the command line was read (its modules imported)
+        print("interrupted (Ctrl-C) before the command started: nothing was written",
+              file=sys.stderr)
+        return 130
+
+
+def _main(argv=None):
     from .course.translation import LANGS
     parser = _Parser(prog="python -m numpygam",
                      description="numpygam: attention and GAM in NumPy")
@@ -570,10 +591,10 @@ def main(argv=None):
         print(f"interrupted (Ctrl-C): {args.command} stopped; whatever it wrote is whole",
               file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `... | head -1` closed the pipe: end quietly, as head expects
-        devnull = os.open(os.devnull, os.O_WRONLY)
+    except BrokenPipeError:  # `... | head -1` closed the pipe: end quietly, as head expects,
+        devnull = os.open(os.devnull, os.O_WRONLY)  # with the status of what was decided
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+        return PENDING_STATUS[0]
 
 
 if __name__ == "__main__":

@@ -137,3 +137,53 @@ def test_ctrl_c_in_grade_all_is_one_line_and_leaves_no_run_behind(tmp_path):
     time.sleep(0.5)
     assert runners() == []
     assert not (tmp_path / "grades.csv").exists()
+
+
+def test_a_rerun_of_homework_on_a_full_disk_names_the_file_it_could_not_write(tiny_disk,
+                                                                              capsys):
+    """The first missing file, not the first file (which exists and is left alone): an
+    outside reviewer's."""
+    assert main(["homework", str(tiny_disk)]) == 1
+    first = capsys.readouterr().err
+    assert main(["homework", str(tiny_disk)]) == 1
+    again = capsys.readouterr().err
+    assert again.split("could not write ")[1].split(":")[0] == \
+        first.split("could not write ")[1].split(":")[0]
+
+
+def test_lessons_never_overwrite_a_notebook_a_student_edited(tmp_path, capsys):
+    assert main(["lessons", str(tmp_path / "ls")]) == 0
+    capsys.readouterr()
+    edited = sorted((tmp_path / "ls").iterdir())[0]
+    edited.write_text(edited.read_text() + "my edits\n")
+    (tmp_path / "ls" / sorted(os.listdir(tmp_path / "ls"))[-1]).unlink()
+    assert main(["lessons", str(tmp_path / "ls")]) == 0
+    printed = capsys.readouterr().out
+    assert edited.read_text().endswith("my edits\n")
+    assert "wrote 1 notebooks" in printed and "left 10 existing notebook(s) alone" in printed
+
+
+def test_ctrl_c_while_the_command_line_is_read_is_one_line(monkeypatch, capsys):
+    import numpygam.__main__ as cli
+
+    def interrupted(sub):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "_train_parser", interrupted)
+    assert cli.main(["check"]) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted" in err
+
+
+def test_a_closed_pipe_keeps_the_status_of_a_guess(monkeypatch, capsys):
+    """`translate ... | head -1` on a guess: the pipe closes, the status stays 1."""
+    import numpygam.__main__ as cli
+
+    def guess_then_pipe_closes(args):
+        cli.PENDING_STATUS[0] = 1
+        raise BrokenPipeError
+    import sys
+    monkeypatch.setattr(cli, "PENDING_STATUS", [0])
+    monkeypatch.setattr(cli, "_translate", guess_then_pipe_closes)
+    with open(os.devnull, "w") as devnull:  # a stdout with a file descriptor to replace
+        monkeypatch.setattr(sys, "stdout", devnull)
+        assert cli.main(["translate", "3 march"]) == 1

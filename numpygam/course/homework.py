@@ -195,6 +195,9 @@ def make_homework(folder, solutions=False, exercises=None, lang="en"):
             write_whole(path, text)
             written.append(path)
             continue
+        if os.path.lexists(path):  # before writing anything: a full disk names the right file
+            kept.append(path)
+            continue
         try:
             write_whole(path, text, exclusive=True)  # fails if the file exists, even in a race
             written.append(path)

@@ -83,20 +83,29 @@ def notebook(text, lang="en", name=None):
 
 
 def write_lessons(folder, lang="en"):
-    """Write every lesson as folder/NN_name.ipynb (lang: "en" or "zh"); returns the paths.
-    Each notebook is written whole or not at all (numpygam/files.py): a full disk leaves
-    the ones before it and raises OSError naming the one it could not write."""
+    """Write every lesson as folder/NN_name.ipynb (lang: "en" or "zh") that folder does
+    not hold yet; returns (paths written, paths left alone): a notebook a student worked
+    in is never overwritten.  Each is written whole or not at all (numpygam/files.py): a
+    full disk leaves the ones before it and raises OSError naming the one it could not
+    write."""
     paths = lesson_paths()
     if not paths:
         raise FileNotFoundError(f"no lessons found in {LESSONS}: they ship with the source "
                                 "checkout (git clone, then pip install -e .)")
     os.makedirs(folder, exist_ok=True)
-    written = []
+    written, kept = [], []
     for path in paths:
         name = os.path.basename(path)[:-3]
+        target = os.path.join(folder, name + ".ipynb")
+        if os.path.lexists(target):
+            kept.append(target)
+            continue
         with open(path) as f:
             nb = notebook(f.read(), lang, name)
-        target = os.path.join(folder, name + ".ipynb")
-        write_whole(target, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-        written.append(target)
-    return written
+        try:  # exclusive: a notebook written meanwhile is not overwritten either
+            write_whole(target, json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
+                        exclusive=True)
+            written.append(target)
+        except FileExistsError:
+            kept.append(target)
+    return written, kept
