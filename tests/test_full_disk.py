@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from processes import processes_with
 
 from numpygam.__main__ import main
 from numpygam.course.homework import exercise_source
@@ -115,15 +116,7 @@ def test_ctrl_c_in_grade_all_is_one_line_and_leaves_no_run_behind(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def runners():
-        found = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if b"numpygam.course.runner" in f.read():
-                        found.append(pid)
-            except OSError:
-                pass
-        return found
+        return processes_with("numpygam.course.runner")
     deadline = time.time() + 120
     while not runners() and time.time() < deadline:
         time.sleep(0.2)

@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+from processes import processes_with
 
 from numpygam.course import grading, sandbox
 from numpygam.course.edition import PACKAGE, used_functions, written_functions
@@ -496,9 +497,11 @@ def test_symbolic_links_are_refused_and_flagged_never_followed(tmp_path, contain
         assert "symbolic link" in output and hostname not in output
 
 
-def test_a_folder_name_that_is_not_utf8_costs_no_one_the_gradebook(tmp_path, contained):
+def _class_named(tmp_path, names):
+    """A class of honest softmax answers in folders named by the bytes in names, graded:
+    (the gradebook's path, Gradescope's folder)."""
     submissions = tmp_path / "class"
-    for name in (b"ann", b"bob\xff"):
+    for name in names:
         folder = os.path.join(bytes(submissions), name)
         os.makedirs(folder)
         with open(os.path.join(folder, b"softmax.py"), "w") as f:
@@ -506,6 +509,11 @@ def test_a_folder_name_that_is_not_utf8_costs_no_one_the_gradebook(tmp_path, con
     csv_path, json_dir = tmp_path / "grades.csv", tmp_path / "gs"
     assert grading.main_class(str(submissions), {"softmax": 1.0}, str(csv_path),
                               json_dir=str(json_dir), out=lambda *a: None) == 0
+    return csv_path, json_dir
+
+
+def test_a_folder_name_that_is_not_utf8_costs_no_one_the_gradebook(tmp_path, contained):
+    csv_path, json_dir = _class_named(tmp_path, [b"ann", b"bob\xff"])
     rows = {row[0]: row for row in csv.reader(open(csv_path, encoding="utf-8"))}
     assert float(rows["ann"][1]) == 1.0 and float(rows["bob\\udcff"][1]) == 1.0
     assert sorted(os.listdir(json_dir)) == ["ann", "bob\\udcff"]
@@ -516,16 +524,8 @@ def test_names_that_escape_alike_or_run_long_each_get_their_own_export(tmp_path,
     """A control character and its escape typed out, and a name longer than a file name
     may be once escaped (an outside reviewer's: the first overwrote the other's results,
     the second stopped the export for everyone after it)."""
-    submissions = tmp_path / "class"
     names = [b"n\x02", b"n\\x02", b"\x01" * 100, b"zed"]
-    for name in names:
-        folder = os.path.join(bytes(submissions), name)
-        os.makedirs(folder)
-        with open(os.path.join(folder, b"softmax.py"), "w") as f:
-            f.write(softmax_file(SOFTMAX_RIGHT))
-    csv_path, json_dir = tmp_path / "grades.csv", tmp_path / "gs"
-    assert grading.main_class(str(submissions), {"softmax": 1.0}, str(csv_path),
-                              json_dir=str(json_dir), out=lambda *a: None) == 0
+    csv_path, json_dir = _class_named(tmp_path, names)
     rows = [row for row in csv.reader(open(csv_path, encoding="utf-8"))][1:]
     assert len({row[0] for row in rows}) == len(names)
     exports = os.listdir(json_dir)
@@ -584,14 +584,7 @@ def test_a_killed_grader_leaves_nothing_of_a_submission_running(tmp_path, contai
                               start_new_session=True)
 
     def marked():
-        found = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                if marker.encode() in open(f"/proc/{pid}/environ", "rb").read():
-                    found.append(pid)
-            except OSError:
-                pass
-        return found
+        return processes_with(marker, "environ")
     deadline = time.time() + 60
     while not marked() and time.time() < deadline:
         time.sleep(0.2)

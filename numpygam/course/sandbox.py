@@ -614,12 +614,17 @@ def stop_all():
         _STOPPED.set()
         running = list(_RUNNING.items())
     for proc, cage in running:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if cage is not None:
-            cage.kill()
+        _kill(proc, cage)
+
+
+def _kill(proc, cage):
+    """SIGKILL a run's process group and whatever is left in its cage."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if cage is not None:
+        cage.kill()
 
 
 def _wait(command, cwd, env, limit, stdin, timeout, cpu_budget, cage, fds):
@@ -657,12 +662,7 @@ def _wait(command, cwd, env, limit, stdin, timeout, cpu_budget, cage, fds):
             except subprocess.TimeoutExpired:
                 pass
     finally:  # bwrap's --die-with-parent takes the sandbox down with it; the cage too
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if cage is not None:
-            cage.kill()
+        _kill(proc, cage)
         proc.wait()
         for t in readers:
             t.join()
