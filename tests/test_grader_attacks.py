@@ -435,6 +435,27 @@ def test_a_cage_caps_processes_memory_and_counts_cpu():
     assert outcome.cpu_exceeded and outcome.seconds < 10
 
 
+@pytest.mark.parametrize("budget", [0.95, 1.0, 1.5])
+def test_a_run_over_its_budget_is_named_so_even_when_the_reading_comes_late(budget,
+                                                                           monkeypatch):
+    # On a busy grader every 50 ms reading of the cage can come too late, and a
+    # per-process RLIMIT_CPU end the run first: it was still stopped by its budget (CI saw
+    # "killed ... before reporting any gradient" for an endless loop).
+    killed, real_kill, real_count = set(), sandbox._kill, sandbox.Cage.cpu_seconds
+
+    def kill(proc, cage):
+        killed.add(id(cage))
+        real_kill(proc, cage)
+
+    monkeypatch.setattr(sandbox, "_kill", kill)
+    monkeypatch.setattr(sandbox.Cage, "cpu_seconds",  # 0 s while it runs; then the truth
+                        lambda cage: real_count(cage) if id(cage) in killed else 0.0)
+    burn = "x = 0\nwhile True:\n    x += 1"
+    outcome = sandbox.run(sandbox.python_argv("-c", burn), timeout=30, cpu_budget=budget)
+    assert outcome.cpu_exceeded and not outcome.timed_out, outcome
+    assert outcome.cpu_seconds > budget and outcome.seconds < 10
+
+
 def test_where_no_cgroup_can_be_made_a_class_is_refused_in_one_line(monkeypatch):
     monkeypatch.setattr(sandbox, "_mounts", lambda: {})
     monkeypatch.setattr(sandbox, "_PROBED", {})

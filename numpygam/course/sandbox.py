@@ -41,6 +41,7 @@ that owns nothing else (it can neither signal the grader nor write its files).
 """
 import glob
 import itertools
+import math
 import os
 import resource
 import shutil
@@ -557,7 +558,11 @@ def run(argv, files=None, readonly=None, stdin=b"", timeout=60.0, env=None, sand
         except OSError:
             if strict:
                 raise
-    cpu = max(1, int(min(timeout, cpu_budget or timeout)) + 1)
+    # Each process's RLIMIT_CPU sits at least a second above the budget, so that the
+    # cage's count (all processes together, read every 50 ms) is what stops a run that
+    # spends its budget, and the run is reported as such; the soft limit's SIGXCPU comes
+    # a second before the hard limit's SIGKILL where no cage counts.
+    cpu = math.ceil(min(timeout, cpu_budget or timeout)) + 1
     uid = UNSANDBOXED_UIDS + next(_uids) % 1_000_000 \
         if not sandbox and strict and os.geteuid() == 0 else None
 
@@ -565,7 +570,7 @@ def run(argv, files=None, readonly=None, stdin=b"", timeout=60.0, env=None, sand
         if cage is not None:
             cage.enter()
         resource.setrlimit(resource.RLIMIT_AS, (LIMITS.memory, LIMITS.memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (LIMITS.file_size, LIMITS.file_size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if uid is not None:  # a uid that owns nothing else: RLIMIT_NPROC counts only this run
@@ -669,6 +674,11 @@ def _wait(command, cwd, env, limit, stdin, timeout, cpu_budget, cage, fds):
         with _RUNNING_LOCK:
             _RUNNING.pop(proc, None)
     used = cage.cpu_seconds() if cage is not None else None
+    # a busy machine can delay the last reading until a per-process limit has killed
+    # the run: a run that failed over its budget was stopped by the budget
+    if (cpu_budget is not None and used is not None and used > cpu_budget and not timed_out
+            and proc.returncode != 0):
+        cpu_exceeded = True
     result = out.get("data", b"")
     return Outcome(None if timed_out or cpu_exceeded else proc.returncode, timed_out,
                    result[:LIMITS.result], len(result) > LIMITS.result, err.get("data", b""),
