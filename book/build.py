@@ -57,7 +57,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from numpygam import plots
-from numpygam.course import homework, lessons, translation
+from numpygam.course import glossary, homework, lessons, translation
 from numpygam.course.exercises import EXERCISES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -474,7 +474,7 @@ def build(out_dir, lesson_files=None, student=False, lang="en"):
         entries.append((slug, text.split("\n")[0].lstrip("# ").strip(), body))
         if lang == "zh" and slug == "index":  # the glossary, linked from every Chinese page
             entries.append(("glossary", ui["glossary"],
-                            render_markdown(translation.glossary_markdown(), lang)))
+                            render_markdown(glossary.markdown(), lang)))
     for name, nb in executed:
         link = (f'<p class="download"><a href="notebooks/{name}.ipynb" download>'
                 f'{ui["download"].format(name=name)}</a></p>')

@@ -124,18 +124,6 @@ def test_the_check_names_a_glossary_term_translated_another_way(locale):
     assert translation.problems("page", english) == []
 
 
-def test_the_glossary_gives_each_english_term_one_chinese_term_and_has_the_blogs():
-    english = [en for en, _ in translation.TERMS]
-    chinese = [zh for _, zh in translation.TERMS]
-    assert len(set(english)) == len(english) and len(set(chinese)) == len(chinese)
-    for term in ("注意力机制", "上下文向量", "对齐分数", "全局注意力", "局部注意力", "自注意力",
-                 "多头注意力", "通道注意力", "空间注意力"):
-        assert term in chinese
-    page = translation.glossary_markdown()
-    assert page.startswith("# 中英术语对照") and all(f"| {zh} | {en} |" in page
-                                                     for en, zh in translation.TERMS)
-
-
 def test_every_english_paragraph_has_a_current_translation():
     """What CI's `python book/build.py --lang zh --check` checks: an English change that
     lands without its translation fails here, naming the paragraph."""

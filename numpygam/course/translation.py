@@ -19,9 +19,9 @@ closest old translation over marked fuzzy (gettext's word for "stale, to review"
 keeps the previous English as `#| msgid` so a translator sees what changed, and moves
 translations no page uses any more to the obsolete entries (`#~`) rather than losing
 them.  `problems` (what `--check` prints, and CI fails on) names every paragraph whose
-translation is missing, stale, or that breaks the glossary (TERMS: one Chinese term for
-each English one).  The files are read and written with polib, so Poedit, Lokalize,
-Weblate and msgmerge all open them.
+translation is missing, stale, or that breaks the glossary (numpygam.course.glossary: one
+Chinese term for each English one, the blog's first).  The files are read and written
+with polib, so Poedit, Lokalize, Weblate and msgmerge all open them.
 """
 import ast
 import difflib
@@ -30,50 +30,10 @@ import re
 
 import polib
 
+from . import glossary
+
 LOCALE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "locale")
 LANGS = ("en", "zh")
-
-# The glossary (中英术语对照): the blog's terms first.  Each English term, where a
-# paragraph uses it, must come out as its one Chinese term (the check enforces it).
-TERMS = [
-    ("attention mechanism", "注意力机制"),
-    ("attention weight", "注意力权重"),
-    ("context vector", "上下文向量"),
-    ("alignment score", "对齐分数"),
-    ("score function", "评分函数"),
-    ("global attention", "全局注意力"),
-    ("local attention", "局部注意力"),
-    ("self-attention", "自注意力"),
-    ("multi-head attention", "多头注意力"),
-    ("channel attention", "通道注意力"),
-    ("spatial attention", "空间注意力"),
-    ("channel gate", "通道门控"),
-    ("spatial gate", "空间门控"),
-    ("attentional hidden state", "注意力隐藏状态"),
-    ("encoder-decoder", "编码器-解码器"),
-    ("encoder", "编码器"),
-    ("decoder", "解码器"),
-    ("hidden state", "隐藏状态"),
-    ("query", "查询"),
-    ("key", "键"),
-    ("value", "值"),
-    ("softmax", "softmax"),
-    ("batch norm", "批归一化"),
-    ("channel shuffle", "通道混洗"),
-    ("group convolution", "分组卷积"),
-    ("forward pass", "前向传播"),
-    ("backward pass", "反向传播"),
-    ("gradient", "梯度"),
-    ("finite differences", "有限差分"),
-    ("beam search", "束搜索"),
-    ("greedy decoding", "贪心解码"),
-    ("teacher forcing", "教师强制"),
-    ("word error rate", "词错误率"),
-    ("phone error rate", "音素错误率"),
-]
-# Terms the check enforces: the multi-word ones (a lone "key" or "value" may be a
-# dictionary key or a number's value; those the glossary lists but no check can judge).
-CHECKED_TERMS = [(en, zh) for en, zh in TERMS if " " in en or "-" in en]
 
 INLINE = re.compile(r"\$\$.+?\$\$|\$.+?\$|`[^`]*`", re.S)
 FIGURE_CALLS = {"set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel"}
@@ -199,7 +159,8 @@ def update(name, sources, lang="zh"):
 def problems(name, sources, lang="zh"):
     """[(page, kind, English paragraph)] for page `name`: kind is "missing" (no
     translation), "stale" (the English changed since it was translated: fuzzy), or
-    "term: <English> -> <Chinese>" (a glossary term translated another way)."""
+    "term: <English> -> <Chinese>" (a glossary term translated another way) or
+    "avoid: <written> -> <instead>" (a translation the glossary avoids)."""
     po = load(name, lang)
     entries = {e.msgid: e for e in po if not e.obsolete}
     found = []
@@ -210,11 +171,7 @@ def problems(name, sources, lang="zh"):
         elif entry.fuzzy:
             found.append((name, "stale", msgid))
         else:
-            prose = re.sub(r'"[^"]*"', " ", INLINE.sub(" ", msgid))  # titles stay English
-            for en, zh in CHECKED_TERMS:
-                if re.search(rf"(?<![\w-]){re.escape(en)}s?(?![\w-])", prose, re.I) and \
-                        zh not in entry.msgstr:
-                    found.append((name, f"term: {en} -> {zh}", msgid))
+            found += [(name, kind, msgid) for kind in glossary.problems(msgid, entry.msgstr)]
     return found
 
 
@@ -305,11 +262,3 @@ def english_figures():
     import matplotlib.text
     matplotlib.text.Text.set_text = getattr(matplotlib.text.Text.set_text, "__wrapped__",
                                             matplotlib.text.Text.set_text)
-
-
-def glossary_markdown():
-    """The glossary page (中英术语对照) as markdown: every term, English and Chinese."""
-    rows = "\n".join(f"| {zh} | {en} |" for en, zh in TERMS)
-    return ("# 中英术语对照\n\n本书中文版每个英文术语只用一个中文译名，与原博客一致。"
-            "检查（`python book/build.py --lang zh --check`）会找出译法不一致的段落。\n\n"
-            "| 中文 | English |\n|---|---|\n" + rows + "\n")
