@@ -192,7 +192,8 @@ def api_page(student=False, lang="en"):
 # The words of the site itself, in each edition (the pages' prose comes from the catalogues).
 UI = {
     "en": {"html": "en", "contents": "Contents", "previous": "previous", "next": "next",
-           "search": "search the book", "nothing": "nothing found",
+           "search": "search the book", "nothing": "nothing found", "copy": "copy",
+           "copied": "copied",
            "other": ("中文版", "zh/{slug}.html", "zh-CN"),
            "download": "Download this lesson as a notebook ({name}.ipynb), for Jupyter or Colab.",
            "figure": "figure {n} of {title}", "api_title": "API: every op and its code",
@@ -213,13 +214,13 @@ UI = {
                           "the package drawn as floors, from the textbook ops up",
                           "numpygam against PyTorch, and every measurement")},
     "zh": {"html": "zh-CN", "contents": "目录", "previous": "上一页", "next": "下一页",
-           "search": "搜索本书", "nothing": "没有找到",
+           "search": "搜索本书", "nothing": "没有找到", "copy": "复制", "copied": "已复制",
            "other": ("English", "../{slug}.html", "en"),
            "download": "下载本课的 notebook（{name}.ipynb），可在 Jupyter 或 Colab 中打开。",
-           "figure": "{title}：图 {n}", "api_title": "API：每个运算及其代码",
-           "api_intro": "每个运算的公式（前向与反向）和形状，然后是它的代码。"
+           "figure": "{title}：图 {n}", "api_title": "API：每个算子及其代码",
+           "api_intro": "每个算子的公式（前向计算与反向计算）和形状，然后是它的代码。"
                         "文档字符串与代码保持英文，与英文版是同一份源码。",
-           "api_student": "<p><b>学生版：</b>作为作业的反向传播（{}）的代码不在此页给出；"
+           "api_student": "<p><b>学生版：</b>作为作业的反向计算（{}）的代码不在此页给出；"
                           "它们的文档字符串（含公式）照常显示。</p>",
            "glossary": "中英术语对照",
            "repository_title": "代码旁的文档", "colon": "：",
@@ -228,8 +229,8 @@ UI = {
            "repository": ("numpygam 是什么、两条命令、一个简短的例子",
                           "给学生：课程、作业、梯度检验、命令行",
                           "给教师：布置与批改作业、沙箱、Gradescope",
-                          "给贡献者：目录结构、如何添加运算、测试、变异测试、翻译检查",
-                          "按层画出的整个包，从教科书式的运算往上",
+                          "给贡献者：目录结构、如何添加算子、测试、变异测试、翻译检查",
+                          "按层画出的整个包，从教科书式的算子往上",
                           "numpygam 与 PyTorch 的对比，以及每一次测量")},
 }
 
@@ -327,11 +328,12 @@ SEARCH = """
 })();
 document.querySelectorAll("pre.code").forEach(function (pre) {
   var b = document.createElement("button");
-  b.className = "copy"; b.type = "button"; b.textContent = "copy";
+  var box = document.getElementById("search");  // it carries the edition's words
+  b.className = "copy"; b.type = "button"; b.textContent = box.getAttribute("data-copy");
   b.addEventListener("click", function () {
     var text = pre.querySelector("code").innerText;
     if (navigator.clipboard) { navigator.clipboard.writeText(text); }
-    b.textContent = "copied";
+    b.textContent = box.getAttribute("data-copied");
   });
   pre.appendChild(b);
 });
@@ -397,7 +399,8 @@ def page(title, body, nav, prev=None, next=None, lang="en", slug="index"):
                  else "<span></span>")
               + "</p>")
     search = (f"<input type='search' id='search' placeholder='{ui['search']}' "
-              f"aria-label='{ui['search']}' data-nothing='{ui['nothing']}'>"
+              f"aria-label='{ui['search']}' data-nothing='{ui['nothing']}' "
+              f"data-copy='{ui['copy']}' data-copied='{ui['copied']}'>"
               "<div id='search-results'></div>")
     label, href, hreflang = ui["other"]
     other = (f"<a class='edition' rel='alternate' hreflang='{hreflang}' "

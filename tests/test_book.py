@@ -39,7 +39,7 @@ def test_every_chapter_lesson_and_the_api_page_is_built(site):
     out, pages = site
     names = {os.path.basename(p) for p in pages}
     assert {"index.html", "notation.html", "formulas.html", "derivations.html", "blog_vs_paper.html",
-            "api.html"} <= names
+            "reading_the_blog.html", "api.html"} <= names
     assert sum(n[:2].isdigit() for n in names) == 11
 
 
@@ -194,7 +194,8 @@ def test_the_chinese_edition_has_the_english_file_names_and_links_both_ways(zh_s
     names = {os.path.basename(p) for p in pages}
     assert {"index.html", "notation.html", "formulas.html", "03_weights_and_context.html",
             "api.html", "glossary.html"} == names - {"derivations.html", "blog_vs_paper.html",
-                                                     "gam_you_copied.html"}
+                                                     "gam_you_copied.html",
+                                                     "reading_the_blog.html"}
     for path in pages:
         text = open(path, encoding="utf-8").read()
         name = os.path.basename(path)
@@ -274,4 +275,14 @@ def test_every_chinese_page_is_reached_by_next_and_fits_400px(zh_site, browser):
         page.wait_for_load_state()
         assert len(seen) <= len(pages)
     assert sorted(seen) == sorted(os.path.basename(p) for p in pages) and errors == []
+    page.close()
+
+
+def test_the_chinese_copy_button_speaks_chinese(zh_site, browser):
+    out, _ = zh_site
+    page = _open(browser, f"file://{out}/zh/api.html")
+    button = page.locator("pre.code button.copy").first
+    assert button.text_content() == "复制"
+    button.click()
+    assert button.text_content() == "已复制"
     page.close()
