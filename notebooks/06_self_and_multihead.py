@@ -23,8 +23,8 @@
 # \mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\Big(\frac{Q K^\top}{\sqrt{d}}\Big) V.$$
 #
 # **Multi-head** attention splits the $E$ features into $H$ heads of $d = E/H$,
-# attends in each separately, concatenates, and projects with $W_o$ (Vaswani
-# sec. 3.2.2, $\mathrm{MultiHead} = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H) W^O$):
+# attends in each separately, concatenates, and projects with $W_o$ (Vaswani's $W^O$,
+# sec. 3.2.2: $\mathrm{MultiHead} = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H) W^O$):
 # each head can look for something different.
 
 # %%

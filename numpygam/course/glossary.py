@@ -83,6 +83,7 @@ TERMS = [
          note="整个网络：前向传播；单个算子：前向计算"),
     Term("backward pass", "反向传播", D2L, also=("反向计算",),
          note="整个网络：反向传播；单个算子：反向计算"),
+    Term("backpropagation through time", "通过时间反向传播", D2L),
     Term("gradient", "梯度", D2L),
     Term("finite differences", "有限差分", D2L),
     Term("beam search", "束搜索", D2L),
