@@ -12,8 +12,8 @@ titles are taken out first, since they stay English.  Where the English paragrap
 the term, its translation must contain `chinese`, or one of `also` (a second form the
 glossary names, such as 反向计算 for one op's backward beside 反向传播 for a network's).
 Single words are terms too where they name something: the four score functions are
-"dot", "general", "concat" and "additive" in the English, and 点积, 一般, 拼接 and 加性 in
-the Chinese, as the blog and d2l-zh call them.
+"dot", "general", "concat" and "additive" in the English, and 点积, 一般(形式), 拼接 and 加性
+in the Chinese: the blog's 点积, 一般形式 and 拼接, and d2l-zh's 加性注意力.
 """
 import re
 from typing import NamedTuple, Tuple
@@ -48,7 +48,7 @@ TERMS = [
     Term("score function", "评分函数", BLOG),
     Term("dot", "点积", BLOG, "dot (score), dot product"),
     Term(r"(?<!in )general", "一般", BLOG, "general (score)",
-         note="评分函数名；博客写作“一般形式（General）”"),
+         note="评分函数名，博客原文“一般形式（General）”；写作“一般形式评分函数”"),
     Term(r"concat|concatenat\w*", "拼接", BLOG, "concat (score), concatenate"),
     Term("additive", "加性", D2L, "additive (score, attention)",
          note="d2l-zh：加性注意力"),
@@ -76,6 +76,10 @@ TERMS = [
     Term("mask(?:ed|ing)?", "掩蔽", D2L, "mask, masked, masking"),
     Term("padd(?:ing|ed)", "填充", D2L, "padding, padded"),
     Term("positional encoding", "位置编码", D2L),
+    Term("position-wise feed-forward", "基于位置的前馈网络", D2L),
+    Term("layer norm(?:alization|alisation)?", "层规范化", D2L, "layer norm"),
+    Term("tokens?", "词元", D2L, "token", note="博客作“令牌”，本书不用"),
+    Term("dropout", "dropout", OURS, note="d2l-zh 作“暂退法”；本书保留英文"),
     Term("batch norm(?:alization|alisation)?", "批量规范化", D2L, "batch norm"),
     Term("channel shuffle", "通道混洗", BLOG),
     Term("group(?:ed)? convolution", "分组卷积", BLOG, "group convolution"),
@@ -85,9 +89,9 @@ TERMS = [
          note="整个网络：反向传播；单个算子：反向计算"),
     Term("backpropagation through time", "通过时间反向传播", D2L),
     Term("gradient", "梯度", D2L),
-    Term("finite differences", "有限差分", D2L),
+    Term("finite differences", "有限差分", OURS, note="数值分析的通用译名"),
     Term("beam search", "束搜索", D2L),
-    Term("greedy decoding", "贪心解码", OURS, note="d2l-zh 称“贪心搜索”"),
+    Term("greedy (?:decoding|search)", "贪心搜索", D2L, "greedy decoding, greedy search"),
     Term("teacher forcing", "强制教学", D2L),
     Term("held-out|test set", "测试集", D2L, "held-out set, test set"),
     Term("word error rate", "词错误率", OURS),
@@ -107,10 +111,11 @@ AVOID = [
     ("补齐", "填充"),
     ("掩盖", "掩蔽"),
     ("遮盖", "掩蔽"),
+    ("令牌", "词元"),
     ("留出集", "测试集"),
     ("批归一化", "批量规范化"),
     ("教师强制", "强制教学"),
-    ("置换", "排列"),
+    (r"置换(?!不变)", "排列"),
     (r"等人? ?\d{4}", "等人（年份）"),
     (r"等人 ?\(\d{4}\)", "等人（年份），全角括号"),
 ]
@@ -147,12 +152,17 @@ def problems(english, chinese):
     return found
 
 
+def _plain(pattern):
+    """An AVOID pattern as a reader reads it: 置换(?!不变) is 置换."""
+    return re.sub(r"\(\?!.*?\)", "", pattern)
+
+
 def markdown():
     """The glossary page (中英术语对照) as markdown: every term with its source, and the
     translations the edition avoids."""
     rows = "\n".join(f"| {t.chinese}{''.join('、' + a for a in t.also)} | {t.label} | "
                      f"{t.source} | {t.note} |" for t in TERMS)
-    avoided = "\n".join(f"| {instead} | {written.replace('|', '/')} |"
+    avoided = "\n".join(f"| {instead} | {_plain(written)} |"
                         for written, instead in AVOID if not written.startswith("等"))
     sources = "\n".join(f"- **{k}**：{v}" for k, v in SOURCES.items())
     return ("# 中英术语对照\n\n本书中文版的术语先取原博客的说法，博客没有的再取 d2l-zh，"
