@@ -423,7 +423,9 @@ def chapter_paths():
 
 def catalogue_sources():
     """{catalogue name: its English paragraphs, in page order}: every page the Chinese
-    edition translates (chapters, lessons, the homework walkthroughs, the figures)."""
+    edition translates (chapters, lessons, the homework walkthroughs, the figures, and
+    the templates of what the grader, gradcheck and the exercise files' comments say)."""
+    from numpygam.course import feedback
     sources = {}
     for path in chapter_paths():
         with open(path) as f:
@@ -437,6 +439,7 @@ def catalogue_sources():
     figures += translation.figure_texts(inspect.getsource(plots.gam_ports_figure))
     sources["exercises"] = homework.walkthrough_paragraphs()
     sources["figures"] = list(dict.fromkeys(figures))
+    sources["feedback"] = feedback.templates()
     return sources
 
 

@@ -45,8 +45,8 @@ def _train_parser(sub):
 PENDING_STATUS = [0]  # the exit status decided so far (1: an answer was a guess or wrong)
 
 
-def _usage_error(message):
-    print(f"error: {message}", file=sys.stderr)
+def _usage_error(message, lang="en"):
+    print(f"{'错误：' if lang == 'zh' else 'error: '}{message}", file=sys.stderr)
     return 2
 
 
@@ -232,10 +232,15 @@ def _homework(args):
 def _grade(args):
     from .course import sandbox
     from .course.exercises import EXERCISES
+    from .course.feedback import folder_language, say
     from .course.grading import DEFAULT_TIMEOUT, grade, main_class, read_points
+    # a student's check speaks their folder's language (--lang over it); a class's usage
+    # errors are the instructor's, English unless --lang
+    lang = args.lang or ("en" if args.submissions is not None else folder_language(args.dir))
     if args.exercise != "all" and args.exercise not in EXERCISES:
-        return _usage_error(f"unknown exercise {args.exercise!r}; choose one of "
-                            f"{', '.join(EXERCISES)} or all")
+        return _usage_error(say("unknown exercise {exercise}; choose one of {exercises} or all",
+                                lang, exercise=repr(args.exercise),
+                                exercises=", ".join(EXERCISES)), lang)
     timeout = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
     if not timeout > 0:
         return _usage_error(f"--timeout {args.timeout}: must be a number of seconds above 0")
@@ -246,9 +251,11 @@ def _grade(args):
                 return _usage_error(f"--{option.replace('_', '-')} goes with --submissions DIR "
                                     "(grading a class)")
         if not os.path.isdir(args.dir):
-            return _usage_error(f"--dir {args.dir}: no such folder; write the exercises first: "
-                                f"python -m numpygam homework {args.dir}")
-        return 0 if grade(args.exercise, args.dir, timeout=timeout, seed=args.seed) else 1
+            return _usage_error(say("--dir {folder}: no such folder; write the exercises first: "
+                                    "python -m numpygam homework {folder}", lang,
+                                    folder=args.dir), lang)
+        return 0 if grade(args.exercise, args.dir, timeout=timeout, seed=args.seed,
+                          lang=lang) else 1
     if not os.path.isdir(args.submissions):
         return _usage_error(f"--submissions {args.submissions}: no such folder (it holds one "
                             "subfolder per student)")
@@ -265,7 +272,7 @@ def _grade(args):
     if not args.no_sandbox and sandbox.unavailable(strict=True):
         return _usage_error(sandbox.unavailable(strict=True))
     return main_class(args.submissions, points, args.csv, args.json_dir, timeout,
-                      use_sandbox=not args.no_sandbox, seed=args.seed)
+                      use_sandbox=not args.no_sandbox, seed=args.seed, lang=args.lang)
 
 
 def _years():
@@ -474,7 +481,7 @@ def _autograder(args):
     problem = _writable_folder("the folder of", os.path.dirname(os.path.abspath(args.zip)))
     if problem:
         return _usage_error(problem)
-    write_autograder(args.zip, points, use_sandbox=not args.no_sandbox)
+    write_autograder(args.zip, points, use_sandbox=not args.no_sandbox, lang=args.lang)
     print(f"wrote {args.zip}: upload it in Gradescope under Configure Autograder -> Zip file "
           f"upload ({len(points)} exercises, {sum(points.values()):g} points"
           f"{', graded WITHOUT a sandbox' if args.no_sandbox else ''})")
@@ -567,6 +574,10 @@ def _main(argv=None):
     gr.add_argument("--no-sandbox", action="store_true",
                     help="with --submissions: grade without the bubblewrap sandbox (said in "
                          "the summary and every export)")
+    gr.add_argument("--lang", choices=LANGS, default=None,
+                    help="the language of what a student reads (zh: Chinese); default: the "
+                         "one `homework --lang` wrote the folder in (with --submissions, each "
+                         "student's folder)")
     ag = sub.add_parser("autograder", help="write the zip to upload as Gradescope's autograder")
     ag.set_defaults(func=_autograder)
     ag.add_argument("zip", help="the zip file to write, e.g. autograder.zip")
@@ -575,6 +586,8 @@ def _main(argv=None):
                     help="grade without the bubblewrap sandbox where Gradescope's machine "
                          "cannot start one (said in every result); without it, such a machine "
                          "grades no one and says why")
+    ag.add_argument("--lang", choices=LANGS, default="en",
+                    help="the language of the results students read (zh: Chinese)")
     ls = sub.add_parser("lessons", help="write the lessons as .ipynb notebooks into a folder")
     ls.set_defaults(func=_lessons)
     ls.add_argument("folder")

@@ -27,6 +27,10 @@ dtype of the inputs given.
 Non-smooth points: ReLU at 0 or a max with a tie has no derivative, and a
 stencil that straddles one sees a jump.  Keep inputs 2h away from such points,
 or pass a smaller h.
+
+The reports are printed in English, or in Chinese after set_report_language("zh") (what
+the Chinese lessons' first cell does, through translation.chinese_verdicts); their
+messages are templates of numpygam.course.feedback.
 """
 import copy
 from dataclasses import dataclass, field
@@ -34,7 +38,21 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
+from .course.feedback import check_lang, say
+
 TOLERANCE = 1e-7
+_LANGUAGE = ["en"]  # the language reports are printed in (set_report_language)
+
+
+def set_report_language(lang):
+    """Print every report from now on in lang ("en" or "zh"); returns the one it replaces."""
+    previous, _LANGUAGE[0] = _LANGUAGE[0], check_lang(lang)
+    return previous
+
+
+def report_language():
+    """The language reports are printed in."""
+    return _LANGUAGE[0]
 
 
 @dataclass
@@ -47,28 +65,42 @@ class InputReport:
     analytic: float   # at the worst element
     numerical: float  # at the worst element
     tolerance: float = TOLERANCE
-    problem: str = ""  # set when the gradient is missing or misshaped
+    problem: str = ""  # set when the gradient is missing or misshaped (in English)
+    # the problem as a function of the language, for verdict(lang)
+    said: Optional[Callable[[str], str]] = field(default=None, repr=False, compare=False)
 
     @property
     def passed(self):
         return self.max_rel_error < self.tolerance
 
-    def verdict(self):
+    def verdict(self, lang=None):
+        """The verdict in words, in lang (default: report_language())."""
+        lang = report_language() if lang is None else check_lang(lang)
         e = self.max_rel_error
         if self.problem:
-            return "WRONG: " + self.problem
+            return say("WRONG: {problem}", lang,
+                       problem=self.said(lang) if self.said else self.problem)
         if e < self.tolerance:
-            return "correct: the error is float64 rounding"
+            return say("correct: the error is float64 rounding", lang)
         if e < 1e-4:
-            return ("suspicious: too large for float64 rounding; a kink (ReLU at 0, a max "
-                    "tie) within 2h of the point, or a small bug")
-        return "WRONG: the backward pass disagrees with finite differences"
+            return say("suspicious: too large for float64 rounding; a kink (ReLU at 0, a max "
+                       "tie) within 2h of the point, or a small bug", lang)
+        return say("WRONG: the backward pass disagrees with finite differences", lang)
+
+    def text(self, lang=None):
+        """The report's row, in lang (default: report_language())."""
+        lang = report_language() if lang is None else check_lang(lang)
+        values = dict(name=self.name, shape=str(self.shape), error=self.max_rel_error,
+                      index=self.worst_index, analytic=self.analytic,
+                      numerical=self.numerical, verdict=self.verdict(lang))
+        if self.passed:
+            return say("{name:<12} {shape:<16} {error:10.2e}  pass  at {index}: analytic "
+                       "{analytic:+.6e}, numerical {numerical:+.6e}  ({verdict})", lang, **values)
+        return say("{name:<12} {shape:<16} {error:10.2e}  FAIL  at {index}: analytic "
+                   "{analytic:+.6e}, numerical {numerical:+.6e}  ({verdict})", lang, **values)
 
     def __str__(self):
-        return (f"{self.name:<12} {str(self.shape):<16} {self.max_rel_error:10.2e}  "
-                f"{'pass' if self.passed else 'FAIL'}  at {self.worst_index}: "
-                f"analytic {self.analytic:+.6e}, numerical {self.numerical:+.6e}  "
-                f"({self.verdict()})")
+        return self.text()
 
 
 @dataclass
@@ -88,9 +120,15 @@ class GradcheckReport:
     def failures(self):
         return [r for r in self.inputs if not r.passed]
 
+    def text(self, lang=None):
+        """The report, a line per input, in lang (default: report_language())."""
+        lang = report_language() if lang is None else check_lang(lang)
+        head = say("gradcheck {name}: PASSED", lang, name=self.name) if self.passed else \
+            say("gradcheck {name}: FAILED", lang, name=self.name)
+        return "\n".join([head] + ["  " + r.text(lang) for r in self.inputs])
+
     def __str__(self):
-        head = f"gradcheck {self.name}: {'PASSED' if self.passed else 'FAILED'}"
-        return "\n".join([head] + ["  " + str(r) for r in self.inputs])
+        return self.text()
 
     def raise_if_failed(self):
         """Raise AssertionError with the report if any input failed."""
@@ -119,19 +157,33 @@ def numerical_gradient(loss, x, h=1e-3):
 
 def _compare(name, analytic, numerical, tiny, tolerance):
     if analytic is None or np.shape(analytic) != numerical.shape:
-        got = "None" if analytic is None else f"shape {np.shape(analytic)}"
+        if analytic is None:
+            def said(lang):
+                return say("backward returned None, expected shape {expected}", lang,
+                           expected=numerical.shape)
+        else:
+            def said(lang):
+                return say("backward returned shape {shape}, expected shape {expected}", lang,
+                           shape=np.shape(analytic), expected=numerical.shape)
         return InputReport(name, numerical.shape, np.inf, (), np.nan, np.nan, tolerance,
-                           problem=f"backward returned {got}, expected shape {numerical.shape}")
+                           problem=said("en"), said=said)
     if numerical.size == 0:
         return InputReport(name, numerical.shape, 0.0, (), 0.0, 0.0, tolerance)
     analytic = np.asarray(analytic, dtype=np.float64)
-    for values, who in ((analytic, "backward returned"),
-                        (numerical, "the forward's finite differences gave")):
+    for values, ours in ((analytic, True), (numerical, False)):
         if not np.isfinite(values).all():  # never a rounding error: fail, and say so
             where = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+            value = values[where]
+
+            def said(lang, ours=ours, value=value, where=where):
+                if ours:
+                    return say("backward returned {value} at {index}", lang, value=value,
+                               index=where)
+                return say("the forward's finite differences gave {value} at {index}", lang,
+                           value=value, index=where)
             return InputReport(name, numerical.shape, np.inf, where, float(analytic[where]),
-                               float(numerical[where]), tolerance,
-                               problem=f"{who} {values[where]} at {where}")
+                               float(numerical[where]), tolerance, problem=said("en"),
+                               said=said)
     rel = np.abs(analytic - numerical) / np.maximum(np.abs(analytic) + np.abs(numerical), tiny)
     worst = np.unravel_index(int(np.argmax(rel)), rel.shape)
     return InputReport(name, numerical.shape, float(rel[worst]), tuple(int(i) for i in worst),

