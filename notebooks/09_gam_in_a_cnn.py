@@ -32,6 +32,7 @@ from sklearn.datasets import load_digits
 
 import numpygam.functional as F
 from numpygam import gradcheck_module, nn, optim
+from numpygam.course.translation import printed  # the Chinese edition prints the table in Chinese
 
 digits = load_digits()
 X = (digits.images / 16.0).astype(np.float32)[:, None]       # (N, 1, 8, 8)
@@ -90,9 +91,10 @@ for name in ATTENTION:
     results = [train_and_test(name, seed) for seed in (0, 1)]
     accs = [a for a, _ in results]
     rows.append((name, np.mean(accs), abs(accs[0] - accs[1]), results[0][1], time.time() - start))
-print(f"{'attention':<18}{'test acc.':>10}{'spread':>8}{'params':>8}{'time':>7}")
+print(printed("attention", "<18") + printed("test acc.", ">10") + printed("spread", ">8")
+      + printed("params", ">8") + printed("time", ">7"))
 for name, acc, spread, params, seconds in rows:
-    print(f"{name:<18}{acc:>10.2%}{spread:>8.2%}{params:>8}{seconds:>6.0f}s")
+    print(f"{printed(name, '<18')}{acc:>10.2%}{spread:>8.2%}{params:>8}{seconds:>6.0f}s")
 
 fig, ax = plt.subplots(figsize=(8, 3))
 ax.bar([r[0] for r in rows], [r[1] for r in rows], yerr=[r[2] / 2 for r in rows], capsize=4,

@@ -281,3 +281,117 @@ def test_gettexts_own_tool_accepts_every_catalogue():
         done = subprocess.run(["msgfmt", "--check", "-o", os.devnull, path],
                               capture_output=True, text=True)
         assert done.returncode == 0 and not done.stderr, (path, done.stderr)
+
+
+# -- figure texts held in variables, and printed tables ---------------------------------------
+
+def test_drawn_texts_follow_a_label_back_to_the_literals_it_is_bound_from():
+    source = (
+        'label = "attention (Bahdanau)" if c == "attention" else "fixed-length vector"\n'
+        'ax.plot(x, y, label=label)\n'
+        'params = {"dot": {"W": 1}, "scaled dot": {}}\n'
+        'for ax, (name, p) in zip(axes, params.items()):\n'
+        '    ax.set_title(f"{name}: softmax(e)")\n'
+        'trainers = {}\n'
+        'for key, kwargs in (("Luong, general, local-p", 1),):\n'
+        '    trainers[key] = kwargs\n'
+        'for ax, (key, t) in zip(axes, trainers.items()):\n'
+        '    ax.set_title(f"{key}\\n-> {t.out}")\n'
+        'rows = []\n'
+        'for n in {"GAM channel only": 1}:\n'
+        '    rows.append((n, 0.9))\n'
+        'ax.bar([r[0] for r in rows], [r[1] for r in rows])\n'
+        'print(printed("params", ">8"))\n'
+        'for h, ax in enumerate(axes):\n'
+        '    ax.set_title(f"head {h}: {word!r}")\n'
+        'ax.set_yticks(range(3), list(out) + ["<eos>"])\n')
+    drawn = [(template, fields) for _, template, fields in translation.drawn_texts(source)]
+    assert drawn == [
+        ("attention (Bahdanau)", ()), ("fixed-length vector", ()),
+        ("{}: softmax(e)", (("dot", "scaled dot"),)),  # the keys, not the nested "W"
+        ("{}\n-> {}", (("Luong, general, local-p",), ())),  # t.out: data
+        ("GAM channel only", ()), ("params", ()),
+        ("head {}: {}", ((), ())),  # an index and a repr: data
+        ("<eos>", ())]
+    assert translation.figure_texts(source) == [
+        "attention (Bahdanau)", "fixed-length vector", "{}: softmax(e)", "dot", "scaled dot",
+        "{}\n-> {}", "Luong, general, local-p", "GAM channel only", "params", "head {}: {}"]
+
+
+def test_a_template_translates_its_fields_that_are_entries_too():
+    table = {"{}: softmax(e)": "{}：softmax(e)", "dot": "点积", "scaled dot": "缩放点积",
+             "{}\n-> {}": "{}\n-> {}", "Luong, general, local-p": "Luong，一般，local-p",
+             "head {}": "第 {} 个头", "{}: {} ({})": "{}：{}（{}）", "right": "答对"}
+    translate = translation.figure_translator(table)
+    assert translate("scaled dot") == "缩放点积"
+    assert translate("dot: softmax(e)") == "点积：softmax(e)"
+    assert translate("scaled dot: softmax(e)") == "缩放点积：softmax(e)"  # a field with a space
+    assert translate("Luong, general, local-p\n-> 1987-03-07") == "Luong，一般，local-p\n-> 1987-03-07"
+    assert translate("global: knight (right)") == "global：knight（答对）"  # data stays
+    assert translate("head 3") == "第 3 个头" and translate("head 3 of 4") is None
+
+
+def test_printed_is_the_english_format_unchanged_and_chinese_after_chinese_figures(locale):
+    import matplotlib
+    import matplotlib.text
+    cells = [("attention", "<18"), ("test acc.", ">10"), ("params", ">8"), ("GAM (paper)", "^14")]
+    english = "".join(translation.printed(text, spec) for text, spec in cells)
+    assert english == f"{'attention':<18}{'test acc.':>10}{'params':>8}{'GAM (paper)':^14}"
+    po = translation.update("figures", [text for text, _ in cells])
+    for entry, zh in zip(po, ["注意力模块", "测试准确率", "参数量", "GAM（论文）"]):
+        entry.msgstr = zh
+    po.save(translation.catalogue_path("figures"))
+    original, family = matplotlib.text.Text.set_text, matplotlib.rcParams["font.family"]
+    try:
+        translation.chinese_figures()
+        chinese = [translation.printed(text, spec) for text, spec in cells]
+        # a Chinese character is two columns: the table keeps its columns
+        assert chinese == ["注意力模块        ", "测试准确率", "  参数量", " GAM（论文）  "]
+        assert translation.printed("not an entry", ">14") == "  not an entry"
+    finally:
+        translation.english_figures()
+        matplotlib.text.Text.set_text = original
+        matplotlib.rcParams["font.family"] = family
+    assert translation.printed("attention") == "attention"  # English again
+    with pytest.raises(ValueError, match="alignment"):
+        translation.printed("attention", "18s")
+
+
+FIGURE_SOURCES = {os.path.basename(p)[:-3]: p for p in lessons.lesson_paths()}
+FIGURE_SOURCES["plots.gam_ports_figure"] = None  # the chapter "The GAM you copied"
+
+
+def figure_source(name):
+    import inspect
+
+    from numpygam import plots
+    if FIGURE_SOURCES[name] is None:
+        return inspect.getsource(plots.gam_ports_figure)
+    with open(FIGURE_SOURCES[name], encoding="utf-8") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("name", list(FIGURE_SOURCES))
+def test_every_text_a_lesson_draws_or_prints_has_a_translation(name):
+    """By construction, without running a lesson: each text its code draws on a figure or
+    prints through printed(), followed back to the literals it is bound from, is translated
+    by figures.po, with every one of those literals (a field's value) an entry itself."""
+    import itertools
+    source = figure_source(name)
+    table = translation.table("figures")
+    translate = translation.figure_translator(table)
+    words = re.compile(r"[A-Za-z]{2,}")
+    for line, template, fields in translation.drawn_texts(source):
+        for sample in itertools.product(*[field + ("7",) for field in fields]):  # 7: data
+            parts = template.split("{}")
+            text = parts[0] + "".join(v + p for v, p in zip(sample, parts[1:]))
+            if not words.search(re.sub(r"\$.+?\$|<\w+>", " ", text)):
+                continue  # digits, a formula, a token such as <eos>
+            assert translate(text) is not None, f"{name}, line {line}: {text!r} is drawn in English"
+            for value in sample:
+                assert value == "7" or not words.search(value) or value in table, (name, line, value)
+    # and no lesson draws a text through a call drawn_texts does not read
+    unread = {"set_text", "set_label", "pie", "table", "bar_label", "clabel", "figlegend"}
+    calls = {getattr(n.func, "attr", getattr(n.func, "id", None))
+             for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)}
+    assert not calls & unread, (name, calls & unread)
