@@ -20,9 +20,9 @@
 #
 # | name | formula | parameters | source |
 # |---|---|---|---|
-# | dot | $e = q^\top k$ | none | Luong eq. 8 |
-# | general | $e = q^\top W_a k$ | $W_a \in \mathbb{R}^{D_q \times D_k}$ | Luong eq. 8 |
-# | concat | $e = v_a^\top \tanh(W_a [q; k])$ | $W_a \in \mathbb{R}^{A \times (D_q + D_k)}$, $v_a \in \mathbb{R}^A$ | Luong eq. 8 |
+# | dot | $e = q^\top k$ | none | Luong sec. 3.1 |
+# | general | $e = q^\top W_a k$ | $W_a \in \mathbb{R}^{D_q \times D_k}$ | Luong sec. 3.1 |
+# | concat | $e = v_a^\top \tanh(W_a [q; k])$ | $W_a \in \mathbb{R}^{A \times (D_q + D_k)}$, $v_a \in \mathbb{R}^A$ | Luong sec. 3.1 |
 # | additive | $e = v_a^\top \tanh(W_a q + U_a k + b_a)$ | $W_a, U_a, v_a$; $b_a$ is numpygam's (optional, as in most implementations; the paper has none) | Bahdanau app. A.1.2 |
 #
 # **Who is the query?** The papers name the same things differently (the book's
@@ -32,7 +32,7 @@
 # |---|---|---|---|
 # | query $q_i$ | $s_{i-1}$, the decoder state *before* step $i$ | $h_t$, the top decoder state *after* step $t$'s update | a row of $Q$ |
 # | keys $k_j$ = values | annotations $h_j = [\overrightarrow{h}_j; \overleftarrow{h}_j]$ | source states $\bar{h}_s$ | rows of $K$ (and $V$) |
-# | score $e_{ij}$ | $e_{ij} = a(s_{i-1}, h_j)$ | $\mathrm{score}(h_t, \bar{h}_s)$ (eq. 8) | $q_i^\top k_j / \sqrt{d_k}$ (eq. 1) |
+# | score $e_{ij}$ | $e_{ij} = a(s_{i-1}, h_j)$ | $\mathrm{score}(h_t, \bar{h}_s)$ (sec. 3.1) | $q_i^\top k_j / \sqrt{d_k}$ (eq. 1) |
 # | weights $a_{ij}$ | $\alpha_{ij}$ (eq. 6) | $a_t(s)$ (eq. 7) | $\mathrm{softmax}(QK^\top/\sqrt{d_k})$ |
 # | context $c_i$ | $c_i$ (eq. 5) | $c_t$ | $\mathrm{Attention}(Q, K, V)$ |
 #

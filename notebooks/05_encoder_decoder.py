@@ -24,7 +24,7 @@
 # * **Luong** decoder: the current state asks, $h_t = \mathrm{GRU}([y_{t-1}; \tilde{h}_{t-1}], h_{t-1})$,
 #   $c_t$ from $\mathrm{score}(h_t, h_j)$, then $\tilde{h}_t = \tanh(W_c [c_t; h_t])$ predicts.
 # * **Local-p** (Luong): predict a position $p_t = S\,\mathrm{sigmoid}(v_p^\top \tanh(W_p h_t))$ and
-#   attend to $[p_t - D, p_t + D]$, the weights multiplied by $\exp(-(s - p_t)^2 / 2\sigma^2)$ with $\sigma = D/2$ (Luong eqs. 10, 11).
+#   attend to $[p_t - D, p_t + D]$, the weights multiplied by $\exp(-(s - p_t)^2 / 2\sigma^2)$ with $\sigma = D/2$ (Luong eqs. 9, 10).
 #
 # **Simplified on purpose.** Both decoders read one small encoder, a single-layer
 # bidirectional GRU. That is close to Bahdanau et al.'s (a bidirectional RNN, their

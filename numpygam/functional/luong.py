@@ -2,9 +2,9 @@
 
     h~_t = tanh(W_c [c_t; h_t])                                   (eq. 5)
     local-m: p_t = t, attend to the window [p_t - D, p_t + D]      (sec. 3.2)
-    local-p: p_t = S sigmoid(v_p^T tanh(W_p h_t))                  (eq. 10)
+    local-p: p_t = S sigmoid(v_p^T tanh(W_p h_t))                  (eq. 9)
              a_t(s) = align(h_t, h_bar_s) exp(-(s - p_t)^2 / (2 sigma^2)),
-             sigma = D / 2, align = softmax over the window    (eq. 11)
+             sigma = D / 2, align = softmax over the window    (eq. 10)
 """
 from typing import Any, NamedTuple
 

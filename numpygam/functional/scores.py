@@ -5,10 +5,10 @@ Notation (the lessons'): q (B, Tq, Dq) are the decoder states that ask
 (h_bar_s in Luong) that answer; every score returns e (B, Tq, Tk).
 
 Luong, Pham, Manning 2015, section 3.1 (the query is h_t, the state after the step):
-    dot       e = h_t^T h_bar_s                      (eq. 8)
-    general   e = h_t^T W_a h_bar_s                  (eq. 8)
-    concat    e = v_a^T tanh(W_a [h_t; h_bar_s])     (eq. 8)
-    location  a_t = softmax(W_a h_t)                 (eq. 9; ignores the keys)
+    dot       e = h_t^T h_bar_s                      (after eq. 7)
+    general   e = h_t^T W_a h_bar_s                  (after eq. 7)
+    concat    e = v_a^T tanh(W_a [h_t; h_bar_s])     (after eq. 7)
+    location  a_t = softmax(W_a h_t)                 (eq. 8; ignores the keys)
 Bahdanau, Cho, Bengio 2014 (the query is s_{i-1}, the state before the step):
     additive  e = v_a^T tanh(W_a s_{i-1} + U_a h_j)  (appendix A.1.2)
 Vaswani et al. 2017 add the scale 1/sqrt(d_k) to dot (scaled dot-product, eq. 1).

@@ -8,7 +8,7 @@
         logits_i = W_o [s_i; c_i]
     Luong decoder, step t (the current state asks):
         h_t = GRU([emb(y_{t-1}); h~_{t-1}], h_{t-1})        (input feeding, Luong 3.3; h~_0 = 0)
-        c_t = attention(h_t, h)                             (Luong eqs. 7, 8)
+        c_t = attention(h_t, h)                             (Luong eq. 7, sec. 3.1)
         h~_t = tanh(W_c [c_t; h_t])                         (Luong eq. 5)
         logits_t = W_s h~_t                                 (Luong eq. 6)
 
