@@ -11,7 +11,8 @@ library; the book executes exactly the notebooks it returns.
 
 The Chinese notebook is the English one with each markdown paragraph translated
 (numpygam/locale/zh/<lesson>.po, see numpygam.course.translation) and one cell first
-that draws the figures' titles and labels and prints gradcheck's reports in Chinese;
+that draws the figures' texts, prints the tables' headers and gradcheck's reports in
+Chinese;
 every code cell is the same.
 
 The lessons ship with the source checkout (notebooks/ beside numpygam/), the
@@ -42,7 +43,7 @@ def _cell(kind, lines, index):
     return cell
 
 
-CHINESE_SETUP = ("# 中文版：图中的标题和坐标轴标签、梯度检查的结论都用中文显示；其余代码与英文版完全相同。\n"
+CHINESE_SETUP = ("# 中文版：图中的文字、表格的表头和梯度检查的结论都用中文显示；其余代码与英文版完全相同。\n"
                  "from numpygam.course.translation import chinese_figures, chinese_verdicts\n\n"
                  "chinese_verdicts()\n"
                  "chinese_figures();")

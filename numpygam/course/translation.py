@@ -5,7 +5,7 @@ One English source, one catalogue of translations beside it, so the two cannot d
     numpygam/locale/zh/<page>.po     one per chapter (00_index.po, ...), per lesson
                                      (01_why_attention.po, ...), one for the homework
                                      walkthroughs (exercises.po) and one for the lessons'
-                                     figure titles and axis labels (figures.po)
+                                     figure texts and printed table headers (figures.po)
 
 A page's prose is cut into paragraphs (blocks between blank lines; a fenced code block
 is one block).  Each paragraph with words in it is a msgid; its msgstr is the Chinese.
