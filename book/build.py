@@ -38,6 +38,7 @@ English change that lands without its translation.
 """
 import argparse
 import base64
+import concurrent.futures
 import glob
 import hashlib
 import html
@@ -45,6 +46,7 @@ import inspect
 import json
 import os
 import re
+import subprocess
 import sys
 
 import markdown
@@ -72,9 +74,9 @@ def lesson_paths():
     return lessons.lesson_paths()
 
 
-def execute_lesson(path, timeout=600, lang="en"):
-    """The lesson run top to bottom in a fresh kernel (cached by a hash of its source and,
-    for lang="zh", of its catalogues)."""
+def _cache_entry(path, lang):
+    """(the cached notebook's path, the hash of the lesson's source and, for lang="zh",
+    of its catalogues): what execute_lesson keys its cache by."""
     name = os.path.basename(path)[:-3]
     with open(path) as f:
         source = f.read()
@@ -84,11 +86,27 @@ def execute_lesson(path, timeout=600, lang="en"):
                 with open(translation.catalogue_path(catalogue)) as f:
                     source += f.read()
     digest = hashlib.sha256(source.encode()).hexdigest()[:16]
-    cached = os.path.join(CACHE, name + ("_zh" if lang == "zh" else "") + ".ipynb")
+    return os.path.join(CACHE, name + ("_zh" if lang == "zh" else "") + ".ipynb"), digest
+
+
+def _cached(path, lang):
+    """The lesson's executed notebook from the cache, or None when it is missing or stale."""
+    cached, digest = _cache_entry(path, lang)
     if os.path.exists(cached):
         nb = nbformat.read(cached, as_version=4)
         if nb.metadata.get("numpygam_source_hash") == digest:
             return nb
+    return None
+
+
+def execute_lesson(path, timeout=600, lang="en"):
+    """The lesson run top to bottom in a fresh kernel (cached by a hash of its source and,
+    for lang="zh", of its catalogues)."""
+    name = os.path.basename(path)[:-3]
+    nb = _cached(path, lang)
+    if nb is not None:
+        return nb
+    cached, digest = _cache_entry(path, lang)
     with open(path) as f:  # the .ipynb students download
         nb = nbformat.from_dict(lessons.notebook(f.read(), lang, name))
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -98,6 +116,28 @@ def execute_lesson(path, timeout=600, lang="en"):
     os.makedirs(CACHE, exist_ok=True)
     nbformat.write(nb, cached)
     return nb
+
+
+def execute_lessons(paths, lang="en", jobs=1):
+    """[(name, executed notebook)] of each lesson.  jobs > 1: the lessons not yet cached
+    run `jobs` at a time, each in a process of its own (`build.py --execute PATH`) with one
+    BLAS thread, so that they share the cores rather than fight over them; their printed
+    timings are then those of a shared machine (the default, 1, runs one at a time)."""
+    stale = [p for p in paths if _cached(p, lang) is None] if jobs > 1 else []
+    if stale:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}
+
+        def run(path):
+            return subprocess.run([sys.executable, os.path.abspath(__file__), "--execute", path,
+                                   "--lang", lang], env=env, capture_output=True, text=True)
+
+        with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+            for path, done in zip(stale, pool.map(run, stale)):
+                if done.returncode != 0:
+                    raise RuntimeError(f"{os.path.basename(path)} failed in --lang {lang}:\n"
+                                       + done.stderr[-3000:])
+    return [(os.path.basename(p)[:-3], execute_lesson(p, lang=lang)) for p in paths]
 
 
 # -- markdown with math ------------------------------------------------------------------
@@ -443,14 +483,15 @@ def catalogue_sources():
     return sources
 
 
-def build(out_dir, lesson_files=None, student=False, lang="en"):
+def build(out_dir, lesson_files=None, student=False, lang="en", jobs=1):
     """Build the site into out_dir (student: the students' edition; lang="zh": the Chinese
-    edition, each paragraph from its catalogue); returns the pages."""
+    edition, each paragraph from its catalogue; jobs: lessons executed at once, see
+    execute_lessons); returns the pages."""
     ui = UI[lang]
     figures = os.path.join(out_dir, "figures")
     os.makedirs(figures, exist_ok=True)
     lesson_files = lesson_paths() if lesson_files is None else lesson_files
-    executed = [(os.path.basename(p)[:-3], execute_lesson(p, lang=lang)) for p in lesson_files]
+    executed = execute_lessons(lesson_files, lang, jobs)
     # the clean notebooks (no outputs) beside the pages, for Jupyter and Colab
     downloads = os.path.join(out_dir, "notebooks")
     os.makedirs(downloads, exist_ok=True)
@@ -533,15 +574,24 @@ if __name__ == "__main__":
     parser.add_argument("--update", action="store_true",
                         help="with --lang zh: add the new English paragraphs to the catalogues "
                              "(a changed one keeps its old translation, marked fuzzy)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="lessons executed at once, each with one BLAS thread (default 1: "
+                             "one at a time, as a reader runs them)")
+    parser.add_argument("--execute", metavar="LESSON", help=argparse.SUPPRESS)  # --jobs' worker
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be 1 or more, got {args.jobs}")
     try:
+        if args.execute:
+            execute_lesson(args.execute, lang=args.lang)
+            sys.exit(0)
         if args.check or args.update:
             if args.lang != "zh":
                 parser.error("--check and --update are for the translation: add --lang zh")
             sys.exit(1 if check(update=args.update) and args.check else 0)
         out = args.out or os.path.join(HERE, "_build", "html",
                                        *(["zh"] if args.lang == "zh" else []))
-        pages = build(out, student=args.student, lang=args.lang)
+        pages = build(out, student=args.student, lang=args.lang, jobs=args.jobs)
     except translation.CatalogueError as err:
         sys.exit(f"book/build.py: {err}")  # one line, exit status 1
     print(f"wrote {len(pages)} pages to {out}; open {os.path.join(out, 'index.html')}")

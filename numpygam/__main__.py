@@ -233,7 +233,7 @@ def _grade(args):
     from .course import sandbox
     from .course.exercises import EXERCISES
     from .course.feedback import folder_language, say
-    from .course.grading import DEFAULT_TIMEOUT, grade, main_class, read_points
+    from .course.grading import DEFAULT_TIMEOUT, Refused, grade, main_class, read_points
     # a student's check speaks their folder's language (--lang over it); a class's usage
     # errors are the instructor's, English unless --lang
     lang = args.lang or ("en" if args.submissions is not None else folder_language(args.dir))
@@ -254,8 +254,12 @@ def _grade(args):
             return _usage_error(say("--dir {folder}: no such folder; write the exercises first: "
                                     "python -m numpygam homework {folder}", lang,
                                     folder=args.dir), lang)
-        return 0 if grade(args.exercise, args.dir, timeout=timeout, seed=args.seed,
-                          lang=lang) else 1
+        try:
+            return 0 if grade(args.exercise, args.dir, timeout=timeout, seed=args.seed,
+                              lang=lang) else 1
+        except Refused as err:  # the sandbox could show the reference: one line, nothing run
+            print(f"numpygam grade: {err}", file=sys.stderr)
+            return 2
     if not os.path.isdir(args.submissions):
         return _usage_error(f"--submissions {args.submissions}: no such folder (it holds one "
                             "subfolder per student)")

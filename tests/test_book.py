@@ -21,7 +21,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("html")
-    pages = build.build(str(out))
+    pages = build.build(str(out), jobs=2)  # the lessons two at a time (CI's two cores)
     return out, pages
 
 

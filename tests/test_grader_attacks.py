@@ -17,6 +17,7 @@ import time
 import pytest
 from processes import processes_with
 
+from numpygam.__main__ import main
 from numpygam.course import grading, sandbox
 from numpygam.course.edition import PACKAGE, used_functions, written_functions
 from numpygam.course.exercises import EXERCISES
@@ -125,6 +126,22 @@ def test_a_copy_of_numpygam_inside_the_box_is_refused_in_one_line(tmp_path, monk
             editions["softmax"]
     finally:
         editions.close()
+
+
+def test_a_students_own_grade_refused_by_the_sandbox_is_one_line_not_a_traceback(
+        tmp_path, monkeypatch, capsys):
+    leak = tmp_path / "leak"
+    (leak / "numpygam").mkdir(parents=True)
+    real = sandbox._python_binds
+    monkeypatch.setattr(sandbox, "_python_binds",
+                        lambda: ({**real()[0], str(leak): "/opt/leak"}, real()[1]))
+    folder = tmp_path / "hw"
+    assert main(["homework", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["grade", "softmax", "--dir", str(folder)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().split("\n")
+    assert len(lines) == 1 and "numpygam" in lines[0] and "Traceback" not in captured.err
 
 
 def test_a_source_tree_over_a_non_editable_install_grades_without_the_reference(tmp_path):
