@@ -153,7 +153,7 @@ def test_grading_a_chinese_folder_speaks_chinese_wrong_hanging_and_correct(chine
     assert context_text.endswith("context：还没全对（2/4 个梯度正确）")
     softmax_text = "\n".join(runs["softmax"][1])
     assert "用完了 CPU 时间预算" in softmax_text and "死循环" in softmax_text
-    assert "softmax_backward（整行都被屏蔽）" in softmax_text
+    assert "softmax_backward（整行都被掩蔽）" in softmax_text
     assert "（大输入，须在 CPU 时间预算内算完）" in softmax_text
     assert runs["gru_step"][1][-1] == "gru_step：梯度全部正确（12/12 个梯度正确）"
     assert "_step_backward（经由 gru_cell_backward）" in runs["gru_step"][1][0]

@@ -40,7 +40,7 @@ Three score functions, each $e_{ij} = \mathrm{score}(q_i, k_j)$, shape (B, Tq, T
 Given $de$ (same shape):
 
 * **dot** $e = \lambda\, q k^\top$: $dq = \lambda\, de\, k$, $dk = \lambda\, de^\top q$
-  (batched: `de @ k`, `de.transpose(0, 2, 1) @ q`).
+  (batched: $\lambda$ times `de @ k` and `de.transpose(0, 2, 1) @ q`).
 * **general** $e = q W k^\top$: with $u = q W$, $dq = de\, k W^\top$, $dk = de^\top u$,
   $dW = \sum_b q^\top de\, k$.
 * **additive** (Bahdanau) $e_{ij} = v^\top \tanh(W_q q_i + W_k k_j + b)$: with
@@ -87,7 +87,7 @@ backward (given) crops the padded border. $db = \sum_{b,i,j} dy$. Put dy in the
 BATCH_NORM_WALKTHROUGH = r"""
 Batch norm per channel over the $N = B H W$ values: $\hat x = (x - \mu_B)/\sqrt{\mathrm{var}_B + \epsilon}$,
 $y = \gamma \hat x + \beta$. The parameters are easy: $d\gamma = \sum dy\,\hat x$,
-$d\beta = \sum dy$. For $dx$, with $g = dy\,\gamma$, every $x$ also moves $\mu$ and
+$d\beta = \sum dy$. For $dx$, with $g = dy\,\gamma$, every $x$ also moves $\mu_B$ and
 $\mathrm{var}_B$, which gives the compact form
 
 $$dx = \frac{g - \mathrm{mean}(g) - \hat x\,\mathrm{mean}(g\,\hat x)}{\sqrt{\mathrm{var}_B+\epsilon}}$$

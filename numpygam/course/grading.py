@@ -334,8 +334,10 @@ def _array(entry, expected, lang="en"):
     if kind != "ndarray":
         note = say("returned {kind}: return a NumPy array of float64", lang, kind=kind)
     if dtype != "float64":
+        eps = np.finfo(dtype).eps if np.dtype(dtype).kind == "f" else 1  # integers: at 1
         note = say("returned {dtype}; the inputs are float64: compute in float64 ({dtype} "
-                   "rounds at ~1e-7, far above the tolerance)", lang, dtype=dtype)
+                   "rounds at ~{eps}, far above the tolerance)", lang, dtype=dtype,
+                   eps=f"{eps:.0e}")
     return array, note
 
 
@@ -484,8 +486,10 @@ def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT, seed=
         for name in names:
             path = os.path.join(folder, f"{name}.py")
             if not os.path.lexists(path):
-                out("✗ " + say("{path} does not exist: run `python -m numpygam homework {folder}` "
-                               "first", lang, path=path, folder=folder))
+                command = f"python -m numpygam homework {folder}" + \
+                    (f" --lang {lang}" if lang != "en" else "")  # the folder's own language
+                out("✗ " + say("{path} does not exist: run `{command}` first", lang, path=path,
+                               command=command))
                 passed = False
                 continue
             result = grade_file(name, path, timeout, seed=seed, editions=editions,
