@@ -42,6 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from numpygam import gradcheck_module, nn
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 from numpygam.tasks import make_batch
 from numpygam.train import TrainConfig, Trainer
 
@@ -137,6 +138,7 @@ for attention in ("bahdanau", "luong"):
                       "local-p" if attention == "luong" else "global", D=30, attn_dim=3)
     report = gradcheck_module(nn.SequenceLoss(tiny),
                               [batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out], h=1e-5)
-    print(f"{attention}: {'PASSED' if report.passed else 'FAILED'}, worst relative error "
-          f"{report.max_rel_error:.1e} over {len(report.inputs)} parameter tensors")
+    verdict = "PASSED" if report.passed else "FAILED"
+    print(printed(f"{attention}: {verdict}, worst relative error {report.max_rel_error:.1e} "
+                  f"over {len(report.inputs)} parameter tensors"))
     assert report.passed

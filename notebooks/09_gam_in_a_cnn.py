@@ -137,6 +137,7 @@ plt.show()
 ATTENTION["GAM (paper)"] = lambda c: nn.GAM(c, rate=2)
 net = make_net("GAM (paper)", 0, width=4)
 report = gradcheck_module(net.to(np.float64), [X[:2].astype(np.float64)], h=1e-6)
-print(f"{'PASSED' if report.passed else 'FAILED'}: {len(report.inputs)} tensors, "
-      f"worst relative error {report.max_rel_error:.1e}")
+verdict = "PASSED" if report.passed else "FAILED"
+print(printed(f"{verdict}: {len(report.inputs)} tensors, worst relative error "
+              f"{report.max_rel_error:.1e}"))
 assert report.passed

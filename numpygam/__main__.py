@@ -217,25 +217,38 @@ def _homework(args):
         print(f"error: could not write {err.filename or args.folder}: {err.strerror or err}; "
               f"the exercise files already in {args.folder}/ are kept, whole", file=sys.stderr)
         return 1
-    what = "exercise file(s) with their solutions (the key)" if args.solutions else \
-        "exercise file(s)"
-    print(f"wrote {len(written)} {what} to {args.folder}/: "
-          f"{', '.join(os.path.basename(p)[:-3] for p in written) or 'none'}")
+    from .course.feedback import say
+    lang = args.lang
+    names = ", ".join(os.path.basename(p)[:-3] for p in written) or say("none", lang)
+    if args.solutions:
+        print(say("wrote {count} exercise file(s) with their solutions (the key) to "
+                  "{folder}/: {names}", lang, count=len(written), folder=args.folder,
+                  names=names))
+    else:
+        print(say("wrote {count} exercise file(s) to {folder}/: {names}", lang,
+                  count=len(written), folder=args.folder, names=names))
     if kept:
-        print(f"left {len(kept)} existing file(s) alone (never overwritten; delete one to get "
-              f"it afresh): {', '.join(kept)}")
-    print(f"exercises, in order: {', '.join(EXERCISES)}")
-    print(f"check one with: python -m numpygam grade softmax --dir {args.folder}")
+        print(say("left {count} existing file(s) alone, in the language they were written in "
+                  "(never overwritten; delete one to get it afresh): {names}", lang,
+                  count=len(kept), names=", ".join(kept)))
+    print(say("exercises, in order: {names}", lang, names=", ".join(EXERCISES)))
+    print(say("check one with: {command}", lang,
+              command=f"python -m numpygam grade softmax --dir {args.folder}"))
     return 0
 
 
 def _grade(args):
     from .course import sandbox
     from .course.exercises import EXERCISES
-    from .course.feedback import folder_language, say
+    from .course.feedback import MARKER, folder_language, say
     from .course.grading import DEFAULT_TIMEOUT, Refused, grade, main_class, read_points
     # a student's check speaks their folder's language (--lang over it); a class's usage
     # errors are the instructor's, English unless --lang
+    if args.dir is None:  # run from inside the exercises' folder, or beside "homework"
+        here = os.path.exists(MARKER) or any(os.path.exists(f"{n}.py") for n in EXERCISES)
+        args.dir = "." if here and not os.path.isdir("homework") else "homework"
+    if args.seed is not None and args.seed < 0:
+        return _usage_error(f"--seed {args.seed}: must be 0 or more")
     lang = args.lang or ("en" if args.submissions is not None else folder_language(args.dir))
     if args.exercise != "all" and args.exercise not in EXERCISES:
         return _usage_error(say("unknown exercise {exercise}; choose one of {exercises} or all",
@@ -251,9 +264,10 @@ def _grade(args):
                 return _usage_error(f"--{option.replace('_', '-')} goes with --submissions DIR "
                                     "(grading a class)")
         if not os.path.isdir(args.dir):
+            command = f"python -m numpygam homework {args.dir}" + \
+                (f" --lang {lang}" if lang != "en" else "")
             return _usage_error(say("--dir {folder}: no such folder; write the exercises first: "
-                                    "python -m numpygam homework {folder}", lang,
-                                    folder=args.dir), lang)
+                                    "{command}", lang, folder=args.dir, command=command), lang)
         try:
             return 0 if grade(args.exercise, args.dir, timeout=timeout, seed=args.seed,
                               lang=lang) else 1
@@ -563,7 +577,9 @@ def _main(argv=None):
                                       "--submissions DIR grades a class")
     gr.set_defaults(func=_grade)
     gr.add_argument("exercise")
-    gr.add_argument("--dir", default="homework", help="the folder the exercises were written to")
+    gr.add_argument("--dir", default=None,
+                    help="the folder the exercises were written to (default: ./homework, or "
+                         "this folder when it holds them)")
     gr.add_argument("--submissions", help="a folder with one subfolder per student")
     gr.add_argument("--csv", help="with --submissions: write the gradebook here")
     gr.add_argument("--points", help="with --submissions: a JSON file of points per exercise "

@@ -117,6 +117,10 @@ def examples(rng):
         "channel_gate": Example(F.channel_gate_forward, F.channel_gate_backward,
                                 {"x": r(2, 4, 3, 2), "W1": r(2, 4), "b1": r(2) + 3, "W2": r(4, 2),
                                  "b2": r(4)}, {}),
+        # the blog's gate: no sigmoid, and its Linear layers without biases
+        "channel_gate (blog)": Example(F.channel_gate_forward, F.channel_gate_backward,
+                                       {"x": r(2, 4, 3, 2), "W1": r(2, 4), "b1": None,
+                                        "W2": r(4, 2), "b2": None}, {"sigmoid": False}),
         "spatial_gate": Example(F.spatial_gate_forward, F.spatial_gate_backward,
                                 {"x": r(2, 4, 3, 3), "W1": r(2, 2, 3, 3), "b1": r(2), "gamma1": r(2),
                                  "beta1": r(2), "W2": r(4, 1, 3, 3), "b2": r(4), "gamma2": r(4),

@@ -325,3 +325,86 @@ def test_a_chinese_exercise_file_has_no_english_comment_and_the_same_code(exerci
         assert english_left(comment) == [], comment
         assert CJK.search(comment) or not comment.strip("# "), comment
     assert f"# {feedback.say('run this cell, or `python <this file>`', 'zh')}" in zh
+
+
+# -- what an outside Chinese student ran into -----------------------------------------------------
+
+def test_grade_run_inside_the_chinese_folder_grades_it_in_chinese(chinese_folder, capsys,
+                                                                  monkeypatch):
+    monkeypatch.chdir(chinese_folder)
+    status, out, err = _printed(capsys, ["grade", "softmax"])  # no --dir: this folder
+    assert status == 1 and err == "" and out[-1].startswith("softmax：")
+    assert english_left("\n".join(out)) == []
+
+
+def test_a_missing_folders_advice_keeps_the_language(tmp_path, capsys):
+    status, _, err = _printed(capsys, ["grade", "softmax", "--dir", str(tmp_path / "none"),
+                                       "--lang", "zh"])
+    assert status == 2 and f"homework {tmp_path / 'none'} --lang zh" in err
+
+
+def test_a_negative_seed_is_one_line(chinese_folder, capsys):
+    status, _, err = _printed(capsys, ["grade", "softmax", "--dir", str(chinese_folder),
+                                       "--seed", "-5"])
+    assert status == 2 and "--seed -5" in err and "Traceback" not in err
+    assert len(err.strip().split("\n")) == 1
+
+
+@pytest.mark.parametrize("body, said", [
+    ("return {'d': dweights}", "返回的是 dict：请返回 dtype 为 float64 的 NumPy 数组"),
+    ("return 'hello'", "返回的是 str：请返回 dtype 为 float64 的 NumPy 数组"),
+    ("return np.zeros(dweights.shape, dtype=int)", "返回的是 dtype 为 int64 的数组"),
+])
+def test_an_answer_that_is_no_float_array_is_said_as_such_not_as_an_error_it_raised(
+        chinese_folder, capsys, body, said):
+    path = chinese_folder / "softmax.py"
+    path.write_text(_solved(path.read_text(), "softmax_backward", body), encoding="utf-8")
+    _, out, _ = _printed(capsys, ["grade", "softmax", "--dir", str(chinese_folder)])
+    text = "\n".join(out)
+    assert said in text and "抛出 TypeError" not in text and "ndarray of" not in text, text
+    assert english_left(text) == []
+
+
+def test_a_float128_answer_is_graded_with_a_note_not_refused(chinese_folder, capsys):
+    path = chinese_folder / "softmax.py"
+    body = ("a = cache.weights if hasattr(cache, 'weights') else cache[0]\n"
+            "return (a * (dweights - (dweights * a).sum(-1, keepdims=True))).astype(np.longdouble)")
+    text = _solved(path.read_text(), "softmax_backward", body)
+    path.write_text(text, encoding="utf-8")
+    _, out, _ = _printed(capsys, ["grade", "softmax", "--dir", str(chinese_folder)])
+    joined = "\n".join(out)
+    assert "无法读取" not in joined and "dtype 为 float128 的数组" in joined, joined
+
+
+def test_full_width_punctuation_gets_a_chinese_hint(chinese_folder, capsys):
+    path = chinese_folder / "softmax.py"
+    path.write_text(_solved(path.read_text(), "softmax_backward", "return np.sum(dweights，0)"),
+                    encoding="utf-8")
+    _, out, _ = _printed(capsys, ["grade", "softmax", "--dir", str(chinese_folder)])
+    assert "代码里混入了全角标点" in "\n".join(out)
+
+
+def test_the_blogs_channel_gate_is_graded_too(chinese_folder, capsys):
+    """An answer that always takes the sigmoid's derivative is right for the paper's gate
+    and wrong for the blog's (no sigmoid): it must not score full marks."""
+    path = chinese_folder / "channel_gate.py"
+    body = """g = cache.gate
+datt = np.ascontiguousarray((dout * cache.x).transpose(0, 2, 3, 1))
+datt = datt * (g * (1 - g)).transpose(0, 2, 3, 1)  # as if there were always a sigmoid
+dhidden, dW2, db2 = linear_backward(datt, cache.linear2)
+dhidden = relu_backward(dhidden, cache.relu)
+dpixels, dW1, db1 = linear_backward(dhidden, cache.linear1)
+return dout * g + dpixels.transpose(0, 3, 1, 2), dW1, db1, dW2, db2"""
+    path.write_text(_solved(path.read_text(), "channel_gate_backward", body), encoding="utf-8")
+    _, out, _ = _printed(capsys, ["grade", "channel_gate", "--dir", str(chinese_folder)])
+    blog = [line for line in out if "博客的变体" in line]
+    paper = [line for line in out if line.startswith("✓")]
+    assert blog and all(line.startswith("✗") for line in blog), out
+    assert paper and out[-1].startswith("channel_gate：还没全对"), out
+
+
+def test_homework_in_chinese_says_what_it_wrote_in_chinese(tmp_path, capsys):
+    status, out, _ = _printed(capsys, ["homework", str(tmp_path / "hw"), "--lang", "zh"])
+    assert status == 0 and out[0].startswith("已把 7 个练习文件写入")
+    assert out[-1] == f"检查一个练习：python -m numpygam grade softmax --dir {tmp_path / 'hw'}"
+    assert english_left("\n".join(out[:-1])) == []

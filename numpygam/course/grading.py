@@ -363,8 +363,10 @@ def _compare(name, theirs, ref, note, example, dout, seed, lang="en"):
     wrong = int(np.sum(diff > TOLERANCE * scale))
     if largest <= NUMERICAL_BAND * scale:
         return False, [colon(head, say(
-            "looks numerical: off by up to {error:.1e} (relative), the size of finite "
-            "differences' errors, not of a formula's (~1e-15); write the analytic gradient",
+            "looks numerical, or not computed in float64: off by up to {error:.1e} "
+            "(relative), the size of finite differences' errors or of float32 arithmetic, "
+            "not of a float64 formula's (~1e-15); write the analytic gradient in float64, "
+            "with no added constant",
             lang, error=largest / scale), lang)] + extra
     where = tuple(int(k) for k in np.unravel_index(int(np.argmax(diff)), diff.shape))
     fd = _finite_difference(example, dout, name[1:], where)

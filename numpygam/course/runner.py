@@ -145,13 +145,16 @@ def _reason(err, path, lang="en"):
         return say("ran out of memory (the limit is 2 GiB): is an array far larger than it "
                    "should be?", lang)
     if isinstance(err, SyntaxError):
-        if err.lineno:
-            return say("does not import: SyntaxError: {message} (line {line})", lang,
-                       message=err.msg, line=err.lineno)
-        return say("does not import: SyntaxError: {message}", lang, message=err.msg)
+        said = say("does not import: SyntaxError: {message} (line {line})", lang,
+                   message=err.msg, line=err.lineno) if err.lineno else \
+            say("does not import: SyntaxError: {message}", lang, message=err.msg)
+        if re.search(r"U\+(FF0C|FF08|FF09|FF1A|FF1B|3002|201C|201D|2018|2019|FF3B|FF3D)",
+                     err.msg or ""):  # what a Chinese keyboard types
+            said += say("; full-width punctuation in the code: use , ( ) : ; . \" ' [ ]", lang)
+        return said
     if isinstance(err, MissingFunction):
-        return say("raised AttributeError: the file defines no function {names}", lang,
-                   names=err.names)
+        return say("the file defines no function {names}: keep the function's name and "
+                   "signature as the exercise wrote them", lang, names=err.names)
     line, tb = None, err.__traceback__
     while tb is not None:
         if os.path.abspath(tb.tb_frame.f_code.co_filename) == path:
@@ -161,16 +164,28 @@ def _reason(err, path, lang="en"):
     return aside(said, say("line {line} of your file", lang, line=line), lang) if line else said
 
 
-def _encode(g):
-    """A returned gradient as the result document holds it; kind says what it was."""
+class NotAnArray(Exception):
+    """A returned gradient that is no array of numbers (a dict, a string, a generator):
+    the submission's answer, said as such, not an error the submission raised."""
+
+
+def _encode(g, lang="en"):
+    """A returned gradient as the result document holds it; kind says what it was (in
+    lang).  A list or a number is converted, an array of another dtype too (float16 and
+    float32 are kept, so that the grader can say what they cost); NotAnArray otherwise."""
     if g is None:
         return None
     kind = type(g).__name__
-    if not isinstance(g, np.ndarray):
-        g = np.asarray(g, dtype=np.float64)  # a list or a number: converted, and said so
-    if g.dtype.kind != "f":
-        kind = f"ndarray of {g.dtype}"
-        g = g.astype(np.float64)
+    try:
+        if not isinstance(g, np.ndarray):
+            g = np.asarray(g, dtype=np.float64)
+        if g.dtype not in (np.float16, np.float32, np.float64):  # ints, bools, float128
+            kind = say("an array of dtype {dtype}", lang, dtype=g.dtype)
+            g = g.astype(np.float64)
+    except (TypeError, ValueError):
+        raise NotAnArray(say("returned {kind}: return a NumPy array of float64 (a tuple of "
+                             "them where there are several gradients)", lang,
+                             kind=kind)) from None
     return {"dtype": str(g.dtype), "shape": list(g.shape), "kind": kind,
             "data": base64.b64encode(np.ascontiguousarray(g).tobytes()).decode()}
 
@@ -212,7 +227,9 @@ def run(request, channel):
                                                                          copy.deepcopy(cache))
             grads = grads if isinstance(grads, tuple) else (grads,)
             entry["count"] = len(grads)
-            entry["grads"] = [_encode(g) for g in grads]
+            entry["grads"] = [_encode(g, lang) for g in grads]
+        except NotAnArray as err:
+            entry["error"] = str(err)
         except BaseException as err:
             entry["error"] = _reason(err, path, lang)
         if CALLED:
