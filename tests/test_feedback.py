@@ -186,7 +186,7 @@ def test_the_time_limit_and_the_runners_reasons_are_said_in_chinese(tmp_path, ca
         texts[exercise] = "\n".join(lines)
     assert "到了时间限制（墙钟时间 3 秒），被停止：可能是死循环" in texts["context"]
     assert "调用了 sys.exit(3)；反向计算应当返回梯度" in texts["softmax"]
-    assert "抛出 AttributeError：文件里没有定义函数 batch_norm_dx" in texts["batch_norm"]
+    assert "文件里没有定义函数 batch_norm_dx：请保留练习给出的函数名和参数" in texts["batch_norm"]
 
 
 def test_an_english_folder_is_graded_in_english_and_holds_no_marker(tmp_path, capsys):
