@@ -408,3 +408,17 @@ def test_homework_in_chinese_says_what_it_wrote_in_chinese(tmp_path, capsys):
     assert status == 0 and out[0].startswith("已把 7 个练习文件写入")
     assert out[-1] == f"检查一个练习：python -m numpygam grade softmax --dir {tmp_path / 'hw'}"
     assert english_left("\n".join(out[:-1])) == []
+
+
+def test_a_gru_step_answer_the_given_code_cannot_use_is_said_as_such(chinese_folder, capsys):
+    path = chinese_folder / "gru_step.py"
+    text = path.read_text(encoding="utf-8")
+    name = "_step_backward"
+    start = text.index(f'raise NotImplementedError("your code here: {name}")')
+    text = text[:start] + "return np.zeros(3), np.zeros(3)" + \
+        text[start + len(f'raise NotImplementedError("your code here: {name}")'):]
+    path.write_text(text, encoding="utf-8")
+    _, out, _ = _printed(capsys, ["grade", "gru_step", "--dir", str(chinese_folder)])
+    joined = "\n".join(out)
+    assert "gru_cell_backward 无法使用 _step_backward 的返回值" in joined, joined
+    assert "抛出 ValueError" not in joined

@@ -231,12 +231,34 @@ def run(request, channel):
         except NotAnArray as err:
             entry["error"] = str(err)
         except BaseException as err:
-            entry["error"] = _reason(err, path, lang)
+            entry["error"] = _misfit(err, backward, path, exercise.write, lang) or \
+                _reason(err, path, lang)
         if CALLED:
             entry["error"] = say("calls the reference implementation: {name} is absent while "
                                  "grading", lang, name=CALLED[0])
         document["checks"].append(entry)
     _write(channel, json.dumps(document).encode())
+
+
+def _misfit(err, backward, path, write, lang):
+    """Where a library backward that calls the student's function (gru_cell_backward ->
+    _step_backward) failed on what that function returned, after it returned: one line
+    that says so (in lang), else None (the error is the submission's own)."""
+    if backward.__name__ in write or isinstance(err, (KeyboardInterrupt, SystemExit,
+                                                      ReferenceAbsent)):
+        return None
+    frames, tb = [], err.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code)
+        tb = tb.tb_next
+    theirs = [i for i, code in enumerate(frames) if os.path.abspath(code.co_filename) == path]
+    ours = [i for i, code in enumerate(frames) if code.co_name == backward.__name__]
+    if not ours or (theirs and theirs[-1] > ours[-1]):
+        return None
+    return say("{through} could not use what {functions} returned ({kind}: {message}): "
+               "return what its docstring lists, in that order, of those shapes", lang,
+               through=backward.__name__, functions=", ".join(write),
+               kind=type(err).__name__, message=str(err)[:200])
 
 
 def _write(channel, data):
