@@ -42,6 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from numpygam import gradcheck_module, nn
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 from numpygam.tasks import make_batch
 from numpygam.train import TrainConfig, Trainer
 
@@ -65,8 +66,8 @@ trainers = {context: make_trainer(context) for context in ("fixed", "attention")
 for context, trainer in trainers.items():
     start = time.time()
     losses = [trainer.train_step() for _ in range(trainer.config.steps)]
-    print(f"{context:>9}: loss {np.mean(losses[:20]):.3f} -> {np.mean(losses[-20:]):.3f} "
-          f"in {time.time() - start:.0f}s")
+    print(printed(context, ">9") + ":", printed(f"loss {np.mean(losses[:20]):.3f} -> "
+                                                f"{np.mean(losses[-20:]):.3f} in {time.time() - start:.0f}s"))
 
 # %% [markdown]
 # ## Accuracy by length
@@ -85,7 +86,7 @@ def accuracy_by_length(trainer):
 
 curves = {context: accuracy_by_length(t) for context, t in trainers.items()}
 for context, curve in curves.items():
-    print(context, {k: f"{v:.0%}" for k, v in curve.items()})
+    print(printed(context), {k: f"{v:.0%}" for k, v in curve.items()})
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -114,7 +115,7 @@ plt.show()
 # %%
 src, target = "3141592653", "3562951413"
 out, weights = trainers["attention"].translate(src)
-print(f"{src} -> {out} (target {target})")
+print(printed(f"{src} -> {out} (target {target})"))
 fig, ax = plt.subplots(figsize=(4.5, 4))
 ax.imshow(weights, cmap="viridis")
 ax.set_xticks(range(len(src)), list(src))

@@ -48,6 +48,7 @@ import numpy as np
 
 import numpygam.functional as F
 from numpygam import gradcheck
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 
 # %% [markdown]
 # ## A worked example, by hand first
@@ -62,8 +63,8 @@ from numpygam import gradcheck
 q = np.array([[[1.0, 2.0]]])                   # (B=1, Tq=1, D=2)
 k = np.array([[[3.0, -1.0], [0.0, 1.0]]])      # (B=1, Tk=2, D=2)
 W = np.array([[1.0, 0.0], [0.0, 2.0]])
-print("dot    ", F.dot_score_forward(q, k)[0])
-print("general", F.general_score_forward(q, k, W)[0])
+print(printed("dot", "<7"), F.dot_score_forward(q, k)[0])
+print(printed("general", "<7"), F.general_score_forward(q, k, W)[0])
 
 # %% [markdown]
 # concat and additive need an attention size $A$; take $A = 1$,
@@ -75,8 +76,8 @@ Wa = np.array([[1.0, 0.0, 0.0, 1.0]])
 va = np.array([2.0])
 e_concat, _ = F.concat_score_forward(q, k, Wa, va)
 e_additive, _ = F.additive_score_forward(q, k, Wa[:, :2], Wa[:, 2:], va)
-print("concat  ", e_concat, " 2 tanh 2 =", 2 * math.tanh(2))
-print("additive", e_additive, "(the same numbers: the same function)")
+print(printed("concat", "<8"), e_concat, " 2 tanh 2 =", 2 * math.tanh(2))
+print(printed("additive", "<8"), e_additive, printed("(the same numbers: the same function)"))
 
 # %% [markdown]
 # ## All four on the same random vectors
@@ -148,7 +149,7 @@ for name, p in sizes.items():
     for _ in range(5):
         e, cache = getattr(F, f"{name}_score_forward")(q, k, **p)
         getattr(F, f"{name}_score_backward")(np.ones_like(e), cache)
-    print(f"{name:>9}: {(time.perf_counter() - start) / 5 * 1e3:6.1f} ms forward+backward")
+    print(f"{printed(name, '>9')}: {(time.perf_counter() - start) / 5 * 1e3:6.1f} {printed('ms forward+backward')}")
 
 # %% [markdown]
 # ## Gradient check of every score

@@ -28,6 +28,7 @@ import numpy as np
 
 import numpygam.functional as F
 from numpygam import gradcheck
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 
 # %% [markdown]
 # ## By hand
@@ -68,7 +69,7 @@ lengths = np.array([6, 4])                           # the second source is 2 sh
 mask = (np.arange(Tk) < lengths[:, None])[:, None]   # (B, 1, Tk), broadcast over queries
 q, k, values = (rng.standard_normal(s) for s in ((B, Tq, D), (B, Tk, D), (B, Tk, D)))
 (c, a), cache = F.attention_forward(q, k, values, "dot", mask)
-print("weights of example 1, query 0:", a[1, 0].round(3), " sum:", a[1, 0].sum())
+print(printed("weights of example 1, query 0:"), a[1, 0].round(3), printed(" sum:"), a[1, 0].sum())
 
 fig, axes = plt.subplots(1, 2, figsize=(7, 2.8))
 for b, ax in enumerate(axes):
@@ -81,7 +82,7 @@ plt.show()
 # %%
 empty = np.zeros((1, 1, Tk), bool)
 (c0, a0), _ = F.attention_forward(q[:1, :1], k[:1], values[:1], "dot", empty)
-print("all keys masked -> weights", a0, "context", c0)
+print(printed("all keys masked -> weights"), a0, printed("context"), c0)
 
 # %% [markdown]
 # ## The whole pipeline, and its gradient

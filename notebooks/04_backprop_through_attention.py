@@ -44,6 +44,7 @@ import numpy as np
 
 import numpygam.functional as F
 from numpygam import gradcheck
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 
 rng = np.random.default_rng(0)
 
@@ -58,9 +59,9 @@ def softmax_backward_by_hand(da, a):
 x, da = rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
 a, cache = F.softmax_forward(x)
 J = np.stack([np.diag(row) - np.outer(row, row) for row in a])   # the full Jacobians
-print("via the Jacobian :", np.einsum("bjm,bj->bm", J, da)[0].round(6))
-print("by hand          :", softmax_backward_by_hand(da, a)[0].round(6))
-print("numpygam         :", F.softmax_backward(da, cache)[0].round(6))
+print(printed("via the Jacobian", "<17") + ":", np.einsum("bjm,bj->bm", J, da)[0].round(6))
+print(printed("by hand", "<17") + ":", softmax_backward_by_hand(da, a)[0].round(6))
+print(printed("numpygam", "<17") + ":", F.softmax_backward(da, cache)[0].round(6))
 
 # %% [markdown]
 # ## Finite differences
@@ -99,7 +100,7 @@ try:
     import torch
 except ImportError:
     torch = None
-    print("PyTorch is not installed; skipping the comparison")
+    print(printed("PyTorch is not installed; skipping the comparison"))
 if torch is not None:
     (c, a), cache = F.attention_forward(q, k, v, "general", W=W)
     dc = rng.standard_normal(c.shape)
@@ -108,7 +109,8 @@ if torch is not None:
     ct = torch.softmax(qt @ Wt @ kt.transpose(1, 2), -1) @ vt
     ct.backward(torch.tensor(dc))
     for name, ours, theirs in (("dq", dq, qt), ("dk", dk, kt), ("dv", dv, vt), ("dW", dW, Wt)):
-        print(f"{name}: largest difference from PyTorch {np.abs(ours - theirs.grad.numpy()).max():.1e}")
+        err = np.abs(ours - theirs.grad.numpy()).max()
+        print(printed(f"{name}: largest difference from PyTorch {err:.1e}"))
 
 # %% [markdown]
 # ## Your turn

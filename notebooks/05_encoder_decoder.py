@@ -64,8 +64,8 @@ for name, kwargs in variants.items():
     for _ in range(trainer.config.steps):
         loss = trainer.train_step()
     trainers[name] = trainer
-    print(f"{name}: loss {loss:.4f}, held-out exact match {trainer.evaluate():.1%}, "
-          f"{time.time() - start:.0f}s")
+    print(printed(f"{name}: loss {loss:.4f}, held-out exact match {trainer.evaluate():.1%}, "
+                  f"{time.time() - start:.0f}s"))
 
 # %% [markdown]
 # ## Alignments
@@ -95,7 +95,8 @@ plt.show()
 # %%
 trainer = trainers["Bahdanau, additive, global"]
 for text in ["5/3/79", "the 1 of january 2000", "dec 31, 1999"]:
-    print(f"{text!r:>26} -> greedy {trainer.translate(text)[0]}, beam {trainer.translate(text, 5)[0]}")
+    print(f"{text!r:>26} -> {printed('greedy')} {trainer.translate(text)[0]}, "
+          f"{printed('beam')} {trainer.translate(text, 5)[0]}")
 
 # %% [markdown]
 # ## Backpropagation through time: one cache per call
@@ -118,7 +119,7 @@ for x_t in xs:                      # forward: three calls, three caches pushed
 dh = np.ones((1, 3))                # dL/dh_3
 for t in reversed(range(3)):        # backward: three calls, last step first
     dx_t, dh = cell.backward(dh)
-    print(f"step {t}: dL/dx_{t} = {dx_t.round(4)}")
+    print(printed(f"step {t}:"), f"dL/dx_{t} = {dx_t.round(4)}")
 try:
     cell.backward(dh)               # a fourth backward has no forward left to undo
 except RuntimeError as err:

@@ -33,6 +33,7 @@ import numpy as np
 
 import numpygam.functional as F
 from numpygam import gradcheck_module, nn
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 
 rng = np.random.default_rng(0)
 
@@ -62,7 +63,7 @@ E, H, T = 16, 4, 10
 mha = nn.MultiheadAttention(E, H).to(np.float64)
 X = np.sin(np.arange(T)[:, None] * np.linspace(0.2, 2, E))[None] + 0.1 * rng.standard_normal((1, T, E))
 out, weights = mha(X, X, X, average_attn_weights=False)
-print("out", out.shape, " weights per head", weights.shape)
+print("out", out.shape, printed(" weights per head"), weights.shape)
 fig, axes = plt.subplots(1, H, figsize=(12, 3))
 for h, ax in enumerate(axes):
     ax.imshow(weights[0, h], cmap="viridis", vmin=0)
@@ -85,7 +86,7 @@ if torch is not None:
     mha.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
     out, w = mha(X, X, X)
     out_t, w_t = ref(*(torch.tensor(X),) * 3)
-    print("largest difference from PyTorch:", np.abs(out - out_t.detach().numpy()).max())
+    print(printed("largest difference from PyTorch:"), np.abs(out - out_t.detach().numpy()).max())
 
 report = gradcheck_module(nn.MultiheadAttention(4, 2), [rng.standard_normal((2, 3, 4))] * 3)
 print(report)
@@ -107,4 +108,4 @@ fast_out, _ = mha(batch, batch, batch)
 mha.set_fast(False)   # the textbook: numpygam.functional.multi_head_attention_forward
 textbook_out, _ = mha(batch, batch, batch)
 mha.set_fast(True)
-print("fast floor == textbook floor:", np.allclose(fast_out, textbook_out, rtol=1e-12, atol=1e-12))
+print(printed("fast floor == textbook floor:"), np.allclose(fast_out, textbook_out, rtol=1e-12, atol=1e-12))

@@ -39,6 +39,7 @@ import numpy as np
 
 import numpygam.functional as F
 from numpygam import gradcheck, nn
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 
 rng = np.random.default_rng(0)
 
@@ -55,7 +56,7 @@ print("x                       ", x.shape, "(B, C, H, W)")
 pixels = x.transpose(0, 2, 3, 1)
 print("permute(0, 2, 3, 1)     ", pixels.shape, "(B, H, W, C)")
 rows = pixels.reshape(B, H * W, C)
-print("view(b, -1, c)          ", rows.shape, "(B, H*W, C): one row per pixel")
+print("view(b, -1, c)          ", rows.shape, printed("(B, H*W, C): one row per pixel"))
 W1, b1 = rng.standard_normal((C // r, C)), np.zeros(C // r)
 W2, b2 = rng.standard_normal((C, C // r)), np.zeros(C)
 hidden = np.maximum(rows @ W1.T + b1, 0)
@@ -65,14 +66,14 @@ print("linear2                 ", att.shape, "(B, H*W, C)")
 gate = att.reshape(B, H, W, C).transpose(0, 3, 1, 2)
 print("view + permute(0, 3, 1, 2)", gate.shape, "(B, C, H, W)")
 gate = 1 / (1 + np.exp(-gate))
-print("sigmoid (the paper's)   values in", (gate.min().round(3), gate.max().round(3)))
+print(printed("sigmoid (the paper's)", "<24") + printed("values in"), (gate.min().round(3), gate.max().round(3)))
 
 # %% [markdown]
 # The library computes the same thing in one call:
 
 # %%
 out, cache = F.channel_gate_forward(x, W1, b1, W2, b2, sigmoid=True)
-print("the same gate:", np.allclose(cache.gate, gate), "  out = gate * x:", np.allclose(out, gate * x))
+print(printed("the same gate:"), np.allclose(cache.gate, gate), "  out = gate * x:", np.allclose(out, gate * x))
 
 # %% [markdown]
 # ## A tiny example by hand
@@ -88,7 +89,7 @@ W1_, W2_ = np.array([[1.0, 1.0]]), np.array([[1.0], [-1.0]])
 for u in ([1.0, -2.0], [3.0, -1.0]):
     x1 = np.array(u).reshape(1, 2, 1, 1)
     _, c1 = F.channel_gate_forward(x1, W1_, np.zeros(1), W2_, np.zeros(2))
-    print(u, "-> gate", c1.gate.ravel().round(3))
+    print(u, printed("-> gate"), c1.gate.ravel().round(3))
 
 # %% [markdown]
 # ## Paper or blog
@@ -104,7 +105,7 @@ for ax, variant in zip(axes, ("paper", "blog")):
     gam = nn.GAM(8, variant=variant).to(np.float64)
     gam(x)
     g = gam.channel_gate
-    print(f"{variant:>5}: channel gate in [{g.min():+.2f}, {g.max():+.2f}]")
+    print(f"{variant:>5}: {printed('channel gate in')} [{g.min():+.2f}, {g.max():+.2f}]")
     image = ax.imshow(g[0].reshape(8, -1), cmap="coolwarm", vmin=-1.5, vmax=1.5)
     ax.set_title(f"variant={variant!r}: $M_c$ of example 0")
     ax.set_xlabel("pixel (h, w) flattened")

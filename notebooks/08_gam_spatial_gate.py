@@ -29,6 +29,7 @@ from matplotlib import cbook
 
 import numpygam.functional as F
 from numpygam import fast, gradcheck, nn
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 
 rng = np.random.default_rng(0)
 
@@ -43,11 +44,11 @@ rng = np.random.default_rng(0)
 x = rng.standard_normal((1, 2, 4, 4))
 xp, _ = F.pad2d_forward(x, 1)
 cols = F.conv.im2col(xp, 3, 1)
-print("padded input", xp.shape, "-> columns", cols.shape, "= (C K K, B H W)")
+print(printed("padded input"), xp.shape, printed("-> columns"), cols.shape, "= (C K K, B H W)")
 Wk = rng.standard_normal((3, 2, 3, 3))
 y_im2col = (Wk.reshape(3, -1) @ cols).reshape(3, 1, 4, 4).transpose(1, 0, 2, 3)
 y, _ = F.conv2d_forward(x, Wk, padding=1)
-print("im2col == conv2d_forward:", np.allclose(y_im2col, y))
+print(printed("im2col == conv2d_forward:"), np.allclose(y_im2col, y))
 
 # %% [markdown]
 # The textbook version (`F.conv2d_forward`, in `numpygam/functional/conv.py`)
@@ -68,7 +69,7 @@ print("im2col == conv2d_forward:", np.allclose(y_im2col, y))
 x1, w1 = rng.standard_normal(12), rng.standard_normal(5)
 direct = np.correlate(x1, w1, mode="valid")               # y[i] = sum_u x[i + u] w[u]
 through_dft = np.fft.ifft(np.fft.fft(x1) * np.conj(np.fft.fft(w1, len(x1)))).real
-print("direct == through the DFT:", np.allclose(direct, through_dft[:len(direct)]))
+print(printed("direct == through the DFT:"), np.allclose(direct, through_dft[:len(direct)]))
 
 # %% [markdown]
 # In 2-D with channels, the sum over input channels becomes one small matrix
@@ -110,7 +111,7 @@ for method in ("reference", "gemm", "dft"):
         start = time.perf_counter()
         y, cache = fast.conv2d_forward(x, Wk, None, 1, 3, method=method)
         fast.conv2d_backward(np.ones_like(y), cache)
-    print(f"{method:>9}: {(time.perf_counter() - start) * 1e3:6.1f} ms forward+backward, "
+    print(f"{method:>9}: {(time.perf_counter() - start) * 1e3:6.1f} {printed('ms forward+backward')}, "
           f"y[0, 0, 0, :3] = {y[0, 0, 0, :3]}")
 
 # %% [markdown]
@@ -126,8 +127,8 @@ bn = nn.BatchNorm2d(2).to(np.float64)
 batch = np.stack([np.full((3, 3), 1.0), np.full((3, 3), 5.0)])[None].repeat(2, 0)
 batch[1] += 2
 y = bn(batch)
-print("per-channel mean after BN:", y.mean(axis=(0, 2, 3)).round(6), " std:", y.std(axis=(0, 2, 3)).round(3))
-print("running_mean after one step:", bn.running_mean, "(0.9 * 0 + 0.1 * batch mean)")
+print(printed("per-channel mean after BN:"), y.mean(axis=(0, 2, 3)).round(6), printed(" std:"), y.std(axis=(0, 2, 3)).round(3))
+print(printed("running_mean after one step:"), bn.running_mean, printed("(0.9 * 0 + 0.1 * batch mean)"))
 
 # %% [markdown]
 # ## The gates over a real photograph

@@ -39,7 +39,7 @@ X = (digits.images / 16.0).astype(np.float32)[:, None]       # (N, 1, 8, 8)
 y = digits.target
 order = np.random.default_rng(0).permutation(len(X))
 train_idx, test_idx = order[:1400], order[1400:]
-print("train", len(train_idx), "test", len(test_idx), "image", X.shape[1:])
+print(printed("train"), len(train_idx), printed("test"), len(test_idx), printed("image"), X.shape[1:])
 
 # %%
 ATTENTION = {

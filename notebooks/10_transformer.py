@@ -43,6 +43,7 @@ import numpy as np
 
 import numpygam.functional as F
 from numpygam import gradcheck, gradcheck_module, nn
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 from numpygam.train import TrainConfig, Trainer
 
 rng = np.random.default_rng(0)
@@ -120,13 +121,14 @@ if torch is not None:
     out_t.backward(torch.tensor(dout))
     out = layer(src, src_key_padding_mask=padding)
     dsrc = layer.backward(dout)
-    print(f"output: largest difference {np.abs(out - out_t.detach().numpy()).max():.1e}")
-    print(f"dsrc:   largest difference {np.abs(dsrc - src_t.grad.numpy()).max():.1e}")
+    print(printed("output:", "<8") + printed(f"largest difference {np.abs(out - out_t.detach().numpy()).max():.1e}"))
+    print(printed("dsrc:", "<8") + printed(f"largest difference {np.abs(dsrc - src_t.grad.numpy()).max():.1e}"))
     grads = dict(layer.named_parameters())
     worst = max(np.abs(grads[n].grad - p.grad.numpy()).max() for n, p in theirs.named_parameters())
-    print(f"every parameter's gradient: largest difference {worst:.1e}")
+    print(printed(f"every parameter's gradient: largest difference {worst:.1e}"))
 report = gradcheck_module(layer, [src, None, padding], h=1e-5)
-print("finite differences: every input and parameter", "pass" if report.passed else "FAIL")
+verdict = "pass" if report.passed else "FAIL"
+print(printed(f"finite differences: every input and parameter {verdict}"))
 assert report.passed
 
 # %% [markdown]
@@ -150,8 +152,8 @@ for name, model in (("GRU + Bahdanau", "rnn"), ("Transformer", "transformer")):
 
 for name, trainer in trainers.items():
     params = sum(p.data.size for p in trainer.model.parameters())
-    print(f"{name:<16} {params:>7} parameters   {1e3 * seconds[name] / STEPS:5.0f} ms per step"
-          f"   held-out exact match {trainer.evaluate():.1%}")
+    print(f"{printed(name, '<16')} {params:>7} {printed('parameters')}   {1e3 * seconds[name] / STEPS:5.0f} "
+          f"{printed('ms per step')}   {printed('held-out exact match')} {trainer.evaluate():.1%}")
 
 # %% [markdown]
 # After these few steps the recurrent model is usually ahead: its GRU reads the

@@ -36,13 +36,14 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
+from numpygam.course.translation import printed  # the Chinese edition prints in Chinese
 from numpygam.tasks import g2p
 from numpygam.train import TrainConfig, Trainer
 
 dictionary = g2p.load_cmudict()
 train_words, valid_words, test_words = g2p.split_words(dictionary)
-print(f"{len(dictionary)} words: {len(train_words)} train, {len(valid_words)} valid, "
-      f"{len(test_words)} test")
+print(printed(f"{len(dictionary)} words: {len(train_words)} train, {len(valid_words)} valid, "
+              f"{len(test_words)} test"))
 for word in ("attention", "either", "knight", "psalm"):
     print(f"{word:<10}", " | ".join(" ".join(p) for p in dictionary[word]))
 
@@ -61,7 +62,7 @@ for word in ("attention", "either", "knight", "psalm"):
 outputs = [("AY", "DH", "ER"), ("N", "AY", "T"), ("P", "S", "AA", "M")]
 references = [dictionary["either"], dictionary["knight"], dictionary["psalm"]]
 wer, per = g2p.error_rates(outputs, references)
-print(f"WER {wer:.2f} (psalm is wrong: the p is silent), PER {per:.3f} (one extra phone)")
+print(printed(f"WER {wer:.2f} (psalm is wrong: the p is silent), PER {per:.3f} (one extra phone)"))
 
 # %% [markdown]
 # The local-p attention these models use is a hand-written forward and backward like every
@@ -95,7 +96,7 @@ for window in ("global", "local-p"):
         trainer.train_step()
     models[window] = trainer
     wer, per = trainer.error_rates(test_words[:300])
-    print(f"{window:<8} after {STEPS} steps: WER {wer:.1%}  PER {per:.1%} (first 300 test words)")
+    print(printed(window, "<8"), printed(f"after {STEPS} steps: WER {wer:.1%}  PER {per:.1%} (first 300 test words)"))
 
 # %% [markdown]
 # ## Trained alignments, where the two differ
@@ -114,10 +115,10 @@ from numpygam.course.lessons import LESSONS
 
 shipped = json.loads((Path(LESSONS).parent / "benchmarks" /
                       "g2p_alignments_quick.json").read_text())
-print(f"{shipped['made_by']} ({shipped['date']}), steps: {shipped['steps']}")
+print(f"{shipped['made_by']} ({shipped['date']}),", printed(f"steps: {shipped['steps']}"))
 for w in shipped["words"]:
-    print(f"{w['word']:<10} global {w['global']['output']:<20} local-p "
-          f"{w['local-p']['output']:<20} right: {w['right']:<8} ({' | '.join(w['references'])})")
+    print(f"{w['word']:<10} {printed('global')} {w['global']['output']:<20} {printed('local-p')} "
+          f"{w['local-p']['output']:<20} {printed('right:')} {w['right']:<8} ({' | '.join(w['references'])})")
 
 # %%
 shown = shipped["words"][:2] + shipped["words"][-2:]
@@ -159,9 +160,9 @@ def off_diagonal(trainer, words):
 
 
 for window, trainer in models.items():
-    print(f"{window:<8} after {STEPS} steps: {off_diagonal(trainer, test_words[:100]):.2f} "
-          f"letters from the diagonal; trained: {shipped['diagonal'][window]:.2f} letters "
-          f"(all {shipped['test_words']} test words)")
+    print(printed(window, "<8"), printed(f"after {STEPS} steps: {off_diagonal(trainer, test_words[:100]):.2f} "
+                                         f"letters from the diagonal; trained: {shipped['diagonal'][window]:.2f} "
+                                         f"letters (all {shipped['test_words']} test words)"))
 
 # %% [markdown]
 # Trained, the two look in almost the same places, and their word error rates are close
@@ -175,8 +176,8 @@ for window, trainer in models.items():
 
 # %%
 d = shipped["disagreements"]
-print(f"{d['words']} test words right for one model only; in {d['vowel_only_share']:.0%} of "
-      "them the two outputs differ only by vowels put for vowels")
+print(printed(f"{d['words']} test words right for one model only; in {d['vowel_only_share']:.0%} of "
+              "them the two outputs differ only by vowels put for vowels"))
 
 # %% [markdown]
 # Mostly a vowel: which vowel a letter makes depends on letters that may be far from it
@@ -195,9 +196,9 @@ print(f"{d['words']} test words right for one model only; in {d['vowel_only_shar
 
 # %%
 for window, e in shipped["errors"].items():
-    print(f"{window:<8} WER {e['wer']:.1%}; wrong words that are only a vowel off: "
-          f"{e['vowel_only_share']:.0%}; WER on the {e['silent_words']} silent-letter "
-          f"words: {e['wer_silent']:.1%}")
+    print(printed(window, "<8"), printed(f"WER {e['wer']:.1%}; wrong words that are only a vowel off: "
+                                         f"{e['vowel_only_share']:.0%}; WER on the {e['silent_words']} "
+                                         f"silent-letter words: {e['wer_silent']:.1%}"))
 
 # %% [markdown]
 # And a few test words with what the 300-step global model says (its errors are the
@@ -208,7 +209,8 @@ trainer = models["global"]
 for w in test_words[:2000:200]:
     out = trainer.translate(w)[0]
     right = tuple(out.split()) in dictionary[w]
-    print(f"{w:<14} {out:<28} {'right' if right else 'wrong; one answer: ' + ' '.join(dictionary[w][0])}")
+    verdict = printed("right") if right else printed("wrong; one answer:") + " " + " ".join(dictionary[w][0])
+    print(f"{w:<14} {out:<28} {verdict}")
 
 # %% [markdown]
 # ## The table
