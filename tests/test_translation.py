@@ -395,3 +395,26 @@ def test_every_text_a_lesson_draws_or_prints_has_a_translation(name):
     calls = {getattr(n.func, "attr", getattr(n.func, "id", None))
              for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)}
     assert not calls & unread, (name, calls & unread)
+
+
+def test_a_chinese_title_with_math_draws_every_glyph(caplog):
+    """Lesson 7's Chinese titles hold $M_c$: mathtext lays the whole title out and takes
+    its plain text from the first font family, so the Chinese font must come first."""
+    import logging
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    family = list(matplotlib.rcParams["font.family"])
+    try:
+        if not translation.chinese_figures():
+            pytest.skip("no Chinese font on this machine")
+        fig, ax = plt.subplots()
+        ax.set_title("通道注意力 $M_c$：取值")
+        with caplog.at_level(logging.WARNING, logger="matplotlib"):
+            fig.canvas.draw()
+        plt.close(fig)
+        assert not [r for r in caplog.records if "glyph" in r.getMessage()]
+    finally:
+        translation.english_figures()
+        matplotlib.rcParams["font.family"] = family

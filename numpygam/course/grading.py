@@ -276,23 +276,27 @@ def _reference(exercise_name, seed, lang="en"):
     """Per check: (label, the check's example, dout, [(gradient name, reference or None)]);
     the labels in lang."""
     exercise, checks = EXERCISES[exercise_name], []
-    written = ", ".join(exercise.write)
+    written = ("、" if lang == "zh" else ", ").join(exercise.write)
     for check in checks_of(exercise_name):
         example, dout = example_and_dout(exercise_name, check, seed)  # the runner's draw
         _, cache = example.forward(**example.inputs, **example.options)
         grads = example.backward(dout, cache)
         grads = grads if isinstance(grads, tuple) else (grads,)
         name = example.backward.__name__
-        label = name if name in exercise.write else \
-            aside(written, say("through {name}", lang, name=name), lang)
+        label, notes = (name, []) if name in exercise.write else \
+            (written, [say("through {name}", lang, name=name)])
+        if "training" in example.options:
+            notes.append(say("training mode", lang) if example.options["training"]
+                         else say("eval mode", lang))
+        elif check_variant(check):  # a second check of the same function says which
+            notes.append(say_text(check_variant(check), lang))
+        if lang == "zh" and notes:  # one pair of brackets: （经由 …，训练模式）
+            label = aside(label, "，".join(notes), lang)
+        for note in notes if lang != "zh" else []:
+            label = aside(label, note, lang)
         if check == LARGE:
             label = say("{functions} on a large input, within the CPU budget", lang,
                         functions=written)
-        elif "training" in example.options:
-            label = aside(label, say("training mode", lang) if example.options["training"]
-                          else say("eval mode", lang), lang)
-        elif check_variant(check):  # a second check of the same function says which
-            label = aside(label, say_text(check_variant(check), lang), lang)
         checks.append((label, example, dout, list(zip((f"d{n}" for n in example.inputs),
                                                       grads))))
     return checks

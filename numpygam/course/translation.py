@@ -502,9 +502,10 @@ def chinese_figures():
     The Chinese notebooks call this in their first cell.  Matplotlib sets every title,
     label and tick label through Text.set_text; this wraps it so that a text figures.po
     translates (figure_translator: "head {}" -> "第 {} 个头", "dot" -> "点积") is drawn
-    translated, and adds the CJK fonts the machine has after DejaVu Sans (matplotlib falls
-    back glyph by glyph).  Returns the fonts found; with none, Chinese glyphs would draw as
-    boxes, so the figures stay English and it says which font to install.
+    translated, and puts the CJK fonts the machine has before DejaVu Sans (matplotlib falls
+    back glyph by glyph, and mathtext needs the Chinese font first).  Returns the fonts
+    found; with none, Chinese glyphs would draw as boxes, so the figures stay English and
+    it says which font to install.
     """
     global _printed
     import matplotlib
@@ -527,7 +528,9 @@ def chinese_figures():
         print("chinese_figures: no Chinese font found; figures keep English labels "
               "(install one: apt-get install fonts-noto-cjk, or fonts-wqy-microhei)")
         return fonts
-    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *fonts]
+    # the Chinese font first: a title that mixes Chinese and $math$ is laid out by
+    # mathtext, which takes its plain text from the first family only (no fallback)
+    matplotlib.rcParams["font.family"] = [*fonts, "DejaVu Sans"]
     original = getattr(matplotlib.text.Text.set_text, "__wrapped__", matplotlib.text.Text.set_text)
 
     def set_text(self, s):
