@@ -264,10 +264,10 @@ def _grade(args):
                 return _usage_error(f"--{option.replace('_', '-')} goes with --submissions DIR "
                                     "(grading a class)")
         if not os.path.isdir(args.dir):
-            command = f"python -m numpygam homework {args.dir}" + \
-                (f" --lang {lang}" if lang != "en" else "")
+            from .course.homework import homework_command
             return _usage_error(say("--dir {folder}: no such folder; write the exercises first: "
-                                    "{command}", lang, folder=args.dir, command=command), lang)
+                                    "{command}", lang, folder=args.dir,
+                                    command=homework_command(args.dir, lang)), lang)
         try:
             return 0 if grade(args.exercise, args.dir, timeout=timeout, seed=args.seed,
                               lang=lang) else 1

@@ -1,7 +1,6 @@
 """`train` when the world interferes: Ctrl-C and SIGTERM, a full disk, two runs on one folder,
 saves at the same time, the umask, a checkpoint without the optimiser, the newest run."""
 import errno
-import io
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from forged import npy_claiming
 
 import numpygam.train as train_module
 from numpygam.__main__ import main
@@ -429,13 +429,7 @@ def test_a_member_claiming_more_than_its_file_holds_is_refused_without_allocatin
     from numpygam.checkpoint import MAX_ARRAY_BYTES
     count = 3 * 2**30 // 2 // 8  # float64s: 1.5 GiB
     assert count * 8 < MAX_ARRAY_BYTES
-    buffer = io.BytesIO()
-    np.save(buffer, np.zeros(1))
-    raw = buffer.getvalue()
-    old, new = b"(1,), }", f"({count},), }}".encode()
-    end = raw.index(b"\n")
-    start = raw.index(old)
-    raw = raw[:start] + new + raw[start + len(old):end - (len(new) - len(old))] + raw[end:]
+    raw = npy_claiming(count)
     path = tmp_path / "checkpoint.npz"
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("model.weight.npy", raw)

@@ -120,7 +120,8 @@ AVOID = [
     (r"等人 ?\(\d{4}\)", "等人（年份），全角括号"),
 ]
 
-_INLINE = re.compile(r"\$\$.+?\$\$|\$.+?\$|`[^`]*`", re.S)
+# formulas and inline code, which stay as they are in both editions
+INLINE = re.compile(r"\$\$.+?\$\$|\$.+?\$|`[^`]*`", re.S)
 
 
 def _pattern(term):
@@ -133,7 +134,7 @@ _CHECKED = [(t, _pattern(t)) for t in TERMS if t.english not in UNCHECKED]
 def prose(english):
     """The words of an English paragraph that the glossary judges: no formulas, no inline
     code, no quoted titles (a figure's title stays as it is quoted)."""
-    return re.sub(r'"[^"]*"', " ", _INLINE.sub(" ", english))
+    return re.sub(r'"[^"]*"', " ", INLINE.sub(" ", english))
 
 
 def problems(english, chinese):
@@ -144,7 +145,7 @@ def problems(english, chinese):
     for term, pattern in _CHECKED:
         if pattern.search(words) and not any(z in chinese for z in (term.chinese, *term.also)):
             found.append(f"term: {term.label} -> {term.chinese}")
-    text = _INLINE.sub(" ", chinese)  # code may spell anything
+    text = INLINE.sub(" ", chinese)  # code may spell anything
     for written, instead in AVOID:
         match = re.search(written, text)
         if match:

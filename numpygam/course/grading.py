@@ -492,10 +492,9 @@ def grade(exercise, folder="homework", out=print, timeout=DEFAULT_TIMEOUT, seed=
         for name in names:
             path = os.path.join(folder, f"{name}.py")
             if not os.path.lexists(path):
-                command = f"python -m numpygam homework {folder}" + \
-                    (f" --lang {lang}" if lang != "en" else "")  # the folder's own language
+                from .homework import homework_command
                 out("✗ " + say("{path} does not exist: run `{command}` first", lang, path=path,
-                               command=command))
+                               command=homework_command(folder, lang)))
                 passed = False
                 continue
             result = grade_file(name, path, timeout, seed=seed, editions=editions,

@@ -129,6 +129,12 @@ def walkthrough_paragraphs():
             for p in translation.paragraphs(text)]
 
 
+def homework_command(folder, lang="en"):
+    """The command that writes the exercises into folder, in lang (what the grader tells a
+    student whose folder or file is missing)."""
+    return f"python -m numpygam homework {folder}" + (f" --lang {lang}" if lang != "en" else "")
+
+
 def exercise_source(name, solutions=False, lang="en"):
     """The text of the exercise file `name` (with the solutions kept, for the key;
     lang="zh": its prose in Chinese, its code the same)."""

@@ -35,7 +35,7 @@ from . import glossary
 LOCALE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "locale")
 LANGS = ("en", "zh")
 
-INLINE = re.compile(r"\$\$.+?\$\$|\$.+?\$|`[^`]*`", re.S)
+INLINE = glossary.INLINE  # formulas and inline code
 FIGURE_CALLS = {"set_title", "set_xlabel", "set_ylabel", "suptitle", "title", "xlabel", "ylabel"}
 
 
